@@ -1,0 +1,88 @@
+// ChatManager: the map from group ids to the members connected to them, and broadcast.
+//
+// All operations are coroutines (asio::awaitable) and may be called from any thread of
+// the io_context(s) driving the given executor. One AsyncMutex guards the map of groups
+// and each group has its own, so broadcasts in different groups never wait for each
+// other; lock order is always map, then group.
+//
+// Guarantees:
+// - connect registers a member once; connecting it again is a no-op.
+// - Within a group, message ids are assigned and offered in one critical section, so
+//   every member receives the group's messages in the same order, the order of their ids.
+// - A broadcast only offers (a non-blocking push onto the member's own queue); it never
+//   waits for a socket, so a slow member delays nobody but itself.
+// - Members whose offer fails are removed under the group's lock; a group left without
+//   members is erased. Its last id is kept, so ids never repeat while the process lives.
+// - Broadcast snapshots are a shared pointer to an immutable member list, replaced
+//   (copy-on-write) only when membership changes.
+#pragma once
+
+#include <huddle/async_mutex.hpp>
+#include <huddle/member.hpp>
+#include <huddle/message.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace huddle {
+
+struct JoinResult {
+  bool added = false;                // false: already registered, or its welcome was refused
+  MessageId last_id = 0;             // the newest id the member will not receive live
+  std::vector<std::string> members;  // other users online in the group, sorted
+};
+
+class ChatManager {
+public:
+  explicit ChatManager(boost::asio::any_io_executor executor);
+  ~ChatManager();
+
+  ChatManager(const ChatManager&) = delete;
+  ChatManager& operator=(const ChatManager&) = delete;
+
+  // Registers `member` in `group`. Under the group's lock it first offers the member its
+  // `welcome` frame, then adds it, then offers `join` to the others when this is the
+  // user's first connection in the group; so the welcome is the first frame the member
+  // gets and its last_id is exactly the id before the first message it gets live.
+  boost::asio::awaitable<JoinResult> connect(GroupId group, std::shared_ptr<Member> member);
+
+  // Removes `member`; offers `leave` when it was the user's last connection; erases the
+  // group when it is left empty. Returns false when the member was not registered.
+  boost::asio::awaitable<bool> disconnect(GroupId group, const Member& member);
+
+  // Assigns the group's next id to `draft` and offers the message to every member but
+  // `exclude` (which may be null). Returns the message, e.g. for the sender's ack. A group
+  // with no members still gets an id (the message reaches nobody).
+  boost::asio::awaitable<MessagePtr> broadcast(GroupId group, MessageDraft draft,
+                                               const Member* exclude);
+
+  boost::asio::awaitable<std::size_t> group_count();
+  boost::asio::awaitable<std::size_t> member_count(GroupId group);
+  // Users online in `group`, sorted.
+  boost::asio::awaitable<std::vector<std::string>> online_users(GroupId group);
+
+private:
+  struct Group;
+  using GroupPtr = std::shared_ptr<Group>;
+  struct LockedGroup;
+
+  // Finds (or, with `create`, makes) the group and locks it; never returns an erased group.
+  boost::asio::awaitable<LockedGroup> lock_group(GroupId id, bool create);
+  // Erases the group if it is still empty once both locks are held (map, then group).
+  boost::asio::awaitable<void> erase_if_empty(GroupId id, GroupPtr group);
+  // Removes `failed` (and whoever fails on the resulting leave frames) from a locked group.
+  void remove_locked(GroupId id, Group& group, std::vector<const Member*> failed);
+
+  boost::asio::any_io_executor executor_;
+  AsyncMutex groups_mutex_;
+  std::unordered_map<GroupId, GroupPtr> groups_;
+  std::unordered_map<GroupId, MessageId> retired_last_ids_;  // last ids of erased groups
+};
+
+}  // namespace huddle

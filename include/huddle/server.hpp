@@ -1,0 +1,55 @@
+// Server: huddle's HTTP + WebSocket chat server, runnable on an application's io_context.
+//
+//   boost::asio::io_context io;
+//   huddle::Server server(io.get_executor(), config);   // binds and listens here (throws)
+//   co_spawn(io, server.run(), boost::asio::detached);
+//   ... server.stop();                                   // from any thread
+//
+// run() accepts connections until stop(); it completes once every session has ended.
+// stop() closes the listener and every WebSocket with 1001 "server shutdown" after the
+// frames already queued for it are written. The io_context may be run by several threads:
+// each connection runs on its own strand, and the ChatManager is safe from any thread.
+// This header holds no Beast type; the implementation lives in src/net/.
+#pragma once
+
+#include <huddle/chat_manager.hpp>
+#include <huddle/server_config.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace huddle {
+
+class Server {
+public:
+  // Binds config.address:config.port. Throws boost::system::system_error when the address
+  // cannot be resolved or bound (e.g. the port is in use).
+  Server(boost::asio::any_io_executor executor, ServerConfig config);
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Accepts until stop(), then waits for the open sessions to finish.
+  boost::asio::awaitable<void> run();
+
+  // Thread-safe and idempotent.
+  void stop();
+
+  // The bound port; useful with config.port = 0 (an ephemeral port).
+  std::uint16_t port() const noexcept;
+
+  // Open WebSocket sessions right now.
+  std::size_t session_count() const noexcept;
+
+  ChatManager& chat() noexcept;
+
+private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace huddle

@@ -1,0 +1,33 @@
+// ServerConfig: every setting of huddle's server, with the defaults `huddle serve` uses.
+// A plain struct: the command line (src/app/) fills it, an embedding app sets fields.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace huddle {
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: an ephemeral port, see Server::port()
+
+  // Largest client frame accepted; bigger ones close the connection with 1009.
+  std::size_t max_message_bytes = 64 * 1024;
+  // Bytes queued for one connection and not yet written; over it the connection is
+  // closed with 1008 "slow consumer" and nobody else waits for it.
+  std::size_t send_queue_bytes = 1024 * 1024;
+  // From TCP accept to the end of the WebSocket upgrade (including the HTTP request).
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // A ping is sent after this long without hearing from the peer...
+  std::chrono::milliseconds ping_interval{20'000};
+  // ...and the connection is dropped after this long without hearing anything.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Open WebSocket connections; upgrade requests over it get HTTP 503.
+  std::size_t max_connections = 100'000;
+  // How long stop() lets sessions flush before their sockets are closed hard.
+  std::chrono::milliseconds shutdown_timeout{5'000};
+};
+
+}  // namespace huddle

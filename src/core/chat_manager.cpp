@@ -1,0 +1,186 @@
+#include <huddle/chat_manager.hpp>
+
+#include "core/protocol.hpp"
+
+#include <boost/log/trivial.hpp>
+
+#include <algorithm>
+
+namespace huddle {
+
+struct ChatManager::Group {
+  using Members = std::vector<std::shared_ptr<Member>>;
+
+  Group(boost::asio::any_io_executor executor, MessageId last) : mutex(std::move(executor)), last_id(last) {}
+
+  AsyncMutex mutex;
+  MessageId last_id;
+  bool erased = false;  // set under both locks; a locker that sees it looks the group up again
+  // Copy-on-write: replaced when membership changes, so readers may keep a snapshot.
+  std::shared_ptr<const Members> members = std::make_shared<const Members>();
+  std::unordered_map<std::string, std::size_t> connections_per_user;  // who is online
+
+  std::vector<std::string> online_users(std::string_view except = {}) const {
+    std::vector<std::string> names;
+    names.reserve(connections_per_user.size());
+    for (const auto& [name, count] : connections_per_user)
+      if (name != except) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // Offers `frame` to every member but `exclude`; appends the ones that refused to `failed`.
+  void offer_all(const Frame& frame, const Member* exclude, std::vector<const Member*>& failed) const {
+    for (const auto& member : *members)
+      if (member.get() != exclude && !member->offer(frame)) failed.push_back(member.get());
+  }
+};
+
+struct ChatManager::LockedGroup {
+  GroupPtr group;
+  AsyncMutex::Guard guard;
+};
+
+ChatManager::ChatManager(boost::asio::any_io_executor executor)
+    : executor_(executor), groups_mutex_(executor) {}
+
+ChatManager::~ChatManager() = default;
+
+boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId id, bool create) {
+  for (;;) {
+    GroupPtr group;
+    {
+      auto map_guard = co_await groups_mutex_.lock();
+      auto it = groups_.find(id);
+      if (it == groups_.end()) {
+        if (!create) co_return LockedGroup{};
+        MessageId last_id = 0;
+        if (auto retired = retired_last_ids_.find(id); retired != retired_last_ids_.end()) {
+          last_id = retired->second;
+          retired_last_ids_.erase(retired);
+        }
+        it = groups_.emplace(id, std::make_shared<Group>(executor_, last_id)).first;
+      }
+      group = it->second;
+    }
+    // Taken after the map lock is released, so a busy group never holds up the others.
+    auto guard = co_await group->mutex.lock();
+    if (!group->erased) co_return LockedGroup{std::move(group), std::move(guard)};
+  }
+}
+
+boost::asio::awaitable<void> ChatManager::erase_if_empty(GroupId id, GroupPtr group) {
+  auto map_guard = co_await groups_mutex_.lock();
+  auto guard = co_await group->mutex.lock();
+  if (group->erased || !group->members->empty()) co_return;
+  group->erased = true;
+  groups_.erase(id);
+  retired_last_ids_[id] = group->last_id;
+  BOOST_LOG_TRIVIAL(debug) << "group erased group=" << id << " groups=" << groups_.size();
+}
+
+boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_ptr<Member> member) {
+  auto [group, guard] = co_await lock_group(id, true);
+  JoinResult result;
+  result.last_id = group->last_id;
+  const auto& members = *group->members;
+  const bool already = std::any_of(members.begin(), members.end(),
+                                   [&](const auto& m) { return m.get() == member.get(); });
+  if (already) co_return result;
+
+  const std::string& user = member->user();
+  result.members = group->online_users(user);
+  if (!member->offer(make_frame(protocol::encode_welcome(id, user, group->last_id, result.members)))) {
+    guard.release();
+    co_await erase_if_empty(id, std::move(group));
+    co_return result;
+  }
+
+  auto next = std::make_shared<Group::Members>(members);
+  next->push_back(member);
+  group->members = std::move(next);
+  result.added = true;
+
+  const bool first_connection = group->connections_per_user[user]++ == 0;
+  std::vector<const Member*> failed;
+  if (first_connection)
+    group->offer_all(make_frame(protocol::encode_presence("join", id, user)), member.get(), failed);
+  BOOST_LOG_TRIVIAL(info) << "join group=" << id << " user=" << user
+                          << " connections=" << group->members->size()
+                          << " online=" << group->connections_per_user.size();
+  if (!failed.empty()) remove_locked(id, *group, std::move(failed));
+  co_return result;
+}
+
+boost::asio::awaitable<bool> ChatManager::disconnect(GroupId id, const Member& member) {
+  auto [group, guard] = co_await lock_group(id, false);
+  if (!group) co_return false;
+  const auto& members = *group->members;
+  const bool found = std::any_of(members.begin(), members.end(),
+                                 [&](const auto& m) { return m.get() == &member; });
+  if (!found) co_return false;
+  remove_locked(id, *group, {&member});
+  const bool empty = group->members->empty();
+  guard.release();
+  if (empty) co_await erase_if_empty(id, std::move(group));
+  co_return true;
+}
+
+boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDraft draft,
+                                                          const Member* exclude) {
+  auto [group, guard] = co_await lock_group(id, true);
+  // The id is assigned and the message offered in one critical section: that is what
+  // gives every member the same order.
+  MessagePtr message = Message::make(id, ++group->last_id, std::move(draft));
+  std::vector<const Member*> failed;
+  group->offer_all(message->frame(), exclude, failed);
+  if (!failed.empty()) remove_locked(id, *group, std::move(failed));
+  const bool empty = group->members->empty();
+  guard.release();
+  if (empty) co_await erase_if_empty(id, std::move(group));
+  co_return message;
+}
+
+void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Member*> failed) {
+  while (!failed.empty()) {
+    auto next = std::make_shared<Group::Members>();
+    next->reserve(group.members->size());
+    std::vector<std::string> left;
+    for (const auto& member : *group.members) {
+      if (std::find(failed.begin(), failed.end(), member.get()) == failed.end()) {
+        next->push_back(member);
+        continue;
+      }
+      auto user = group.connections_per_user.find(member->user());
+      if (user != group.connections_per_user.end() && --user->second == 0) {
+        left.push_back(user->first);
+        group.connections_per_user.erase(user);
+      }
+      BOOST_LOG_TRIVIAL(info) << "leave group=" << id << " user=" << member->user()
+                              << " connections=" << group.members->size() - 1
+                              << " online=" << group.connections_per_user.size();
+    }
+    group.members = std::move(next);
+    failed.clear();
+    // Leaving can fail more members (their queues may be full): loop until none fails.
+    for (const auto& user : left)
+      group.offer_all(make_frame(protocol::encode_presence("leave", id, user)), nullptr, failed);
+  }
+}
+
+boost::asio::awaitable<std::size_t> ChatManager::group_count() {
+  auto guard = co_await groups_mutex_.lock();
+  co_return groups_.size();
+}
+
+boost::asio::awaitable<std::size_t> ChatManager::member_count(GroupId id) {
+  auto [group, guard] = co_await lock_group(id, false);
+  co_return group ? group->members->size() : 0;
+}
+
+boost::asio::awaitable<std::vector<std::string>> ChatManager::online_users(GroupId id) {
+  auto [group, guard] = co_await lock_group(id, false);
+  co_return group ? group->online_users() : std::vector<std::string>{};
+}
+
+}  // namespace huddle

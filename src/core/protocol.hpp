@@ -1,0 +1,43 @@
+// Protocol v1 (docs/protocol.md): the JSON text frames of huddle's WebSocket protocol.
+//
+// Encoding is done once per frame, never per recipient: the results become shared Frames.
+// parse_client_frame() is pure, so the protocol's rules are unit-tested without sockets.
+#pragma once
+
+#include <huddle/message.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace huddle::protocol {
+
+std::string encode_message(GroupId group, MessageId id, std::string_view from,
+                           std::string_view text, std::int64_t ts_ms);
+std::string encode_welcome(GroupId group, std::string_view user, MessageId last_id,
+                           const std::vector<std::string>& members);
+// `type` is "join" or "leave".
+std::string encode_presence(std::string_view type, GroupId group, std::string_view user);
+// `ref` is omitted from the frame when the client sent none.
+std::string encode_ack(const std::optional<std::string>& ref, MessageId id);
+std::string encode_error(std::string_view code, std::string_view detail);
+
+// What a client asked for with one text frame.
+struct ClientMessage {
+  std::string text;
+  std::optional<std::string> ref;
+};
+// A frame that breaks the protocol but does not close the socket: answered with
+// encode_error(code, detail).
+struct FrameError {
+  std::string code;
+  std::string detail;
+};
+
+// A text frame that is a JSON object is a protocol frame; anything else (plain text, a
+// JSON string, a number, text that fails to parse) is the text of a message.
+std::variant<ClientMessage, FrameError> parse_client_frame(std::string_view frame);
+
+}  // namespace huddle::protocol

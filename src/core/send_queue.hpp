@@ -1,0 +1,53 @@
+// SendQueue: one connection's bounded queue of outbound frames, and its policy.
+//
+// Producers (ChatManager broadcasts, from any thread) push; the connection's single writer
+// takes everything queued at once and reports the bytes it wrote. The queue counts bytes
+// from push until written, and refuses a frame that would take it over its limit: the
+// queue then closes itself as `overflowed`, which is how a slow reader is detected without
+// anyone waiting on its socket. Thread-safe; push never blocks on I/O.
+#pragma once
+
+#include <huddle/message.hpp>
+
+#include <cstddef>
+#include <mutex>
+#include <vector>
+
+namespace huddle::core {
+
+class SendQueue {
+public:
+  enum class Push {
+    queued,        // queued behind frames the writer already knows of
+    queued_first,  // queued into an empty queue: wake the writer
+    overflow,      // refused: over the byte limit; the queue is now closed
+    closed,        // refused: the queue was closed before
+  };
+
+  explicit SendQueue(std::size_t byte_limit) : byte_limit_(byte_limit) {}
+
+  // A frame bigger than the whole limit is still taken when nothing else is queued, so a
+  // single large frame never counts as a slow consumer.
+  Push push(Frame frame);
+
+  // Moves everything queued into `out` (cleared first). Their bytes stay counted until
+  // written() is called for them.
+  void take(std::vector<Frame>& out);
+  void written(std::size_t bytes);
+
+  // Refuses all further pushes. Frames already queued can still be taken.
+  void close();
+  bool closed() const;
+  bool overflowed() const;
+  std::size_t queued_bytes() const;
+
+private:
+  mutable std::mutex mutex_;
+  const std::size_t byte_limit_;
+  std::size_t bytes_ = 0;  // queued or being written
+  std::vector<Frame> frames_;
+  bool closed_ = false;
+  bool overflowed_ = false;
+};
+
+}  // namespace huddle::core

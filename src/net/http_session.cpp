@@ -1,0 +1,1 @@
+// placeholder while the net layer is written
