@@ -1,1 +1,85 @@
-// placeholder while the net layer is written
+#include <huddle/server.hpp>
+
+#include "net/listener.hpp"
+#include "net/server_state.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/log/trivial.hpp>
+
+namespace huddle {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct Server::Impl {
+  Impl(asio::any_io_executor executor, ServerConfig config)
+      : state(executor, std::move(config)), acceptor(asio::make_strand(executor)) {}
+
+  net::ServerState state;
+  tcp::acceptor acceptor;  // on its own strand: stop() may come from any thread
+};
+
+namespace {
+
+tcp::endpoint resolve(asio::any_io_executor executor, const ServerConfig& config) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config.address, ec);
+  if (!ec) return {address, config.port};
+  tcp::resolver resolver(executor);
+  auto results = resolver.resolve(config.address, std::to_string(config.port),
+                                  tcp::resolver::passive, ec);
+  if (ec || results.empty())
+    throw boost::system::system_error(ec ? ec : asio::error::host_not_found,
+                                      "cannot resolve address \"" + config.address + "\"");
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+Server::Server(asio::any_io_executor executor, ServerConfig config)
+    : impl_(std::make_shared<Impl>(executor, std::move(config))) {
+  const ServerConfig& cfg = impl_->state.config();
+  const tcp::endpoint endpoint = resolve(executor, cfg);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  boost::system::error_code ec;
+  acceptor.bind(endpoint, ec);
+  if (ec)
+    throw boost::system::system_error(
+        ec, "cannot listen on " + cfg.address + ":" + std::to_string(cfg.port));
+  acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+Server::~Server() = default;
+
+asio::awaitable<void> Server::run() {
+  auto impl = impl_;  // the caller may destroy the Server only after run() completes
+  co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
+  BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
+  co_await net::listen(impl->acceptor, impl->state);
+  co_await impl->state.wait_drained();
+  BOOST_LOG_TRIVIAL(info) << "server stopped";
+}
+
+void Server::stop() {
+  asio::dispatch(impl_->acceptor.get_executor(), [impl = impl_] {
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+    impl->state.stop();
+  });
+}
+
+std::uint16_t Server::port() const noexcept {
+  boost::system::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+std::size_t Server::session_count() const noexcept { return impl_->state.session_count(); }
+
+ChatManager& Server::chat() noexcept { return impl_->state.chat(); }
+
+}  // namespace huddle

@@ -1,1 +1,112 @@
-// placeholder while the net layer is written
+#include "net/target.hpp"
+
+#include <charconv>
+
+namespace huddle::net {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<GroupId> parse_group(std::string_view digits) {
+  GroupId group = 0;
+  if (digits.empty() || digits.front() == '0') return std::nullopt;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), group);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || group < 1) return std::nullopt;
+  return group;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int high = hex_value(text[i + 1]);
+      const int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      out.push_back(static_cast<char>(high * 16 + low));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+bool is_valid_name(std::string_view name) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < name.size(); ++chars) {
+    const auto lead = static_cast<unsigned char>(name[i]);
+    std::size_t length = 0;
+    char32_t code = 0;
+    if (lead < 0x80) {
+      length = 1, code = lead;
+    } else if ((lead & 0xE0) == 0xC0) {
+      length = 2, code = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3, code = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4, code = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > name.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(name[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr char32_t k_min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < k_min_for_length[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      return false;  // overlong, out of range, or a surrogate
+    if (code < 0x20 || (code >= 0x7F && code < 0xA0)) return false;  // control characters
+    i += length;
+  }
+  return chars >= 1 && chars <= k_max_name_chars;
+}
+
+std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
+  target.remove_prefix(k_ws_prefix.size());
+  const auto query_start = target.find('?');
+  const std::string_view path = target.substr(0, query_start);
+  std::string_view query =
+      query_start == std::string_view::npos ? std::string_view{} : target.substr(query_start + 1);
+
+  WsTarget result;
+  const auto group = parse_group(path);
+  if (!group)
+    return TargetError{"bad_group", "the group id must be an integer from 1 to 2^63-1, got \"" +
+                                         std::string(path.substr(0, 64)) + "\""};
+  result.group = *group;
+
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (key == "name") {
+      auto name = percent_decode(raw);
+      if (!name || !is_valid_name(*name))
+        return TargetError{"bad_name", "name must be 1-32 printable characters of UTF-8"};
+      result.name = std::move(*name);
+    } else if (key == "echo") {
+      if (raw != "0" && raw != "1") return TargetError{"bad_echo", "echo must be 0 or 1"};
+      result.echo = raw == "1";
+    }
+    // Other parameters (token, since) belong to later protocol features; ignored here.
+  }
+  return result;
+}
+
+}  // namespace huddle::net

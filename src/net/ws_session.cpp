@@ -1,1 +1,230 @@
-// placeholder while the net layer is written
+#include "net/ws_session.hpp"
+
+#include "core/protocol.hpp"
+#include "net/server_state.hpp"
+
+#include <huddle/chat_manager.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/log/trivial.hpp>
+
+#include <algorithm>
+
+namespace huddle::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using boost::system::error_code;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+WsSession::WsSession(beast::tcp_stream stream, ServerState& state, WsTarget target, std::string user)
+    : ws_(std::move(stream)),
+      state_(state),
+      target_(std::move(target)),
+      user_(std::move(user)),
+      queue_(state.config().send_queue_bytes),
+      wake_(ws_.get_executor(), 1),
+      watchdog_timer_(ws_.get_executor()) {}
+
+WsSession::~WsSession() = default;
+
+asio::awaitable<void> WsSession::run(Request request) {
+  const ServerConfig& config = state_.config();
+  beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = config.handshake_timeout;  // also bounds the closing handshake
+  timeouts.idle_timeout = websocket::stream_base::none();  // watchdog() does pings and idling
+  timeouts.keep_alive_pings = false;
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(beast::http::field::server, "huddle");
+  }));
+  ws_.read_message_max(config.max_message_bytes);
+  ws_.auto_fragment(false);
+  ws_.text(true);
+
+  auto [accept_error] = co_await ws_.async_accept(request, use_tuple);
+  if (accept_error) {
+    BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": " << accept_error.message();
+    co_return;
+  }
+  if (!state_.add(*this)) {  // stop() came first
+    const websocket::close_reason going_away(websocket::close_code::going_away, "server shutdown");
+    co_await ws_.async_close(going_away, use_tuple);
+    co_return;
+  }
+
+  auto self = shared_from_this();
+  last_heard_ = last_ping_ = Clock::now();
+  co_await state_.chat().connect(target_.group, self);
+  asio::co_spawn(ws_.get_executor(), writer(), asio::detached);
+  asio::co_spawn(ws_.get_executor(), watchdog(), asio::detached);
+
+  co_await reader();
+
+  finish();
+  co_await state_.chat().disconnect(target_.group, *this);
+  state_.remove(*this);
+}
+
+asio::awaitable<void> WsSession::reader() {
+  ChatManager& chat = state_.chat();
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, bytes] = co_await ws_.async_read(buffer, use_tuple);
+    if (ec) {
+      // closed: the peer's close frame (Beast answered it). message_too_big and bad UTF-8
+      // were already answered by Beast with 1009 and 1007.
+      BOOST_LOG_TRIVIAL(debug) << "read ended group=" << target_.group << " user=" << user_ << ": "
+                               << ec.message();
+      co_return;
+    }
+    last_heard_ = Clock::now();
+    if (!ws_.got_text()) {
+      offer(make_frame(protocol::encode_error("binary_unsupported", "send text frames")));
+    } else {
+      const std::string_view text(static_cast<const char*>(buffer.data().data()), bytes);
+      auto parsed = protocol::parse_client_frame(text);
+      if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
+        offer(make_frame(protocol::encode_error(error->code, error->detail)));
+      } else {
+        auto& message = std::get<protocol::ClientMessage>(parsed);
+        // A named draft, not a temporary inside the co_await: g++ 12 destroys such
+        // temporaries twice (GCC bug 100611 and relatives).
+        MessageDraft draft{user_, std::move(message.text), now_ms()};
+        MessagePtr sent =
+            co_await chat.broadcast(target_.group, std::move(draft), target_.echo ? nullptr : this);
+        offer(make_frame(protocol::encode_ack(message.ref, sent->id())));
+      }
+    }
+    buffer.consume(bytes);
+    // Give back the memory of one unusually large message instead of keeping it per connection.
+    if (buffer.capacity() > 16 * 1024) buffer.shrink_to_fit();
+  }
+}
+
+asio::awaitable<void> WsSession::writer() {
+  auto self = shared_from_this();
+  std::vector<Frame> batch;
+  for (;;) {
+    queue_.take(batch);
+    for (const Frame& frame : batch) {
+      if (queue_.overflowed()) break;  // the rest is dropped: the peer is being closed
+      auto [ec, written] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
+      if (ec) {
+        finish();
+        co_return;
+      }
+      queue_.written(frame->size());
+    }
+    if (!batch.empty()) continue;  // look again before sleeping: more may have come
+
+    if (queue_.closed()) break;
+    if (ping_due_.exchange(false)) {
+      auto [ec] = co_await ws_.async_ping({}, use_tuple);
+      if (ec) {
+        finish();
+        co_return;
+      }
+      continue;
+    }
+    auto [ec] = co_await wake_.async_receive(use_tuple);
+    if (ec) co_return;  // the channel was closed by finish()
+  }
+
+  std::optional<websocket::close_reason> reason;
+  {
+    std::lock_guard lock(close_mutex_);
+    reason = close_reason_;
+  }
+  if (reason && !finished_) {
+    auto [ec] = co_await ws_.async_close(*reason, use_tuple);
+    BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_ << " code="
+                             << reason->code << " (" << reason->reason << ")"
+                             << (ec ? ": " + ec.message() : std::string());
+  }
+}
+
+asio::awaitable<void> WsSession::watchdog() {
+  auto self = shared_from_this();
+  const ServerConfig& config = state_.config();
+  while (!finished_) {
+    const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
+    const auto idle_at = last_heard_ + config.idle_timeout;
+    watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_}));
+    co_await watchdog_timer_.async_wait(use_tuple);  // cancelled when a deadline moved
+    if (finished_) break;
+
+    const auto now = Clock::now();
+    if (now >= hard_close_at_ || now >= idle_at) {
+      BOOST_LOG_TRIVIAL(info) << (now >= idle_at ? "idle timeout" : "close timed out")
+                              << " group=" << target_.group << " user=" << user_;
+      error_code ignored;
+      beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(ws_).close();  // the reader and writer fail and end
+      break;
+    }
+    if (now >= ping_at) {
+      last_ping_ = now;
+      ping_due_ = true;
+      wake_writer();
+    }
+  }
+}
+
+bool WsSession::offer(const Frame& frame) noexcept {
+  switch (queue_.push(frame)) {
+    case core::SendQueue::Push::queued:
+      return true;
+    case core::SendQueue::Push::queued_first:
+      wake_writer();
+      return true;
+    case core::SendQueue::Push::overflow:
+      BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;
+      close(websocket::close_code::policy_error, "slow consumer");
+      return false;
+    case core::SendQueue::Push::closed:
+      break;
+  }
+  return false;
+}
+
+void WsSession::close(websocket::close_code code, std::string_view reason) noexcept {
+  {
+    std::lock_guard lock(close_mutex_);
+    if (close_reason_) return;
+    close_reason_.emplace(code, reason.substr(0, 123));  // RFC 6455 §5.5: 125-byte payload
+  }
+  queue_.close();
+  wake_writer();
+  // Bound the closing handshake: a peer that stopped reading never takes our close frame.
+  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    const auto deadline = Clock::now() + self->state_.config().shutdown_timeout;
+    self->hard_close_at_ = std::min(self->hard_close_at_, deadline);
+    self->watchdog_timer_.cancel();
+  });
+}
+
+void WsSession::wake_writer() noexcept {
+  wake_.try_send(error_code{});  // fails only when a wake-up is already pending
+}
+
+void WsSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  queue_.close();
+  wake_.close();
+  watchdog_timer_.cancel();
+  error_code ignored;
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+}  // namespace huddle::net

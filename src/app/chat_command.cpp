@@ -1,0 +1,224 @@
+// `huddle chat ws://HOST:PORT/ws/ID [--name N]`: a terminal client. Each line typed is sent
+// as a message; what arrives is printed as `[id] from: text`, with joins and leaves as
+// `* name joined`. End of input closes the connection normally (1000).
+//
+// Standard input is read by a plain thread (it may be a terminal, a pipe or a file, which
+// Asio's descriptors cannot all wait on) that hands lines to the io_context via a channel.
+#include "app/commands.hpp"
+#include "app/usage_error.hpp"
+#include "net/target.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <boost/json.hpp>
+
+#include <iostream>
+#include <thread>
+
+namespace huddle::app {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using boost::system::error_code;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+struct ChatUrl {
+  std::string host;
+  std::string port;
+  std::string target;  // /ws/ID?...
+};
+
+ChatUrl parse_url(const std::string& url) {
+  constexpr std::string_view scheme = "ws://";
+  const auto bad = [&](const std::string& why) {
+    return UsageError("bad URL \"" + url + "\": " + why + " (expected ws://HOST:PORT/ws/ID)");
+  };
+  if (!url.starts_with(scheme)) throw bad("only ws:// is supported");
+  const std::string rest = url.substr(scheme.size());
+  const auto slash = rest.find('/');
+  if (slash == std::string::npos) throw bad("no path");
+  const std::string authority = rest.substr(0, slash);
+  ChatUrl parsed;
+  parsed.target = rest.substr(slash);
+  const auto colon = authority.rfind(':');
+  if (colon == std::string::npos || authority.back() == ']') {
+    parsed.host = authority, parsed.port = "80";
+  } else {
+    parsed.host = authority.substr(0, colon), parsed.port = authority.substr(colon + 1);
+  }
+  if (parsed.host.size() > 2 && parsed.host.front() == '[') parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
+  if (parsed.host.empty()) throw bad("no host");
+  if (!parsed.target.starts_with(net::k_ws_prefix)) throw bad("the path must start with /ws/");
+  return parsed;
+}
+
+void print_frame(std::string_view text) {
+  error_code ec;
+  json::value value = json::parse(text, ec);
+  if (ec || !value.is_object()) {
+    std::cout << text << std::endl;  // not protocol v1: show it as it came
+    return;
+  }
+  const json::object& frame = value.get_object();
+  const auto field = [&](std::string_view key) -> std::string {
+    const json::value* v = frame.if_contains(key);
+    if (v == nullptr) return {};
+    if (v->is_string()) return std::string(v->get_string());
+    return json::serialize(*v);
+  };
+  const std::string type = field("type");
+  if (type == "message") {
+    std::cout << '[' << field("id") << "] " << field("from") << ": " << field("text") << std::endl;
+  } else if (type == "join" || type == "leave") {
+    std::cout << "* " << field("user") << (type == "join" ? " joined" : " left") << std::endl;
+  } else if (type == "welcome") {
+    std::cout << "* joined group " << field("group") << " as " << field("user");
+    const json::value* members = frame.if_contains("members");
+    if (members != nullptr && members->is_array() && !members->get_array().empty()) {
+      std::cout << " (online:";
+      for (const auto& name : members->get_array())
+        if (name.is_string()) std::cout << ' ' << std::string_view(name.get_string());
+      std::cout << ')';
+    }
+    std::cout << std::endl;
+  } else if (type == "error") {
+    std::cout << "! " << field("code") << ": " << field("detail") << std::endl;
+  }
+  // acks are not shown: the message itself is what the user typed
+}
+
+using LineChannel = asio::experimental::concurrent_channel<void(error_code, std::string)>;
+
+asio::awaitable<void> send_lines(websocket::stream<beast::tcp_stream>& ws, LineChannel& lines) {
+  for (;;) {
+    auto [ec, line] = co_await lines.async_receive(use_tuple);
+    if (ec) break;  // end of input
+    if (line.empty()) continue;
+    // Built outside the co_await: g++ 12 miscompiles string literals in a co_await's
+    // braced initializer ("array used as initializer").
+    const std::string frame = json::serialize(json::object{{"type", "message"}, {"text", line}});
+    auto [write_error, written] = co_await ws.async_write(asio::buffer(frame), use_tuple);
+    if (write_error) co_return;
+  }
+  const websocket::close_reason normal(websocket::close_code::normal);
+  co_await ws.async_close(normal, use_tuple);
+}
+
+asio::awaitable<int> chat(ChatUrl url, LineChannel& lines) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(executor);
+  auto [resolve_error, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_tuple);
+  if (resolve_error) {
+    std::cerr << "huddle chat: cannot resolve " << url.host << ": " << resolve_error.message() << '\n';
+    co_return k_exit_failure;
+  }
+  websocket::stream<beast::tcp_stream> ws(executor);
+  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+  auto [connect_error, endpoint] = co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_tuple);
+  if (connect_error) {
+    std::cerr << "huddle chat: cannot connect to " << url.host << ':' << url.port << ": "
+              << connect_error.message() << '\n';
+    co_return k_exit_failure;
+  }
+  websocket::response_type response;
+  auto [handshake_error] = co_await ws.async_handshake(response, url.host + ':' + url.port, url.target, use_tuple);
+  if (handshake_error) {
+    std::cerr << "huddle chat: refused: " << response.result_int() << ' ' << response.reason() << ' '
+              << response.body() << '\n';
+    co_return k_exit_failure;
+  }
+  beast::get_lowest_layer(ws).expires_never();
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+
+  asio::co_spawn(executor, send_lines(ws, lines), asio::detached);
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, bytes] = co_await ws.async_read(buffer, use_tuple);
+    if (ec) break;
+    print_frame(beast::buffers_to_string(buffer.data()));
+    buffer.consume(bytes);
+  }
+  const auto& reason = ws.reason();
+  if (reason.code != websocket::close_code::normal) {
+    std::cerr << "* disconnected: " << reason.code << ' '
+              << std::string_view(reason.reason.data(), reason.reason.size()) << '\n';
+    co_return k_exit_failure;
+  }
+  co_return 0;
+}
+
+}  // namespace
+
+int chat_command(const std::vector<std::string>& args) {
+  std::string url_text;
+  std::string name;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << "usage: huddle chat ws://HOST:PORT/ws/ID [--name NAME]\n";
+      return 0;
+    }
+    if (args[i] == "--name") {
+      if (i + 1 == args.size()) throw UsageError("--name needs a value");
+      name = args[++i];
+      if (!net::is_valid_name(name)) throw UsageError("--name must be 1-32 printable characters");
+    } else if (args[i].starts_with("-")) {
+      throw UsageError("unknown option " + args[i] + " for huddle chat");
+    } else if (url_text.empty()) {
+      url_text = args[i];
+    } else {
+      throw UsageError("unexpected argument \"" + args[i] + "\" for huddle chat");
+    }
+  }
+  if (url_text.empty()) throw UsageError("huddle chat needs a URL: huddle chat ws://HOST:PORT/ws/ID");
+  ChatUrl url = parse_url(url_text);
+  if (!name.empty()) {
+    std::string escaped;
+    for (const unsigned char c : name) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+        escaped.push_back(static_cast<char>(c));
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", c);
+        escaped += hex;
+      }
+    }
+    url.target += (url.target.find('?') == std::string::npos ? "?name=" : "&name=") + escaped;
+  }
+
+  asio::io_context io;
+  LineChannel lines(io, 64);
+  std::thread input([&lines] {
+    try {
+      for (std::string line; std::getline(std::cin, line);)
+        lines.async_send(error_code{}, std::move(line), asio::use_future).get();
+      lines.close();
+    } catch (const boost::system::system_error&) {
+      // the connection ended and the channel with it
+    }
+  });
+  input.detach();  // it may sit in getline forever; the process ends without it
+
+  int exit_code = k_exit_failure;
+  asio::co_spawn(io, chat(std::move(url), lines), [&](std::exception_ptr error, int code) {
+    exit_code = error ? k_exit_failure : code;
+    io.stop();
+  });
+  io.run();
+  return exit_code;
+}
+
+}  // namespace huddle::app

@@ -1,0 +1,13 @@
+// The subcommands of the `huddle` executable. Each takes the arguments after its name and
+// returns the process exit code; user errors are thrown as UsageError.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace huddle::app {
+
+int serve_command(const std::vector<std::string>& args);
+int chat_command(const std::vector<std::string>& args);
+
+}  // namespace huddle::app

@@ -1,0 +1,33 @@
+// The options of `huddle serve`: every ServerConfig field and limit as a named flag with
+// its default, plus the process-level settings (threads, logging). Parsing is separate from
+// running so the rules are unit-tested; errors are UsageError naming the flag.
+#pragma once
+
+#include "app/logging.hpp"
+
+#include <huddle/server_config.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace huddle::app {
+
+struct ServeOptions {
+  ServerConfig server;
+  unsigned threads = 1;
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::text;
+  bool help = false;
+};
+
+// `args` are what follows `huddle serve`.
+ServeOptions parse_serve_options(const std::vector<std::string>& args);
+
+// The --help text of `huddle serve`, with every default.
+std::string serve_help();
+
+// "250ms", "10s", "5m", "1h"; a bare number is seconds. Throws UsageError naming `flag`.
+std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text);
+
+}  // namespace huddle::app

@@ -1,0 +1,38 @@
+// The request target of a WebSocket upgrade, `/ws/{group_id}?name=…&echo=0|1`, checked
+// before any upgrade so a bad one is answered with HTTP 400 and a JSON error body.
+// Pure string handling, unit-tested without sockets.
+#pragma once
+
+#include <huddle/message.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace huddle::net {
+
+inline constexpr std::string_view k_ws_prefix = "/ws/";
+inline constexpr std::size_t k_max_name_chars = 32;
+
+struct WsTarget {
+  GroupId group = 0;
+  std::optional<std::string> name;  // absent: the server picks `guest-<n>`
+  bool echo = false;                // the sender also receives its own messages
+};
+
+struct TargetError {
+  std::string code;
+  std::string detail;
+};
+
+// `target` must start with k_ws_prefix.
+std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target);
+
+// Decodes %XX escapes and '+' (as a space). Returns nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text);
+
+// 1..32 characters of valid UTF-8, none of them a control character.
+bool is_valid_name(std::string_view name);
+
+}  // namespace huddle::net

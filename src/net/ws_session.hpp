@@ -1,0 +1,85 @@
+// WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
+//
+// Three coroutines on the session's strand, one job each (as in Asio's chat_server):
+// - reader(): reads frames, answers protocol errors, broadcasts messages, acks them;
+// - writer(): the only one writing to the stream (Beast allows one outstanding write);
+//   it drains the SendQueue whenever woken, and sends pings and the final close frame;
+// - watchdog(): asks for a ping after ping_interval of silence, drops the peer after
+//   idle_timeout, and closes the socket hard when a close handshake takes too long.
+// offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and
+// wakes the writer through a concurrent channel, so it never waits for the socket.
+#pragma once
+
+#include "core/send_queue.hpp"
+#include "net/target.hpp"
+
+#include <huddle/member.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace huddle::net {
+
+class ServerState;
+
+class WsSession : public Member, public std::enable_shared_from_this<WsSession> {
+public:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  WsSession(boost::beast::tcp_stream stream, ServerState& state, WsTarget target, std::string user);
+  ~WsSession() override;
+
+  // Completes the upgrade for `request`, joins the group, and runs until the connection
+  // ends. The caller holds a connection slot for the whole call.
+  boost::asio::awaitable<void> run(Request request);
+
+  bool offer(const Frame& frame) noexcept override;
+  const std::string& user() const noexcept override { return user_; }
+
+  // Thread-safe: sends whatever is queued, then a close frame with `code` and `reason`.
+  // The first close requested wins.
+  void close(boost::beast::websocket::close_code code, std::string_view reason) noexcept;
+
+private:
+  using Clock = std::chrono::steady_clock;
+
+  boost::asio::awaitable<void> reader();
+  boost::asio::awaitable<void> writer();
+  boost::asio::awaitable<void> watchdog();
+  void wake_writer() noexcept;
+  // On the strand: ends all three coroutines.
+  void finish();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  ServerState& state_;
+  const WsTarget target_;
+  const std::string user_;
+  core::SendQueue queue_;
+  boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake_;
+  boost::asio::steady_timer watchdog_timer_;
+
+  // Written by close() on any thread, read by the writer.
+  std::mutex close_mutex_;
+  std::optional<boost::beast::websocket::close_reason> close_reason_;
+  std::atomic<bool> ping_due_{false};
+
+  // Strand-only state.
+  Clock::time_point last_heard_;
+  Clock::time_point last_ping_;
+  Clock::time_point hard_close_at_ = Clock::time_point::max();
+  bool finished_ = false;
+};
+
+}  // namespace huddle::net
