@@ -1,0 +1,651 @@
+#include "load/load_runner.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <unistd.h>
+
+#include "load/accounting.hpp"
+#include "load/histogram.hpp"
+#include "load/marker.hpp"
+
+namespace huddle::load {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using WsStream = websocket::stream<beast::tcp_stream>;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint64_t k_never = UINT64_MAX;
+// Closed loop: with nothing seen for this long, send anyway rather than stall the run.
+constexpr std::uint64_t k_window_stall_ns = 1'000'000'000;
+
+std::uint64_t seconds_to_ns(double s) { return static_cast<std::uint64_t>(s * 1e9); }
+
+// Per-thread counters, read by the progress line while the run goes on.
+struct alignas(64) WorkerStats {
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> delivered{0};  // every marker seen, all phases
+  std::atomic<std::int64_t> open{0};
+  std::atomic<std::uint64_t> connects{0};
+  std::atomic<std::uint64_t> failed_connects{0};
+  std::array<std::atomic<std::uint64_t>, k_error_kinds> errors{};
+};
+
+struct Worker {
+  asio::io_context ioc{1};  // one thread runs it: no locking inside Asio
+  WorkerStats stats;
+  Histogram latency;        // only this worker's thread records
+};
+
+struct Phases {
+  std::uint64_t warmup_begin = k_never;
+  std::uint64_t measure_begin = k_never;
+  std::uint64_t measure_end = k_never;
+  std::uint64_t drain_end = k_never;
+};
+
+}  // namespace
+
+struct Client;
+
+struct LoadRunner::Impl {
+  Options options;
+  Accounting accounting;
+  tcp::endpoint server;
+  Clock::time_point t0 = Clock::now();
+  std::string host_header;
+  std::vector<std::string> targets;  // per group
+
+  std::deque<Worker> workers;
+  std::vector<std::unique_ptr<Client>> clients;
+
+  Phases phases;  // written once, then published by phases_ready
+  std::atomic<bool> phases_ready{false};
+  std::atomic<std::int64_t> pending_connects{0};
+  std::atomic<int> running_workers{0};
+  std::atomic<std::uint64_t> internal_errors{0};
+  std::mutex internal_error_mutex;
+  std::string first_internal_error;
+
+  explicit Impl(Options o)
+      : options(std::move(o)),
+        accounting(options.groups, options.senders_per_group(), options.echo) {}
+
+  std::uint64_t now_ns() const {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  }
+  Phases const* published() const {
+    return phases_ready.load(std::memory_order_acquire) ? &phases : nullptr;
+  }
+  void record_internal_error(std::exception_ptr e);
+  Report run();
+};
+
+namespace {
+
+asio::awaitable<void> sleep_until_ns(LoadRunner::Impl const& run, std::uint64_t at_ns) {
+  std::uint64_t const now = run.now_ns();
+  if (at_ns <= now) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(std::chrono::nanoseconds(at_ns - now));
+  co_await timer.async_wait(use_tuple);
+}
+
+}  // namespace
+
+// One simulated member: a stable client (connects once, stays, maybe sends) or a churner
+// (joins and leaves in a loop). Plain data; the socket lives in the coroutine frame, so
+// destroying an io_context destroys every I/O object with it, whatever state it was in.
+struct Client {
+  LoadRunner::Impl& run;
+  Worker& worker;
+  std::uint32_t index;  // global, for pacing and source addresses
+  std::uint32_t group;  // 0-based
+  bool churner;
+  std::optional<Accounting::SenderId> sender;
+  Accounting::ReceiverId receiver;
+  std::mt19937_64 random;
+
+  // Closed loop, on the sender: the watcher stores one past the highest sequence number it
+  // saw and, if the sender is waiting, posts a wake-up to the sender's thread.
+  std::atomic<std::uint64_t> seen_next{0};
+  std::atomic<bool> waiting{false};
+  asio::steady_timer* wake = nullptr;  // the sender's own thread only
+  std::vector<Client*> watched;        // on the watcher: by sender place k, or nullptr
+
+  // Per connection, this client's thread only.
+  bool ready = false;
+  bool open = false;
+  bool closing = false;
+  bool first_frame = true;
+
+  Client(LoadRunner::Impl& r, Worker& w, std::uint32_t i, std::uint32_t g, bool churn,
+         std::optional<Accounting::SenderId> s, Accounting::ReceiverId rcv)
+      : run(r), worker(w), index(i), group(g), churner(churn), sender(s), receiver(rcv),
+        random(r.options.seed * 1'000'003 + i) {}
+
+  void count(ErrorKind kind) {
+    worker.stats.errors[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void mark_ready() {
+    if (ready) return;
+    ready = true;
+    run.accounting.ready(receiver);
+  }
+
+  asio::awaitable<bool> connect(WsStream& ws) {
+    auto& options = run.options;
+    auto& stream = beast::get_lowest_layer(ws);
+    stream.expires_after(std::chrono::nanoseconds(seconds_to_ns(options.connect_timeout_s)));
+    if (options.source_addresses > 1) {
+      // Each source address has its own ephemeral port range (RFC 6056): spreading over
+      // 127.0.0.0/8 lifts the ~28k connections per (source, destination) pair.
+      boost::system::error_code ec;
+      auto& socket = stream.socket();
+      socket.open(tcp::v4(), ec);
+      auto const source = asio::ip::address_v4(0x7f000001u + index % options.source_addresses);
+      if (!ec) socket.bind(tcp::endpoint(source, 0), ec);
+      if (ec) {
+        count(ErrorKind::connect_error);
+        co_return false;
+      }
+    }
+    auto [connect_ec] = co_await stream.async_connect(run.server, use_tuple);
+    if (connect_ec) {
+      count(connect_ec == asio::error::connection_refused ? ErrorKind::connect_refused
+            : connect_ec == beast::error::timeout         ? ErrorKind::connect_timeout
+                                                          : ErrorKind::connect_error);
+      co_return false;
+    }
+    boost::system::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    // The websocket stream runs its own timers from here on.
+    stream.expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::nanoseconds(seconds_to_ns(options.connect_timeout_s));
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, "huddle-load/0.1");
+    }));
+    websocket::response_type response;
+    auto [hs_ec] = co_await ws.async_handshake(response, run.host_header, run.targets[group],
+                                               use_tuple);
+    if (hs_ec) {
+      count(hs_ec == websocket::error::upgrade_declined ? ErrorKind::handshake_rejected
+            : hs_ec == beast::error::timeout            ? ErrorKind::connect_timeout
+                                                        : ErrorKind::handshake_error);
+      co_return false;
+    }
+    ws.text(true);
+    open = true;
+    closing = false;
+    ready = false;
+    first_frame = true;
+    worker.stats.open.fetch_add(1, std::memory_order_relaxed);
+    worker.stats.connects.fetch_add(1, std::memory_order_relaxed);
+    co_return true;
+  }
+
+  void on_frame(std::string_view frame) {
+    if (first_frame) {
+      first_frame = false;
+      // Protocol v1 servers register a member before they greet it; others never greet.
+      if (frame.find("\"type\":\"welcome\"") != std::string_view::npos) mark_ready();
+    }
+    if (frame.find("\"type\":\"error\"") != std::string_view::npos) {
+      count(ErrorKind::server_error_frame);
+    }
+    if (frame.find(k_marker_prefix) == std::string_view::npos) return;
+    if (!run.published()) return;  // cannot be ours yet: nothing was sent
+    std::uint64_t const now = run.now_ns();
+    MarkerScanner scanner(frame);
+    while (auto marker = scanner.next()) {
+      switch (run.accounting.arrived(receiver, *marker)) {
+        case Arrival::counted:
+          worker.latency.record(now > marker->send_ns ? now - marker->send_ns : 0);
+          [[fallthrough]];
+        case Arrival::unmeasured:
+          worker.stats.delivered.fetch_add(1, std::memory_order_relaxed);
+          notify_sender(*marker);
+          break;
+        case Arrival::duplicate: count(ErrorKind::duplicate); break;
+        case Arrival::foreign: count(ErrorKind::foreign_marker); break;
+        case Arrival::unexpected_self: count(ErrorKind::unexpected_self); break;
+      }
+    }
+    for (std::size_t i = 0; i < scanner.malformed(); ++i) count(ErrorKind::malformed_marker);
+  }
+
+  void notify_sender(Marker const& marker) {
+    if (watched.empty()) return;
+    Client* const target = watched[marker.sender % run.accounting.senders_per_group()];
+    if (target == nullptr) return;
+    if (marker.seq + 1 > target->seen_next.load(std::memory_order_relaxed)) {
+      target->seen_next.store(marker.seq + 1);
+    }
+    if (target->waiting.exchange(false)) {
+      asio::post(target->worker.ioc, [target] {
+        if (target->wake != nullptr) target->wake->cancel();
+      });
+    }
+  }
+
+  asio::awaitable<void> read_loop(WsStream& ws) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
+      if (ec) {
+        if (!closing) classify_read_error(ws, ec);
+        break;
+      }
+      auto const data = buffer.cdata();
+      on_frame(std::string_view(static_cast<char const*>(data.data()), data.size()));
+      buffer.consume(n);
+    }
+    open = false;
+    worker.stats.open.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void classify_read_error(WsStream& ws, boost::system::error_code ec) {
+    if (ec == websocket::error::closed) {
+      count(error_for_close_code(ws.reason().code));
+    } else if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+               ec == beast::http::error::end_of_stream || ec == asio::error::broken_pipe) {
+      count(ErrorKind::connection_lost);
+    } else {
+      count(ErrorKind::read_error);
+    }
+  }
+
+  asio::awaitable<void> close(WsStream& ws) {
+    if (!open) co_return;
+    closing = true;
+    auto [ec] = co_await ws.async_close(websocket::close_code::normal, use_tuple);
+    if (ec == beast::error::timeout) count(ErrorKind::close_timeout);
+    // Any other failure means the server went first; the read loop has counted it.
+  }
+
+  asio::awaitable<void> send_one(WsStream& ws, std::string& payload, bool& ok) {
+    auto const id = *sender;
+    std::uint64_t const seq = run.accounting.claim(id);
+    std::uint64_t const send_ns = run.now_ns();
+    make_payload(payload, Marker{id, seq, send_ns}, run.options.size);
+    auto [ec, n] = co_await ws.async_write(asio::buffer(payload), use_tuple);
+    if (ec) {
+      if (open && !closing) count(ErrorKind::write_error);
+      ok = false;
+      co_return;
+    }
+    run.accounting.sent(id, seq, send_ns);
+    worker.stats.sent.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  asio::awaitable<void> send_open_loop(WsStream& ws, Phases const& phases) {
+    std::string payload;
+    auto const period = static_cast<std::uint64_t>(1e9 / run.options.rate);
+    // Spread all senders over one period so they do not fire in lockstep bursts.
+    std::uint64_t const senders =
+        std::uint64_t{run.accounting.groups()} * run.accounting.senders_per_group();
+    std::uint64_t next = phases.warmup_begin + period * *sender / std::max<std::uint64_t>(1, senders);
+    bool ok = true;
+    while (ok && open && next < phases.measure_end) {
+      co_await sleep_until_ns(run, next);
+      if (!open || run.now_ns() >= phases.measure_end) break;
+      co_await send_one(ws, payload, ok);
+      // Behind schedule (the socket pushed back): send at once until caught up.
+      next += period;
+    }
+  }
+
+  asio::awaitable<void> send_closed_loop(WsStream& ws, Phases const& phases) {
+    std::string payload;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    wake = &timer;
+    std::uint64_t claimed = 0;   // messages this sender wrote
+    std::uint64_t forgiven = 0;  // after a stall, what is no longer waited for
+    std::uint64_t const window = run.options.window;
+    bool ok = true;
+    co_await sleep_until_ns(run, phases.warmup_begin);
+    while (ok && open && run.now_ns() < phases.measure_end) {
+      auto in_flight = [&] { return claimed - std::min(claimed, std::max(forgiven, seen_next.load())); };
+      if (in_flight() >= window) {
+        waiting.store(true);
+        if (in_flight() >= window) {
+          std::uint64_t const before = seen_next.load();
+          std::uint64_t const until = std::min(phases.measure_end, run.now_ns() + k_window_stall_ns);
+          timer.expires_after(std::chrono::nanoseconds(until - std::min(until, run.now_ns())));
+          auto [ec] = co_await timer.async_wait(use_tuple);
+          waiting.store(false);
+          if (!ec && seen_next.load() == before && run.now_ns() < phases.measure_end) {
+            count(ErrorKind::window_stall);
+            forgiven = claimed;
+          }
+          continue;
+        }
+        waiting.store(false);
+      }
+      co_await send_one(ws, payload, ok);
+      ++claimed;
+    }
+    wake = nullptr;
+  }
+
+  // Stable member: connect once, take part until the drain ends, close.
+  asio::awaitable<void> stable_session(std::uint64_t connect_at_ns) {
+    co_await sleep_until_ns(run, connect_at_ns);
+    WsStream ws(co_await asio::this_coro::executor);
+    bool const connected = co_await connect(ws);
+    if (!connected) worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
+    run.pending_connects.fetch_sub(1);
+    if (!connected) co_return;
+    co_await (read_loop(ws) && stable_drive(ws));
+  }
+
+  asio::awaitable<void> wait_for_phases(Phases const*& phases) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    // Polling keeps the connect barrier simple; 10 ms is nothing next to a run.
+    while ((phases = run.published()) == nullptr) {
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(use_tuple);
+    }
+  }
+
+  asio::awaitable<void> settle() {
+    co_await sleep_until_ns(run, run.now_ns() + seconds_to_ns(run.options.settle_s));
+    if (open) mark_ready();
+  }
+
+  asio::awaitable<void> stable_drive(WsStream& ws) {
+    co_await settle();
+    Phases const* phases = nullptr;
+    co_await wait_for_phases(phases);
+    if (sender && open) {
+      if (run.options.closed_loop()) {
+        co_await send_closed_loop(ws, *phases);
+      } else {
+        co_await send_open_loop(ws, *phases);
+      }
+    }
+    co_await sleep_until_ns(run, phases->drain_end);
+    co_await close(ws);
+  }
+
+  // Churner: from the warm-up to the end of the measured window, join, stay a while, leave.
+  asio::awaitable<void> churn_loop() {
+    Phases const* phases = nullptr;
+    co_await wait_for_phases(phases);
+    auto const& options = run.options;
+    std::uniform_int_distribution<std::uint64_t> hold(seconds_to_ns(options.churn_hold_min_s),
+                                                      seconds_to_ns(options.churn_hold_max_s));
+    std::uniform_int_distribution<std::uint64_t> pause(0, 50'000'000);
+    co_await sleep_until_ns(run, phases->warmup_begin + pause(random));
+    while (run.now_ns() < phases->measure_end) {
+      {
+        WsStream ws(co_await asio::this_coro::executor);
+        if (co_await connect(ws)) {
+          std::uint64_t const leave_at = std::min(run.now_ns() + hold(random), phases->drain_end);
+          co_await (read_loop(ws) && churn_stay(ws, leave_at));
+        } else {
+          worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      co_await sleep_until_ns(run, run.now_ns() + pause(random));
+    }
+  }
+
+  asio::awaitable<void> churn_stay(WsStream& ws, std::uint64_t leave_at) {
+    co_await settle();
+    co_await sleep_until_ns(run, leave_at);
+    run.accounting.left(receiver);
+    co_await close(ws);
+  }
+};
+
+void LoadRunner::Impl::record_internal_error(std::exception_ptr e) {
+  internal_errors.fetch_add(1);
+  std::lock_guard lock(internal_error_mutex);
+  if (!first_internal_error.empty()) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (std::exception const& ex) {
+    first_internal_error = ex.what();
+  } catch (...) {
+    first_internal_error = "unknown exception";
+  }
+}
+
+namespace {
+
+char const* phase_name(Phases const* p, std::uint64_t now) {
+  if (p == nullptr) return "connecting";
+  if (now < p->measure_begin) return "warm-up";
+  if (now < p->measure_end) return "measuring";
+  if (now < p->drain_end) return "draining";
+  return "closing";
+}
+
+}  // namespace
+
+Report LoadRunner::Impl::run() {
+  // Resolve once: thousands of clients must not each ask the resolver.
+  {
+    asio::io_context resolver_ioc;
+    tcp::resolver resolver(resolver_ioc);
+    boost::system::error_code ec;
+    auto const results = resolver.resolve(options.url_template.host,
+                                          std::to_string(options.url_template.port), ec);
+    if (ec || results.empty()) {
+      throw std::runtime_error("--url: cannot resolve '" + options.url_template.host +
+                               "': " + ec.message());
+    }
+    server = results.begin()->endpoint();
+  }
+  if (options.source_addresses > 1 &&
+      !(server.address().is_v4() && server.address().is_loopback())) {
+    throw std::runtime_error("--source-addresses: needs a 127.0.0.0/8 server address");
+  }
+  host_header = options.url_template.host_header();
+  std::string const query = options.query_string();
+  for (std::uint32_t g = 0; g < options.groups; ++g) {
+    targets.push_back(options.url_template.target(options.group_base + g, query));
+  }
+
+  for (std::uint32_t t = 0; t < options.threads; ++t) workers.emplace_back();
+
+  // Stable clients first, group by group; the first senders_per_group of each group send.
+  std::uint32_t const spg = accounting.senders_per_group();
+  std::uint32_t index = 0;
+  std::vector<std::vector<Client*>> stable_by_group(options.groups);
+  for (std::uint32_t g = 0; g < options.groups; ++g) {
+    for (std::uint32_t c = 0; c < options.clients; ++c, ++index) {
+      std::optional<Accounting::SenderId> sender;
+      if (c < spg) sender = accounting.sender_id(g, c);
+      auto const receiver = accounting.add_receiver(g, sender);
+      clients.push_back(std::make_unique<Client>(*this, workers[index % workers.size()], index,
+                                                 g, false, sender, receiver));
+      stable_by_group[g].push_back(clients.back().get());
+    }
+  }
+  std::size_t const stable_count = clients.size();
+  for (std::uint32_t g = 0; g < options.groups; ++g) {
+    for (std::uint32_t c = 0; c < options.churners; ++c, ++index) {
+      auto const receiver = accounting.add_receiver(g, std::nullopt, false);
+      clients.push_back(std::make_unique<Client>(*this, workers[index % workers.size()], index,
+                                                 g, true, std::nullopt, receiver));
+    }
+  }
+  // Closed loop: a sender's window is freed by what its group's last member sees (the
+  // one before it, for the last member itself; itself only with --echo and one member).
+  if (options.closed_loop() && spg > 0) {
+    for (auto& members : stable_by_group) {
+      for (std::uint32_t k = 0; k < spg; ++k) {
+        Client* const sender = members[k];
+        Client* watcher = members.back();
+        if (watcher == sender && members.size() > 1) watcher = members[members.size() - 2];
+        if (watcher->watched.empty()) watcher->watched.assign(spg, nullptr);
+        watcher->watched[k] = sender;
+      }
+    }
+  }
+
+  auto on_done = [this](std::exception_ptr e) {
+    if (e) record_internal_error(e);
+  };
+  pending_connects = static_cast<std::int64_t>(stable_count);
+  t0 = Clock::now();
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    auto& client = *clients[i];
+    if (client.churner) {
+      asio::co_spawn(client.worker.ioc, client.churn_loop(), on_done);
+    } else {
+      std::uint64_t const at =
+          options.connect_rate > 0 ? seconds_to_ns(static_cast<double>(i) / options.connect_rate) : 0;
+      asio::co_spawn(client.worker.ioc, client.stable_session(at), on_done);
+    }
+  }
+
+  std::vector<std::thread> threads;
+  running_workers = static_cast<int>(workers.size());
+  for (auto& worker : workers) {
+    threads.emplace_back([this, &worker] {
+      worker.ioc.run();
+      running_workers.fetch_sub(1);
+    });
+  }
+
+  auto sum = [this](auto member) {
+    std::int64_t total = 0;
+    for (auto& w : workers) total += static_cast<std::int64_t>((w.stats.*member).load());
+    return total;
+  };
+  auto error_sum = [this] {
+    std::uint64_t total = 0;
+    for (auto& w : workers)
+      for (auto& e : w.stats.errors) total += e.load();
+    return total;
+  };
+
+  Report report;
+  report.options = options;
+  report.planned_connections = options.connections();
+  double const last_connect_s =
+      options.connect_rate > 0 ? static_cast<double>(stable_count) / options.connect_rate : 0;
+  std::uint64_t const connect_deadline =
+      seconds_to_ns(last_connect_s + options.connect_timeout_s + 1);
+  // Closing thousands of sockets takes a moment; after this the run is cut short.
+  std::uint64_t close_grace = seconds_to_ns(std::max(
+      3.0, options.connect_timeout_s + static_cast<double>(options.connections()) / 5000.0));
+
+  bool const tty = isatty(STDERR_FILENO) == 1;
+  std::uint64_t next_tick = 1'000'000'000;
+  std::uint64_t hard_deadline = k_never;
+  std::int64_t last_sent = 0;
+  std::int64_t last_delivered = 0;
+  bool stopped = false;
+  while (running_workers.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::uint64_t const now = now_ns();
+    if (!phases_ready.load() && (pending_connects.load() <= 0 || now >= connect_deadline)) {
+      Phases p;
+      p.warmup_begin = now;
+      p.measure_begin = now + seconds_to_ns(options.warmup_s);
+      p.measure_end = p.measure_begin + seconds_to_ns(options.duration_s);
+      p.drain_end = p.measure_end + seconds_to_ns(options.senders_per_group() > 0 ? options.drain_s : 0);
+      accounting.set_window(MeasuredWindow{p.measure_begin, p.measure_end});
+      phases = p;
+      phases_ready.store(true, std::memory_order_release);
+      report.connect_phase_s = static_cast<double>(now) / 1e9;
+      report.connected = static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open)));
+      hard_deadline = p.drain_end + close_grace;
+    }
+    report.peak_connected =
+        std::max(report.peak_connected, static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open))));
+    if (now >= hard_deadline && !stopped) {
+      for (auto& w : workers) w.ioc.stop();
+      stopped = true;
+    }
+    if (now < next_tick) continue;
+    next_tick += 1'000'000'000;
+    Sample s;
+    s.t_s = static_cast<double>(now) / 1e9;
+    s.connected = static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open)));
+    auto const sent = sum(&WorkerStats::sent);
+    auto const delivered = sum(&WorkerStats::delivered);
+    s.sent = static_cast<std::uint64_t>(sent);
+    s.delivered = static_cast<std::uint64_t>(delivered);
+    s.errors = error_sum();
+    report.timeline.push_back(s);
+    if (options.progress) {
+      std::fprintf(stderr,
+                   "%s[%6.1fs] %-10s open %llu/%llu  sent %lld (%lld/s)  delivered %lld (%lld/s)"
+                   "  errors %llu%s",
+                   tty ? "\r\033[K" : "", s.t_s, phase_name(published(), now),
+                   static_cast<unsigned long long>(s.connected),
+                   static_cast<unsigned long long>(report.planned_connections),
+                   static_cast<long long>(sent), static_cast<long long>(sent - last_sent),
+                   static_cast<long long>(delivered),
+                   static_cast<long long>(delivered - last_delivered),
+                   static_cast<unsigned long long>(s.errors), tty ? "" : "\n");
+      std::fflush(stderr);
+    }
+    last_sent = sent;
+    last_delivered = delivered;
+  }
+  if (options.progress && tty) std::fputs("\n", stderr);
+  for (auto& thread : threads) thread.join();
+
+  report.elapsed_s = static_cast<double>(now_ns()) / 1e9;
+  report.measured_s = options.duration_s;
+  report.tally = accounting.tally();
+  for (auto& w : workers) {
+    report.latency_ns.merge(w.latency);
+    report.connects += w.stats.connects.load();
+    report.failed_connects += w.stats.failed_connects.load();
+    for (std::size_t i = 0; i < k_error_kinds; ++i) report.errors[i] += w.stats.errors[i].load();
+  }
+  if (stopped) report.errors[static_cast<std::size_t>(ErrorKind::close_timeout)] += 1;
+  if (internal_errors.load() > 0) {
+    std::fprintf(stderr, "huddle-load: %llu client coroutine(s) failed; first: %s\n",
+                 static_cast<unsigned long long>(internal_errors.load()),
+                 first_internal_error.c_str());
+  }
+  // Frames (and the sockets in them) go with their io_context, before the clients they use.
+  workers.clear();
+  clients.clear();
+  return report;
+}
+
+LoadRunner::LoadRunner(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+LoadRunner::~LoadRunner() = default;
+Report LoadRunner::run() { return impl_->run(); }
+
+}  // namespace huddle::load

@@ -1,0 +1,360 @@
+#include "load/options.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+namespace huddle::load {
+
+namespace po = boost::program_options;
+
+std::string UrlTemplate::target(std::uint64_t group, std::string_view query) const {
+  std::string out;
+  std::string const id = std::to_string(group);
+  constexpr std::string_view k_slot = "{group}";
+  std::size_t pos = 0;
+  for (;;) {
+    auto const at = path.find(k_slot, pos);
+    if (at == std::string::npos) break;
+    out.append(path, pos, at - pos);
+    out.append(id);
+    pos = at + k_slot.size();
+  }
+  out.append(path, pos);
+  if (!query.empty()) {
+    out.push_back(out.find('?') == std::string::npos ? '?' : '&');
+    out.append(query);
+  }
+  return out;
+}
+
+std::string UrlTemplate::host_header() const {
+  return port == 80 ? host : host + ":" + std::to_string(port);
+}
+
+std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string& error) {
+  constexpr std::string_view k_scheme = "ws://";
+  if (!url.starts_with(k_scheme)) {
+    error = "must start with ws:// (wss is not supported)";
+    return std::nullopt;
+  }
+  url.remove_prefix(k_scheme.size());
+  UrlTemplate out;
+  auto const slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  out.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  if (authority.starts_with('[')) {  // [::1]:port
+    auto const close = authority.find(']');
+    if (close == std::string_view::npos) {
+      error = "unterminated [IPv6] host";
+      return std::nullopt;
+    }
+    out.host = std::string(authority.substr(1, close - 1));
+    authority.remove_prefix(close + 1);
+  } else {
+    auto const colon = authority.find(':');
+    out.host = std::string(authority.substr(0, colon));
+    authority.remove_prefix(colon == std::string_view::npos ? authority.size() : colon);
+  }
+  if (out.host.empty()) {
+    error = "has no host";
+    return std::nullopt;
+  }
+  if (!authority.empty()) {
+    if (authority[0] != ':' || authority.size() == 1) {
+      error = "has a malformed port";
+      return std::nullopt;
+    }
+    unsigned port = 0;
+    auto const res = std::from_chars(authority.data() + 1, authority.data() + authority.size(), port);
+    if (res.ec != std::errc{} || res.ptr != authority.data() + authority.size() || port == 0 ||
+        port > 65535) {
+      error = "has a malformed port";
+      return std::nullopt;
+    }
+    out.port = static_cast<std::uint16_t>(port);
+  }
+  return out;
+}
+
+std::optional<double> parse_duration(std::string_view text) {
+  double scale = 1;
+  if (text.ends_with("ms")) {
+    scale = 1e-3;
+    text.remove_suffix(2);
+  } else if (text.ends_with('s')) {
+    text.remove_suffix(1);
+  } else if (text.ends_with('m')) {
+    scale = 60;
+    text.remove_suffix(1);
+  }
+  double value = 0;
+  auto const res = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || res.ec != std::errc{} || res.ptr != text.data() + text.size() ||
+      !std::isfinite(value) || value < 0) {
+    return std::nullopt;
+  }
+  return value * scale;
+}
+
+std::string url_encode(std::string_view text) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char const c : text) {
+    bool const unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+                            c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(k_hex[c >> 4]);
+      out.push_back(k_hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string Options::query_string() const {
+  std::string out;
+  auto add = [&out](std::string_view part) {
+    if (part.empty()) return;
+    if (!out.empty()) out.push_back('&');
+    out.append(part);
+  };
+  if (!token.empty()) add("token=" + url_encode(token));
+  if (echo) add("echo=1");
+  add(query);
+  return out;
+}
+
+bool apply_scenario(std::string_view name, Options& o) {
+  if (name == "fanout") {
+    // One busy room: the broadcast path and per-recipient cost dominate.
+    o.groups = 1, o.clients = 200, o.senders = 4, o.size = 64, o.rate = 0, o.window = 8;
+  } else if (name == "rooms") {
+    // Many quiet rooms: latency under a steady, spread-out load.
+    o.groups = 100, o.clients = 10, o.senders = 10, o.size = 128, o.rate = 5;
+  } else if (name == "idle") {
+    o.groups = 10, o.clients = 100, o.senders = 0, o.idle = true, o.warmup_s = 0, o.drain_s = 0;
+  } else if (name == "churn") {
+    // Members come and go while others chat; those who stay must lose nothing.
+    o.groups = 10, o.clients = 10, o.senders = 2, o.size = 64, o.rate = 20, o.churners = 10;
+  } else {
+    return false;
+  }
+  o.scenario = std::string(name);
+  return true;
+}
+
+std::string validate(Options const& o) {
+  if (o.groups < 1) return "--groups: must be at least 1";
+  if (o.clients < 1) return "--clients: must be at least 1";
+  if (!o.idle && o.senders > o.clients) {
+    return "--senders: must not exceed --clients (" + std::to_string(o.clients) + ")";
+  }
+  if (o.window < 1) return "--window: must be at least 1";
+  if (o.size < 1 || o.size > (16u << 20)) return "--size: must be between 1 and 16777216";
+  if (o.duration_s <= 0) return "--duration: must be more than 0";
+  if (o.threads < 1 || o.threads > 256) return "--threads: must be between 1 and 256";
+  if (o.source_addresses < 1 || o.source_addresses > 65534) {
+    return "--source-addresses: must be between 1 and 65534";
+  }
+  if (o.churn_hold_min_s > o.churn_hold_max_s) {
+    return "--churn-hold: the minimum must not exceed the maximum";
+  }
+  if (o.connections() > 2'000'000) return "--clients: more than 2000000 connections in all";
+  if (o.url_template.path.find("{group}") == std::string::npos && o.groups > 1) {
+    return "--url: needs {group} in the path when --groups > 1";
+  }
+  if (!o.idle && o.closed_loop() && o.senders > 0 && o.clients < 2 && !o.echo) {
+    return "--window: a closed loop needs another member to see the messages "
+           "(--clients >= 2, or --echo, or --rate)";
+  }
+  return {};
+}
+
+namespace {
+
+// Numbers are taken as strings so a bad one is reported with its flag, and "-1" is not
+// silently wrapped into a huge unsigned value.
+template <typename T>
+bool to_number(std::string const& text, T& out) {
+  auto const res = std::from_chars(text.data(), text.data() + text.size(), out);
+  return !text.empty() && res.ec == std::errc{} && res.ptr == text.data() + text.size();
+}
+
+struct Failure {
+  std::string message;
+};
+
+template <typename T>
+T whole(po::variables_map const& vm, char const* name) {
+  T value{};
+  auto const& text = vm[name].as<std::string>();
+  if (!to_number(text, value)) {
+    throw Failure{std::string("--") + name + ": expected a whole number >= 0, got '" + text + "'"};
+  }
+  return value;
+}
+
+double real(po::variables_map const& vm, char const* name) {
+  double value = 0;
+  auto const& text = vm[name].as<std::string>();
+  if (!to_number(text, value) || !std::isfinite(value) || value < 0) {
+    throw Failure{std::string("--") + name + ": expected a number >= 0, got '" + text + "'"};
+  }
+  return value;
+}
+
+double seconds(po::variables_map const& vm, char const* name) {
+  auto const& text = vm[name].as<std::string>();
+  auto value = parse_duration(text);
+  if (!value) {
+    throw Failure{std::string("--") + name + ": expected a duration like 10, 10s, 500ms or 2m, got '" +
+                  text + "'"};
+  }
+  return *value;
+}
+
+po::options_description describe() {
+  po::options_description d(
+      "huddle-load: WebSocket group-chat load generator\n\n"
+      "Usage: huddle-load [options]\n"
+      "Opens --groups x --clients WebSocket clients on --url, makes --senders per group send\n"
+      "messages carrying a marker, and counts deliveries, losses and latency.\n\nOptions");
+  auto text = [] { return po::value<std::string>(); };
+  d.add_options()
+      ("help,h", "show this help")
+      ("scenario", text(), "preset: fanout (1x200, 4 senders, 64 B, closed loop), rooms "
+                           "(100x10, all send 5/s, 128 B), idle (10x100 idle), churn (10x10, "
+                           "2 senders 20/s, 10 churners per group); later flags override it")
+      ("url", text(), "ws://host:port/path; {group} is replaced by the group id "
+                      "[ws://127.0.0.1:8080/ws/{group}]")
+      ("groups", text(), "number of groups [1]")
+      ("group-base", text(), "id of the first group [1]")
+      ("clients", text(), "stable members per group [10]")
+      ("senders", text(), "members per group that send [1]")
+      ("rate", text(), "messages/s per sender, open loop; 0 = closed loop [0]")
+      ("window", text(), "closed loop: messages in flight per sender [8]")
+      ("size", text(), "payload bytes (at least the marker) [64]")
+      ("duration", text(), "measured period [10s]")
+      ("warmup", text(), "sending before measuring [1s]")
+      ("drain", text(), "waiting for deliveries after sending stops [2s]")
+      ("connect-rate", text(), "connections opened per second; 0 = all at once [5000]")
+      ("connect-timeout", text(), "TCP connect + handshake limit [10s]")
+      ("settle", text(), "without a welcome frame, a join counts as done after [100ms]")
+      ("threads", text(), "client threads, one io_context each [1]")
+      ("idle", po::bool_switch(), "hold connections only, send nothing")
+      ("token", text(), "sent as ?token=")
+      ("query", text(), "extra query string, e.g. name=x&since=0")
+      ("echo", po::bool_switch(), "ask for own messages back (?echo=1) and expect them")
+      ("churners", text(), "per group: extra clients that join and leave in a loop [0]")
+      ("churn-hold", text(), "how long a churner stays, MIN or MIN:MAX [200ms:1s]")
+      ("source-addresses", text(), "spread client sockets over 127.0.0.1..127.0.x.y "
+                                   "(N addresses) when ephemeral ports run out [1]")
+      ("seed", text(), "random seed for churn timing [1]")
+      ("json", po::bool_switch(), "print the result as one JSON object on stdout")
+      ("quiet,q", po::bool_switch(), "no progress line on stderr")
+      ("version", "print the version");
+  return d;
+}
+
+}  // namespace
+
+ParseResult parse_options(std::vector<std::string> const& args) {
+  ParseResult result;
+  auto const description = describe();
+  po::variables_map vm;
+  try {
+    // No guessing of abbreviated flags: a typo must not select another option.
+    auto const style = po::command_line_style::default_style &
+                       ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(description).style(style).run(), vm);
+    po::notify(vm);
+  } catch (po::error const& e) {
+    result.error = e.what();
+    return result;
+  }
+  if (vm.count("help")) {
+    std::ostringstream out;
+    out << description;
+    result.help = out.str();
+    return result;
+  }
+  if (vm.count("version")) {
+    result.help = "huddle-load 0.1.0\n";
+    return result;
+  }
+
+  Options o;
+  try {
+    if (vm.count("scenario")) {
+      auto const& name = vm["scenario"].as<std::string>();
+      if (!apply_scenario(name, o)) {
+        throw Failure{"--scenario: unknown '" + name + "' (fanout, rooms, idle or churn)"};
+      }
+    }
+    auto has = [&vm](char const* name) { return vm.count(name) > 0; };
+    if (has("url")) o.url = vm["url"].as<std::string>();
+    if (has("groups")) o.groups = whole<std::uint32_t>(vm, "groups");
+    if (has("group-base")) o.group_base = whole<std::uint64_t>(vm, "group-base");
+    if (has("clients")) o.clients = whole<std::uint32_t>(vm, "clients");
+    if (has("senders")) o.senders = whole<std::uint32_t>(vm, "senders");
+    if (has("rate")) o.rate = real(vm, "rate");
+    if (has("window")) o.window = whole<std::uint32_t>(vm, "window");
+    if (has("size")) o.size = whole<std::uint32_t>(vm, "size");
+    if (has("duration")) o.duration_s = seconds(vm, "duration");
+    if (has("warmup")) o.warmup_s = seconds(vm, "warmup");
+    if (has("drain")) o.drain_s = seconds(vm, "drain");
+    if (has("connect-rate")) o.connect_rate = real(vm, "connect-rate");
+    if (has("connect-timeout")) o.connect_timeout_s = seconds(vm, "connect-timeout");
+    if (has("settle")) o.settle_s = seconds(vm, "settle");
+    if (has("threads")) o.threads = whole<std::uint32_t>(vm, "threads");
+    if (vm["idle"].as<bool>()) o.idle = true;
+    if (o.idle) o.senders = 0;
+    if (has("token")) o.token = vm["token"].as<std::string>();
+    if (has("query")) {
+      o.query = vm["query"].as<std::string>();
+      if (o.query.starts_with('?')) o.query.erase(0, 1);
+    }
+    if (vm["echo"].as<bool>()) o.echo = true;
+    if (has("churners")) o.churners = whole<std::uint32_t>(vm, "churners");
+    if (has("churn-hold")) {
+      auto const& text = vm["churn-hold"].as<std::string>();
+      auto const colon = text.find(':');
+      auto const lo = parse_duration(std::string_view(text).substr(0, colon));
+      auto const hi = colon == std::string::npos
+                          ? lo
+                          : parse_duration(std::string_view(text).substr(colon + 1));
+      if (!lo || !hi) throw Failure{"--churn-hold: expected MIN or MIN:MAX durations, got '" + text + "'"};
+      o.churn_hold_min_s = *lo;
+      o.churn_hold_max_s = *hi;
+    }
+    if (has("source-addresses")) o.source_addresses = whole<std::uint32_t>(vm, "source-addresses");
+    if (has("seed")) o.seed = whole<std::uint64_t>(vm, "seed");
+    o.json = vm["json"].as<bool>();
+    o.progress = !vm["quiet"].as<bool>();
+  } catch (Failure const& failure) {
+    result.error = failure.message;
+    return result;
+  }
+
+  std::string url_error;
+  auto url = parse_url_template(o.url, url_error);
+  if (!url) {
+    result.error = "--url: '" + o.url + "' " + url_error;
+    return result;
+  }
+  o.url_template = std::move(*url);
+  if (auto error = validate(o); !error.empty()) {
+    result.error = std::move(error);
+    return result;
+  }
+  result.options = std::move(o);
+  return result;
+}
+
+}  // namespace huddle::load
