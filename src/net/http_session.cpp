@@ -68,7 +68,9 @@ Response route(const Request& request, ServerState& state) {
 
 }  // namespace
 
-asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, ServerState& state) {
+asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
+                                       std::shared_ptr<ServerState> state_ptr) {
+  ServerState& state = *state_ptr;
   const ServerConfig& config = state.config();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
@@ -108,7 +110,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, ServerState
         std::string user = ws_target.name ? *ws_target.name
                                           : "guest-" + std::to_string(state.next_guest_number());
         auto session =
-            std::make_shared<WsSession>(std::move(stream), state, std::move(ws_target), std::move(user));
+            std::make_shared<WsSession>(std::move(stream), state_ptr, std::move(ws_target), std::move(user));
         try {
           co_await session->run(std::move(request));
         } catch (const std::exception& e) {

@@ -6,10 +6,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <memory>
+
 namespace huddle::net {
 
 class ServerState;
 
-boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket, ServerState& state);
+boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
+                                              std::shared_ptr<ServerState> state);
 
 }  // namespace huddle::net

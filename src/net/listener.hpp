@@ -5,10 +5,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <memory>
+
 namespace huddle::net {
 
 class ServerState;
 
-boost::asio::awaitable<void> listen(boost::asio::ip::tcp::acceptor& acceptor, ServerState& state);
+boost::asio::awaitable<void> listen(boost::asio::ip::tcp::acceptor& acceptor,
+                                   std::shared_ptr<ServerState> state);
 
 }  // namespace huddle::net

@@ -16,9 +16,10 @@ using asio::ip::tcp;
 
 struct Server::Impl {
   Impl(asio::any_io_executor executor, ServerConfig config)
-      : state(executor, std::move(config)), acceptor(asio::make_strand(executor)) {}
+      : state(std::make_shared<net::ServerState>(executor, std::move(config))),
+        acceptor(asio::make_strand(executor)) {}
 
-  net::ServerState state;
+  std::shared_ptr<net::ServerState> state;
   tcp::acceptor acceptor;  // on its own strand: stop() may come from any thread
 };
 
@@ -41,7 +42,7 @@ tcp::endpoint resolve(asio::any_io_executor executor, const ServerConfig& config
 
 Server::Server(asio::any_io_executor executor, ServerConfig config)
     : impl_(std::make_shared<Impl>(executor, std::move(config))) {
-  const ServerConfig& cfg = impl_->state.config();
+  const ServerConfig& cfg = impl_->state->config();
   const tcp::endpoint endpoint = resolve(executor, cfg);
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol());
@@ -61,7 +62,7 @@ asio::awaitable<void> Server::run() {
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
   co_await net::listen(impl->acceptor, impl->state);
-  co_await impl->state.wait_drained();
+  co_await impl->state->wait_drained();
   BOOST_LOG_TRIVIAL(info) << "server stopped";
 }
 
@@ -69,7 +70,7 @@ void Server::stop() {
   asio::dispatch(impl_->acceptor.get_executor(), [impl = impl_] {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
-    impl->state.stop();
+    impl->state->stop();
   });
 }
 
@@ -78,8 +79,8 @@ std::uint16_t Server::port() const noexcept {
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
-std::size_t Server::session_count() const noexcept { return impl_->state.session_count(); }
+std::size_t Server::session_count() const noexcept { return impl_->state->session_count(); }
 
-ChatManager& Server::chat() noexcept { return impl_->state.chat(); }
+ChatManager& Server::chat() noexcept { return impl_->state->chat(); }
 
 }  // namespace huddle

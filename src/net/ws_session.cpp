@@ -25,19 +25,20 @@ namespace websocket = beast::websocket;
 using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-WsSession::WsSession(beast::tcp_stream stream, ServerState& state, WsTarget target, std::string user)
+WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
+                     std::string user)
     : ws_(std::move(stream)),
-      state_(state),
+      state_(std::move(state)),
       target_(std::move(target)),
       user_(std::move(user)),
-      queue_(state.config().send_queue_bytes),
+      queue_(state_->config().send_queue_bytes),
       wake_(ws_.get_executor(), 1),
       watchdog_timer_(ws_.get_executor()) {}
 
 WsSession::~WsSession() = default;
 
 asio::awaitable<void> WsSession::run(Request request) {
-  const ServerConfig& config = state_.config();
+  const ServerConfig& config = state_->config();
   beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = config.handshake_timeout;  // also bounds the closing handshake
@@ -56,7 +57,7 @@ asio::awaitable<void> WsSession::run(Request request) {
     BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": " << accept_error.message();
     co_return;
   }
-  if (!state_.add(*this)) {  // stop() came first
+  if (!state_->add(*this)) {  // stop() came first
     const websocket::close_reason going_away(websocket::close_code::going_away, "server shutdown");
     co_await ws_.async_close(going_away, use_tuple);
     co_return;
@@ -64,19 +65,19 @@ asio::awaitable<void> WsSession::run(Request request) {
 
   auto self = shared_from_this();
   last_heard_ = last_ping_ = Clock::now();
-  co_await state_.chat().connect(target_.group, self);
+  co_await state_->chat().connect(target_.group, self);
   asio::co_spawn(ws_.get_executor(), writer(), asio::detached);
   asio::co_spawn(ws_.get_executor(), watchdog(), asio::detached);
 
   co_await reader();
 
   finish();
-  co_await state_.chat().disconnect(target_.group, *this);
-  state_.remove(*this);
+  co_await state_->chat().disconnect(target_.group, *this);
+  state_->remove(*this);
 }
 
 asio::awaitable<void> WsSession::reader() {
-  ChatManager& chat = state_.chat();
+  ChatManager& chat = state_->chat();
   beast::flat_buffer buffer;
   for (;;) {
     auto [ec, bytes] = co_await ws_.async_read(buffer, use_tuple);
@@ -155,7 +156,7 @@ asio::awaitable<void> WsSession::writer() {
 
 asio::awaitable<void> WsSession::watchdog() {
   auto self = shared_from_this();
-  const ServerConfig& config = state_.config();
+  const ServerConfig& config = state_->config();
   while (!finished_) {
     const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
     const auto idle_at = last_heard_ + config.idle_timeout;
@@ -207,7 +208,7 @@ void WsSession::close(websocket::close_code code, std::string_view reason) noexc
   wake_writer();
   // Bound the closing handshake: a peer that stopped reading never takes our close frame.
   asio::post(ws_.get_executor(), [self = shared_from_this()] {
-    const auto deadline = Clock::now() + self->state_.config().shutdown_timeout;
+    const auto deadline = Clock::now() + self->state_->config().shutdown_timeout;
     self->hard_close_at_ = std::min(self->hard_close_at_, deadline);
     self->watchdog_timer_.cancel();
   });

@@ -38,7 +38,9 @@ class WsSession : public Member, public std::enable_shared_from_this<WsSession> 
 public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  WsSession(boost::beast::tcp_stream stream, ServerState& state, WsTarget target, std::string user);
+  // Sessions share ownership of the state: they may outlive Server::run() by a few handlers.
+  WsSession(boost::beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
+            std::string user);
   ~WsSession() override;
 
   // Completes the upgrade for `request`, joins the group, and runs until the connection
@@ -63,7 +65,7 @@ private:
   void finish();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  ServerState& state_;
+  const std::shared_ptr<ServerState> state_;
   const WsTarget target_;
   const std::string user_;
   core::SendQueue queue_;
