@@ -50,7 +50,9 @@ double Histogram::mean() const noexcept {
 std::uint64_t Histogram::percentile(double percent) const noexcept {
   if (count_ == 0) return 0;
   percent = std::clamp(percent, 0.0, 100.0);
-  auto rank = static_cast<std::uint64_t>(std::ceil(percent / 100.0 * static_cast<double>(count_)));
+  // The epsilon keeps 99.9 % of 1000 at rank 999: 0.999 * 1000 is 999.0000000000001.
+  auto rank = static_cast<std::uint64_t>(
+      std::ceil(percent * static_cast<double>(count_) / 100.0 - 1e-9));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < k_bucket_count; ++i) {
