@@ -45,12 +45,6 @@ int main(int argc, char** argv) {
   server.set_reuse_addr(true);
   server.set_listen_backlog(4096);
 
-  // Without TCP_NODELAY small frames wait on delayed ACKs (~40 ms stalls); every
-  // server compared here disables Nagle.
-  server.set_socket_init_handler([](Handle, websocketpp::lib::asio::ip::tcp::socket& socket) {
-    websocketpp::lib::asio::error_code ignored;
-    socket.set_option(websocketpp::lib::asio::ip::tcp::no_delay(true), ignored);
-  });
   server.set_validate_handler([&](Handle hdl) {
     std::uint64_t group = 0;
     auto con = server.get_con_from_hdl(hdl);
@@ -63,6 +57,11 @@ int main(int argc, char** argv) {
   server.set_open_handler([&](Handle hdl) {
     std::uint64_t group = 0;
     parse_group(server.get_con_from_hdl(hdl)->get_resource(), group);
+    // Without TCP_NODELAY small frames wait on delayed ACKs (~40 ms stalls); every
+    // server compared here disables Nagle. (The socket-init hook runs before accept.)
+    websocketpp::lib::asio::error_code ignored;
+    server.get_con_from_hdl(hdl)->get_raw_socket().set_option(
+        websocketpp::lib::asio::ip::tcp::no_delay(true), ignored);
     groups[group].insert(hdl);
     group_of[hdl] = group;
   });
