@@ -1,0 +1,149 @@
+# Shared by scripts/loadtest and scripts/bench: packages, release build, starting and
+# stopping a server by PID, and measuring it (CPU from /proc/PID/stat, RSS from status).
+# Sourced, not run. Everything stays on loopback and every wait is bounded.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH_LIB="$BENCH_ROOT/bench/lib"
+BUILD_DIR=${BUILD_DIR:-$BENCH_ROOT/build-release}
+CLK_TCK=$(getconf CLK_TCK)
+apt_updated=0
+
+log() { printf '%s\n' "$*" >&2; }
+
+# Installs the Debian packages that are missing (needs root or sudo).
+ensure_packages() {
+  local missing=() p status
+  for p in "$@"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing ${missing[*]}"
+  local sudo=""
+  ((EUID != 0)) && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  if ((apt_updated == 0)); then
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Release build of the two binaries a benchmark needs (not the tests: faster, and a
+# half-written test elsewhere in the tree cannot stop a benchmark).
+build_release() {
+  if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+    meson setup "$BUILD_DIR" "$BENCH_ROOT" --buildtype=release >/dev/null
+  fi
+  ninja -C "$BUILD_DIR" -j"${BUILD_JOBS:-2}" src/app/huddle src/load/huddle-load >/dev/null
+  HUDDLE="$BUILD_DIR/src/app/huddle"
+  HUDDLE_LOAD="$BUILD_DIR/src/load/huddle-load"
+}
+
+# Raise the open-file limit for this shell and its children: every client is a socket.
+raise_file_limit() {
+  local hard
+  hard=$(ulimit -Hn)
+  ulimit -n "$hard" 2>/dev/null || true
+}
+
+SERVER_PID=""
+SERVER_PORT=""
+
+# start_server LOGPREFIX CMD... — runs CMD, waits (10 s at most) for "listening on H:P".
+start_server() {
+  local prefix=$1
+  shift
+  "$@" >"$prefix.stdout" 2>"$prefix.stderr" &
+  SERVER_PID=$!
+  SERVER_PORT=""
+  local i
+  for i in $(seq 1 100); do
+    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" | head -n1)
+    [[ -n "$SERVER_PORT" ]] && return 0
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "server exited before listening: $*"
+      tail -n 20 "$prefix.stderr" >&2
+      SERVER_PID=""
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "server did not print 'listening on' within 10 s: $*"
+  stop_server
+  return 1
+}
+
+# SIGTERM, 5 s to go, then SIGKILL; only ever the PID we started.
+stop_server() {
+  [[ -z "$SERVER_PID" ]] && return 0
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+# utime+stime of a process in seconds (fields 14 and 15, counted after the ")" of comm).
+proc_cpu_s() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  stat=${stat##*) }
+  # shellcheck disable=SC2086
+  set -- $stat
+  awk -v u="${12}" -v s="${13}" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (u + s) / hz }'
+}
+
+proc_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# run_load OUT.json SERVER_NAME -- huddle-load args...
+# Measures the server (SERVER_PID) around one huddle-load run and writes one record.
+run_load() {
+  local out=$1 name=$2
+  shift 3
+  local cpu0 rss0 cpu1 rss_end sampler_pid rss_file="$out.rss"
+  sleep 0.5  # let the server finish starting before taking its baseline
+  cpu0=$(proc_cpu_s "$SERVER_PID")
+  rss0=$(proc_rss_kb "$SERVER_PID")
+  ( while kill -0 "$SERVER_PID" 2>/dev/null; do proc_rss_kb "$SERVER_PID"; sleep 0.25; done ) \
+    >"$rss_file" 2>/dev/null &
+  sampler_pid=$!
+  local rc=0
+  "$HUDDLE_LOAD" --url "ws://127.0.0.1:$SERVER_PORT/ws/{group}" --json --quiet "$@" \
+    >"$out.load" 2>"$out.load.stderr" || rc=$?
+  cpu1=$(proc_cpu_s "$SERVER_PID")
+  sleep 1  # the server frees what the departed clients held
+  rss_end=$(proc_rss_kb "$SERVER_PID")
+  kill "$sampler_pid" 2>/dev/null || true
+  wait "$sampler_pid" 2>/dev/null || true
+  if ((rc != 0)) || [[ ! -s "$out.load" ]]; then
+    log "huddle-load failed ($rc) against $name: $(tail -n 3 "$out.load.stderr")"
+    return 1
+  fi
+  /usr/bin/python3 "$BENCH_LIB/summarize.py" record --load "$out.load" --server "$name" \
+    --cpu0 "$cpu0" --cpu1 "$cpu1" --rss0 "$rss0" --rss-end "$rss_end" --rss-samples "$rss_file" \
+    --args "$*" --out "$out"
+  rm -f "$out.load" "$rss_file"
+  [[ -s "$out.load.stderr" ]] || rm -f "$out.load.stderr"
+}
+
+# Arguments for a scenario; SCENARIO_DURATION / IDLE_CONNECTIONS adjust them.
+scenario_args() {
+  local scenario=$1
+  local args=(--scenario "$scenario")
+  [[ -n "${SCENARIO_DURATION:-}" ]] && args+=(--duration "$SCENARIO_DURATION")
+  if [[ "$scenario" == idle && -n "${IDLE_CONNECTIONS:-}" ]]; then
+    local groups=100
+    args+=(--groups "$groups" --clients $(((IDLE_CONNECTIONS + groups - 1) / groups)))
+    # Each source address brings its own ~28k ephemeral ports.
+    ((IDLE_CONNECTIONS > 25000)) && args+=(--source-addresses $((IDLE_CONNECTIONS / 20000 + 1)))
+  fi
+  [[ -n "${LOAD_THREADS:-}" ]] && args+=(--threads "$LOAD_THREADS")
+  printf '%s\n' "${args[@]}"
+}

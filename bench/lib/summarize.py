@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""Turns huddle-load results into run records, summary tables, JSON and gnuplot PNGs.
+
+  summarize.py record ...        one run: huddle-load JSON + server CPU/RSS -> record
+  summarize.py loadtest DIR      scripts/loadtest: table, summary.json, PNGs
+  summarize.py bench DIR         scripts/bench --compare: medians, min-max, ratios
+
+Standard library only (runs on Debian's /usr/bin/python3).
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+PERCENTILES = ["p50", "p75", "p90", "p95", "p99", "p99.9", "p99.99", "max"]
+
+
+def record(args):
+    with open(args.load) as f:
+        load = json.load(f)
+    samples = []
+    if os.path.exists(args.rss_samples):
+        with open(args.rss_samples) as f:
+            samples = [int(x) for x in f.read().split() if x.isdigit()]
+    rss0 = int(args.rss0 or 0)
+    peak = max(samples + [rss0])
+    cpu = max(0.0, float(args.cpu1) - float(args.cpu0))
+    connected = load.get("peak_connected") or load.get("connected") or 0
+    rec = {
+        "server": args.server,
+        "scenario": load.get("scenario"),
+        "load_args": args.args,
+        "load": load,
+        "server_stats": {
+            "cpu_s": round(cpu, 3),
+            "rss_start_kb": rss0,
+            "rss_peak_kb": peak,
+            "rss_end_kb": int(args.rss_end or 0),
+        },
+        # The load generator shares the machine, so servers are compared per CPU second.
+        "deliveries_per_cpu_s": round(load["delivered"] / cpu, 1) if cpu > 0 else None,
+        "rss_per_connection_bytes":
+            round((peak - rss0) * 1024 / connected, 1) if connected else None,
+        "rss_end_vs_start_pct":
+            round((int(args.rss_end or 0) - rss0) * 100.0 / rss0, 1) if rss0 else None,
+    }
+    with open(args.out, "w") as f:
+        json.dump(rec, f, indent=1)
+
+
+def load_records(directory):
+    records = []
+    for path in sorted(glob.glob(os.path.join(directory, "runs", "*.json"))):
+        with open(path) as f:
+            records.append(json.load(f))
+    return records
+
+
+def fmt(value, digits=0):
+    if value is None:
+        return "-"
+    if isinstance(value, float) or digits:
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+    out = ["  ".join(str(h).rjust(w) for h, w in zip(headers, widths)),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def markdown(headers, rows):
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def gnuplot(script, directory):
+    if shutil.which("gnuplot") is None:
+        print("gnuplot not found: no PNGs", file=sys.stderr)
+        return
+    path = os.path.join(directory, "plot.gp")
+    with open(path, "w") as f:
+        f.write(script)
+    subprocess.run(["gnuplot", path], check=False, cwd=directory)
+
+
+def timeline_rates(load):
+    """Per-tick deliveries/s from the cumulative timeline."""
+    rows, last_t, last_d = [], 0.0, 0
+    for t, _connected, _sent, delivered, _errors in load.get("timeline", []):
+        dt = t - last_t
+        if dt > 0:
+            rows.append((t, (delivered - last_d) / dt))
+        last_t, last_d = t, delivered
+    return rows
+
+
+def write_plots(directory, records, label_of):
+    """deliveries/s over time and latency percentiles, one line per record."""
+    data_dir = os.path.join(directory, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    series = []
+    for i, rec in enumerate(records):
+        name = f"{i:02d}"
+        with open(os.path.join(data_dir, name + ".rate"), "w") as f:
+            for t, rate in timeline_rates(rec["load"]):
+                f.write(f"{t:.3f} {rate:.1f}\n")
+        with open(os.path.join(data_dir, name + ".lat"), "w") as f:
+            lat = rec["load"].get("latency_us", {})
+            if lat.get("count"):
+                for j, p in enumerate(PERCENTILES):
+                    f.write(f'{j} "{p}" {lat.get(p, 0) / 1000.0:.4f}\n')
+        series.append((name, label_of(rec).replace('"', "")))
+    if not series:
+        return
+    rate_plots = ", ".join(f'"data/{n}.rate" using 1:2 with lines lw 2 title "{t}"'
+                           for n, t in series)
+    lat_plots = ", ".join(f'"data/{n}.lat" using 1:3:xtic(2) with linespoints lw 2 title "{t}"'
+                          for n, t in series)
+    terminal = "pngcairo" if _has_pngcairo() else "png"
+    gnuplot(f"""set terminal {terminal} size 1000,560 noenhanced
+set grid
+set key outside right
+set output "deliveries.png"
+set title "deliveries per second over time (all phases)"
+set xlabel "seconds since start"
+set ylabel "deliveries/s"
+plot {rate_plots}
+set output "latency.png"
+set title "delivery latency percentiles (measured window)"
+set xlabel "percentile"
+set ylabel "latency (ms)"
+set logscale y
+plot {lat_plots}
+""", directory)
+
+
+def _has_pngcairo():
+    try:
+        out = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True,
+                             check=False)
+        return "pngcairo" in (out.stdout + out.stderr)
+    except OSError:
+        return False
+
+
+def run_row(rec):
+    load, stats = rec["load"], rec["server_stats"]
+    lat = load.get("latency_us", {})
+    return [
+        rec["scenario"], rec["server"], fmt(load["connected"]), fmt(load["failed_connects"]),
+        fmt(load["sent"]), fmt(load["delivered"]), fmt(load["lost"]),
+        fmt(load["deliveries_per_s"], 0), fmt(rec["deliveries_per_cpu_s"], 0),
+        fmt(lat.get("p50", 0) / 1000, 3), fmt(lat.get("p99", 0) / 1000, 3),
+        fmt(lat.get("p99.9", 0) / 1000, 3), fmt(stats["cpu_s"], 2),
+        fmt(stats["rss_start_kb"] / 1024, 1), fmt(stats["rss_peak_kb"] / 1024, 1),
+        fmt(stats["rss_end_kb"] / 1024, 1), fmt(rec["rss_per_connection_bytes"], 0),
+        fmt(load["error_total"]),
+    ]
+
+
+RUN_HEADERS = ["scenario", "server", "conn", "failed", "sent", "delivered", "lost",
+               "deliv/s", "deliv/cpu-s", "p50 ms", "p99 ms", "p99.9 ms", "cpu s",
+               "rss0 MiB", "rss peak", "rss end", "B/conn", "errors"]
+
+
+def loadtest(args):
+    records = load_records(args.dir)
+    rows = [run_row(r) for r in records]
+    text = table(RUN_HEADERS, rows)
+    print(text)
+    with open(os.path.join(args.dir, "summary.txt"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(args.dir, "summary.md"), "w") as f:
+        f.write(markdown(RUN_HEADERS, rows) + "\n")
+    with open(os.path.join(args.dir, "summary.json"), "w") as f:
+        json.dump(records, f, indent=1)
+    write_plots(args.dir, records, lambda r: r["scenario"])
+
+
+def stats_of(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def mmm(s, digits=0, scale=1.0):
+    if s is None:
+        return "-"
+    return (f"{fmt(s['median'] * scale, digits)} "
+            f"({fmt(s['min'] * scale, digits)}–{fmt(s['max'] * scale, digits)})")
+
+
+def bench(args):
+    records = load_records(args.dir)
+    groups = {}
+    for rec in records:
+        groups.setdefault((rec["scenario"], rec["server"]), []).append(rec)
+    summary, rows = [], []
+    scenarios = []
+    for rec in records:
+        if rec["scenario"] not in scenarios:
+            scenarios.append(rec["scenario"])
+    servers = []
+    for rec in records:
+        if rec["server"] not in servers:
+            servers.append(rec["server"])
+    for scenario in scenarios:
+        base = groups.get((scenario, "huddle"), [])
+        base_dpc = stats_of([r["deliveries_per_cpu_s"] for r in base])
+        base_p99 = stats_of([r["load"]["latency_us"].get("p99") for r in base
+                             if r["load"]["latency_us"].get("count")])
+        for server in servers:
+            runs = groups.get((scenario, server))
+            if not runs:
+                continue
+            entry = {
+                "scenario": scenario, "server": server, "runs": len(runs),
+                "deliveries_per_s": stats_of([r["load"]["deliveries_per_s"] for r in runs]),
+                "deliveries_per_cpu_s": stats_of([r["deliveries_per_cpu_s"] for r in runs]),
+                "p50_us": stats_of([r["load"]["latency_us"].get("p50") for r in runs
+                                    if r["load"]["latency_us"].get("count")]),
+                "p99_us": stats_of([r["load"]["latency_us"].get("p99") for r in runs
+                                    if r["load"]["latency_us"].get("count")]),
+                "lost": stats_of([r["load"]["lost"] for r in runs]),
+                "failed_connects": stats_of([r["load"]["failed_connects"] for r in runs]),
+                "cpu_s": stats_of([r["server_stats"]["cpu_s"] for r in runs]),
+                "rss_peak_kb": stats_of([r["server_stats"]["rss_peak_kb"] for r in runs]),
+                "rss_per_connection_bytes": stats_of([r["rss_per_connection_bytes"] for r in runs]),
+            }
+            dpc, p99 = entry["deliveries_per_cpu_s"], entry["p99_us"]
+            # Ratios are huddle / this server: > 1 means huddle does more per CPU second,
+            # < 1 on p99 means huddle is faster.
+            entry["huddle_dpc_ratio"] = (base_dpc["median"] / dpc["median"]
+                                         if base_dpc and dpc and dpc["median"] else None)
+            entry["huddle_p99_ratio"] = (base_p99["median"] / p99["median"]
+                                         if base_p99 and p99 and p99["median"] else None)
+            summary.append(entry)
+            rows.append([
+                scenario, server, len(runs), mmm(entry["deliveries_per_s"]),
+                mmm(entry["deliveries_per_cpu_s"]), mmm(entry["p50_us"], 3, 1e-3),
+                mmm(entry["p99_us"], 3, 1e-3), mmm(entry["lost"]),
+                mmm(entry["failed_connects"]), mmm(entry["rss_per_connection_bytes"]),
+                fmt(entry["huddle_dpc_ratio"], 2), fmt(entry["huddle_p99_ratio"], 2),
+            ])
+    headers = ["scenario", "server", "runs", "deliv/s median (min–max)",
+               "deliv per server-CPU-s", "p50 ms", "p99 ms", "lost", "failed conn",
+               "RSS B/conn", "huddle÷it deliv/cpu", "huddle÷it p99"]
+    text = table(headers, rows)
+    print(text)
+    with open(os.path.join(args.dir, "summary.txt"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(args.dir, "summary.md"), "w") as f:
+        f.write(markdown(headers, rows) + "\n")
+    with open(os.path.join(args.dir, "summary.json"), "w") as f:
+        json.dump({"summary": summary, "runs": records}, f, indent=1)
+    # One latency/throughput line per (scenario, server): the median run by deliveries/s.
+    chosen = []
+    for (scenario, server), runs in groups.items():
+        runs = sorted(runs, key=lambda r: r["load"]["deliveries_per_s"])
+        chosen.append(runs[len(runs) // 2])
+    write_plots(args.dir, chosen, lambda r: f'{r["scenario"]} {r["server"]}')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record")
+    rec.add_argument("--load", required=True)
+    rec.add_argument("--server", required=True)
+    rec.add_argument("--cpu0", required=True)
+    rec.add_argument("--cpu1", required=True)
+    rec.add_argument("--rss0", required=True)
+    rec.add_argument("--rss-end", required=True)
+    rec.add_argument("--rss-samples", required=True)
+    rec.add_argument("--args", default="")
+    rec.add_argument("--out", required=True)
+    lt = sub.add_parser("loadtest")
+    lt.add_argument("dir")
+    bn = sub.add_parser("bench")
+    bn.add_argument("dir")
+    args = parser.parse_args()
+    {"record": record, "loadtest": loadtest, "bench": bench}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
