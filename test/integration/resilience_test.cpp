@@ -1,0 +1,227 @@
+// Peers that go away badly: clients that vanish without a close frame in the middle of a
+// broadcast, and clients that stop answering pings (idle timeout).
+#include "test_server.hpp"
+#include "ws_client.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+using namespace huddle::test;
+
+TEST_CASE("20 clients vanishing without a close during a broadcast: the server keeps serving") {
+  TestServer server;
+  constexpr huddle::GroupId group = 5;
+  constexpr int k_vanishing = 20;
+  constexpr int k_messages = 300;
+
+  WsClient survivor, sender;
+  survivor.join(server.port(), group, "survivor");
+  sender.join(server.port(), group, "sender");
+  CHECK(str(survivor.expect("join"), "user") == "sender");
+  std::vector<std::unique_ptr<WsClient>> vanishing;
+  for (int i = 0; i < k_vanishing; ++i) {
+    vanishing.push_back(std::make_unique<WsClient>());
+    vanishing.back()->join(server.port(), group, "v" + std::to_string(i));
+    CHECK(str(survivor.expect("join"), "user") == "v" + std::to_string(i));
+    CHECK(str(sender.expect("join"), "user") == "v" + std::to_string(i));
+  }
+  REQUIRE(server.member_count(group) == 2 + k_vanishing);
+
+  // The sender broadcasts in its own thread, reading each ack; leave frames may come in
+  // between, since the sender is a member too.
+  std::atomic<int> sent{0};
+  std::string sender_error;
+  std::vector<std::int64_t> ack_ids;
+  std::jthread sending([&] {
+    for (int i = 0; i <= k_messages; ++i) {
+      const std::string text = i == k_messages ? "done" : "m" + std::to_string(i);
+      if (auto ec = sender.try_send(text)) {
+        sender_error = "send: " + ec.message();
+        return;
+      }
+      sent = i + 1;
+      for (;;) {
+        const Received received = sender.read(std::chrono::seconds(10));
+        if (received.ec) {
+          sender_error = "read: " + received.ec.message();
+          return;
+        }
+        auto frame = parse_object(received.text);
+        if (frame && str(*frame, "type") == "ack") {
+          ack_ids.push_back(num(*frame, "id"));
+          break;
+        }
+      }
+    }
+  });
+
+  // The vanishing clients drop off (TCP reset, no close frame) while the broadcast runs.
+  TestServer::eventually([&] { return sent >= 20; });
+  for (auto& client : vanishing) {
+    client->abort();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  // The survivor gets every message in order, and a leave for each vanished client.
+  int expected = 0;
+  int leaves = 0;
+  std::string survivor_error;
+  while (expected <= k_messages || leaves < k_vanishing) {
+    const Received received = survivor.read(std::chrono::seconds(10));
+    if (received.ec) {
+      survivor_error = received.ec.message();
+      break;
+    }
+    auto frame = parse_object(received.text);
+    REQUIRE(frame.has_value());
+    const std::string type = str(*frame, "type");
+    if (type == "leave") {
+      CHECK(str(*frame, "user").starts_with("v"));
+      ++leaves;
+      continue;
+    }
+    REQUIRE(type == "message");
+    const bool in_order =
+        num(*frame, "id") == expected + 1 &&
+        str(*frame, "text") == (expected == k_messages ? "done" : "m" + std::to_string(expected));
+    REQUIRE_MESSAGE(in_order, "survivor: message " << expected << " arrived as " << received.text);
+    ++expected;
+  }
+  sending.join();
+  CHECK_MESSAGE(survivor_error.empty(), "the survivor's connection failed: " << survivor_error);
+  CHECK_MESSAGE(sender_error.empty(), "the sender's connection failed: " << sender_error);
+  CHECK(expected == k_messages + 1);
+  CHECK(leaves == k_vanishing);
+  REQUIRE(ack_ids.size() == k_messages + 1);
+  for (std::size_t i = 0; i < ack_ids.size(); ++i)
+    REQUIRE_MESSAGE(ack_ids[i] == static_cast<std::int64_t>(i + 1), "ack " << i << " has id " << ack_ids[i]);
+
+  // Only the survivors are members; the sessions are gone; newcomers are served.
+  CHECK(TestServer::eventually([&] { return server.member_count(group) == 2; }));
+  CHECK(TestServer::eventually([&] { return server.server().session_count() == 2; }));
+  WsClient newcomer;
+  const json::object welcome = newcomer.join(server.port(), group, "newcomer");
+  CHECK(strings(welcome, "members") == std::vector<std::string>{"sender", "survivor"});
+  CHECK(num(welcome, "last_id") == k_messages + 1);
+  newcomer.send_message("hello");
+  CHECK(str(survivor.expect("join"), "user") == "newcomer");
+  CHECK(str(survivor.expect("message"), "text") == "hello");
+  CHECK(http_request(server.port(), "/healthz").status() == 200);
+}
+
+namespace {
+
+// A client that upgrades by hand on a raw TCP socket and then never reads WebSocket
+// frames, so it never answers a ping (a Beast client would, while a read is pending).
+class SilentClient {
+public:
+  // Sends the upgrade request and reads the 101 response.
+  unsigned upgrade(std::uint16_t port, const std::string& target) {
+    error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      stream_.async_connect(local_endpoint(port), std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    http::request<http::empty_body> request{http::verb::get, target, 11};
+    request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+    request.set(http::field::connection, "Upgrade");
+    request.set(http::field::upgrade, "websocket");
+    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    request.set(http::field::sec_websocket_version, "13");
+    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      http::async_write(stream_, request, std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    http::response_parser<http::empty_body> parser;
+    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      http::async_read_header(stream_, buffer_, parser, std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    return parser.get().result_int();
+  }
+
+  // Reads raw bytes until the server ends the connection; returns how it ended and keeps
+  // every byte received (the frames the server sent, unparsed).
+  error_code read_until_end(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0)) return asio::error::timed_out;
+      auto space = buffer_.prepare(4096);
+      std::size_t got = 0;
+      const error_code ec = run_with_deadline(io_, stream_, left, [&](auto handler) {
+        stream_.async_read_some(space, [&got, handler = std::move(handler)](error_code e, std::size_t n) mutable {
+          got = n;
+          handler(e);
+        });
+      });
+      buffer_.commit(got);
+      if (ec) return ec;
+    }
+  }
+
+  std::string received() const { return beast::buffers_to_string(buffer_.data()); }
+
+private:
+  asio::io_context io_;
+  beast::tcp_stream stream_{io_};
+  beast::flat_buffer buffer_;
+};
+
+huddle::ServerConfig idle_config() {
+  huddle::ServerConfig config;
+  config.ping_interval = std::chrono::milliseconds(100);
+  config.idle_timeout = std::chrono::milliseconds(400);
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("a client that never answers pings is dropped after idle_timeout") {
+  TestServer server(idle_config());
+  SilentClient silent;
+  REQUIRE(silent.upgrade(server.port(), "/ws/31?name=silent") == 101);
+  REQUIRE(TestServer::eventually([&] { return server.member_count(31) == 1; }));
+
+  const error_code ended = silent.read_until_end(std::chrono::seconds(10));
+  CHECK_MESSAGE((ended == asio::error::eof || ended == asio::error::connection_reset),
+                "the connection was not dropped: " << ended.message());
+
+  // What it got: the welcome (an unmasked text frame, opcode 0x1 with FIN) then at least
+  // one ping (0x89), and no close frame it could have answered.
+  const std::string bytes = silent.received();
+  REQUIRE(bytes.size() >= 2);
+  CHECK(static_cast<unsigned char>(bytes[0]) == 0x81);
+  CHECK(bytes.find(R"("type":"welcome")") != std::string::npos);
+  CHECK(bytes.find('\x89') != std::string::npos);
+
+  CHECK(TestServer::eventually([&] { return server.member_count(31) == 0; }));
+  CHECK(TestServer::eventually([&] { return server.server().session_count() == 0; }));
+}
+
+TEST_CASE("a client that answers pings but sends nothing stays connected past idle_timeout") {
+  TestServer server(idle_config());
+  // listener reads all the time (Beast answers each ping with a pong while a read is
+  // pending) but never sends a message of its own.
+  WsClient listener;
+  listener.join(server.port(), 32, "listener");
+  Received first;
+  std::jthread reading([&] { first = listener.read(std::chrono::seconds(10)); });
+
+  // Several idle timeouts of silence from the listener, apart from its pongs.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  WsClient talker;
+  talker.join(server.port(), 32, "talker");
+  reading.join();
+  REQUIRE_MESSAGE(!first.ec, "the listener was dropped although it answered every ping: "
+                                 << first.ec.message() << " (close code " << listener.reason().code << ")");
+  const auto join = parse_object(first.text);
+  REQUIRE(join.has_value());
+  CHECK(str(*join, "type") == "join");
+  CHECK(str(*join, "user") == "talker");
+  talker.send_message("still there?");
+  CHECK(str(listener.expect("message"), "text") == "still there?");
+}

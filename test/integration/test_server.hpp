@@ -1,0 +1,107 @@
+// TestServer: an in-process huddle::Server on 127.0.0.1, an ephemeral port, and an
+// io_context run by two threads (as `huddle serve --threads 2` would), for the
+// integration tests.
+//
+//   huddle::test::TestServer server;            // or TestServer server(config);
+//   WsClient alice; alice.join(server.port(), 7, "alice");
+//
+// The destructor stops the server and waits (bounded) for run() to complete. Declare the
+// TestServer before the clients of a test, so the clients go first.
+#pragma once
+
+#include <huddle/server.hpp>
+#include <huddle/server_config.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/log/core.hpp>
+#include <boost/log/expressions.hpp>
+#include <boost/log/trivial.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace huddle::test {
+
+class TestServer {
+public:
+  explicit TestServer(ServerConfig config = {}) {
+    // The server logs every join and leave at info; keep the test output readable.
+    boost::log::core::get()->set_filter(boost::log::trivial::severity >= boost::log::trivial::warning);
+    config.address = "127.0.0.1";
+    config.port = 0;
+    server_.emplace(io_.get_executor(), std::move(config));
+    boost::asio::co_spawn(io_, server_->run(), [this](std::exception_ptr error) {
+      std::lock_guard lock(mutex_);
+      run_error_ = error;
+      run_done_ = true;
+      run_done_cv_.notify_all();
+    });
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  ~TestServer() {
+    server_->stop();
+    const bool finished = wait_run_done(std::chrono::seconds(20));
+    io_.stop();
+    for (auto& thread : threads_) thread.join();
+    server_.reset();
+    CHECK_MESSAGE(finished, "Server::run() did not complete after stop()");
+  }
+
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  std::uint16_t port() const { return server_->port(); }
+  Server& server() { return *server_; }
+  void stop() { server_->stop(); }
+
+  // True once run() completed (false when `timeout` passed first).
+  bool wait_run_done(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return run_done_cv_.wait_for(lock, timeout, [this] { return run_done_; });
+  }
+  bool run_failed() {
+    std::lock_guard lock(mutex_);
+    return run_error_ != nullptr;
+  }
+
+  // Connections registered in `group` right now, as the ChatManager counts them.
+  std::size_t member_count(GroupId group) {
+    auto count = boost::asio::co_spawn(io_, server_->chat().member_count(group), boost::asio::use_future);
+    REQUIRE(count.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    return count.get();
+  }
+
+  // Polls `condition` until it holds or `timeout` passes. For state the server reaches
+  // asynchronously (a vanished peer noticed, a slot released); never a speed assertion.
+  template <typename Condition>
+  static bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (condition()) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+private:
+  boost::asio::io_context io_{2};
+  std::optional<Server> server_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable run_done_cv_;
+  bool run_done_ = false;
+  std::exception_ptr run_error_;
+};
+
+}  // namespace huddle::test
