@@ -135,6 +135,7 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
       after_removal = 0;
     }
   }
+  MESSAGE("the slow reader was removed after about " << sent - after_removal << " messages of 4 KB");
   CHECK_MESSAGE(after_removal >= 0, "the slow reader was still a member after " << sent << " messages");
   sender.send("done");
   sender.next_of("ack", &sender_events);
@@ -183,4 +184,34 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
   CHECK(first_gap(slow_ids) == slow_ids.size());
   CHECK(slow_ids.size() < static_cast<std::size_t>(sent));  // it did miss messages: it was closed, not kept waiting for
   CHECK(server.member_count(group) == 2);
+}
+
+TEST_CASE("a slow reader that never reads again is closed hard after shutdown_timeout") {
+  huddle::ServerConfig config;
+  config.send_queue_bytes = 64 * 1024;
+  config.shutdown_timeout = std::chrono::milliseconds(300);
+  TestServer server(config);
+  constexpr huddle::GroupId group = 22;
+
+  WsClient stuck, sender;
+  REQUIRE(!stuck.connect(server.port(), "/ws/22?name=stuck", 4096));
+  sender.join(server.port(), group, "sender");
+  REQUIRE(server.member_count(group) == 2);
+
+  const std::string padding(4000, 'y');
+  int sent = 0;
+  while (sent < 5000 && !(sent % 20 == 0 && server.member_count(group) == 1)) {
+    sender.send(std::to_string(sent) + ":" + padding);
+    sender.next_of("ack");
+    ++sent;
+  }
+  REQUIRE_MESSAGE(server.member_count(group) == 1, "stuck was never removed");
+
+  // stuck's socket is full, so its close frame cannot be written: the session must still
+  // end (hard close once shutdown_timeout has passed) and release its slot.
+  CHECK(TestServer::eventually([&] { return server.server().session_count() == 1; }));
+  sender.send_message("after", "a");
+  CHECK(str(sender.next_of("ack"), "ref") == "a");
+  WsClient newcomer;
+  newcomer.join(server.port(), group, "newcomer");
 }

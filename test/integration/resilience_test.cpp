@@ -3,6 +3,8 @@
 #include "test_server.hpp"
 #include "ws_client.hpp"
 
+#include <boost/asio/write.hpp>
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -224,4 +226,28 @@ TEST_CASE("a client that answers pings but sends nothing stays connected past id
   CHECK(str(*join, "user") == "talker");
   talker.send_message("still there?");
   CHECK(str(listener.expect("message"), "text") == "still there?");
+}
+
+TEST_CASE("a connection that never finishes its HTTP request is closed after handshake_timeout") {
+  huddle::ServerConfig config;
+  config.handshake_timeout = std::chrono::milliseconds(200);
+  TestServer server(config);
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  error_code ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
+    stream.async_connect(local_endpoint(server.port()), std::move(handler));
+  });
+  REQUIRE(!ec);
+  const std::string partial = "GET /ws/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n";  // never ends
+  ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
+    asio::async_write(stream, asio::buffer(partial), std::move(handler));
+  });
+  REQUIRE(!ec);
+  char byte = 0;
+  ec = run_with_deadline(io, stream, std::chrono::seconds(10), [&](auto handler) {
+    stream.async_read_some(asio::buffer(&byte, 1), std::move(handler));
+  });
+  CHECK_MESSAGE((ec == asio::error::eof || ec == asio::error::connection_reset),
+                "the half-open request was not dropped: " << ec.message());
+  CHECK(http_request(server.port(), "/healthz").status() == 200);
 }
