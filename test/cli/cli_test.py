@@ -68,12 +68,23 @@ class Process:
                 return line
 
     def wait(self):
+        """Waits for the exit code (None on timeout); what stdout still held joins `seen`."""
         try:
-            return self.proc.wait(timeout=TIMEOUT)
+            code = self.proc.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            return None
+            code = None
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+        return code
 
     def kill(self):
         if self.proc.poll() is None:
@@ -181,10 +192,17 @@ def test_signals():
 def test_chat_between_two_processes():
     server, port = start_server("--log-level", "warning")
     url = f"ws://127.0.0.1:{port}/ws/7"
+    processes = [server]
+
+    def chat(name):
+        process = Process("chat", url, "--name", name, stdin=subprocess.PIPE)
+        processes.append(process)
+        return process
+
     try:
-        bob = Process("chat", url, "--name", "bob", stdin=subprocess.PIPE)
+        bob = chat("bob")
         bob.expect(lambda l: l.startswith("* joined group 7 as bob"), "bob's chat shows its welcome")
-        alice = Process("chat", url, "--name", "alice", stdin=subprocess.PIPE)
+        alice = chat("alice")
         alice.expect(lambda l: l.startswith("* joined group 7 as alice") and "bob" in l,
                      "alice's chat shows its welcome with bob online")
         bob.expect(lambda l: l == "* alice joined", "bob sees '* alice joined'")
@@ -201,14 +219,14 @@ def test_chat_between_two_processes():
         code = alice.wait()
         check(code == 0, f"alice's chat exits 0 at end of input (got {code}; stderr {alice.stderr})")
         bob.expect(lambda l: l == "* alice left", "bob sees '* alice left'")
-        check(not any(l.startswith("[") for l in alice.seen[2:] if "alice:" in l),
+        check(not any(line.startswith("[") and " alice: " in line for line in alice.seen),
               "alice is not shown her own message")
         bob.proc.stdin.close()
         code = bob.wait()
         check(code == 0, f"bob's chat exits 0 at end of input (got {code}; stderr {bob.stderr})")
 
         # A chat still connected when the server gets SIGTERM sees it close; the server exits 0.
-        carol = Process("chat", url, "--name", "carol", stdin=subprocess.PIPE)
+        carol = chat("carol")
         carol.expect(lambda l: l.startswith("* joined group 7 as carol"), "carol joins")
         os.kill(server.proc.pid, signal.SIGTERM)
         code = server.wait()
@@ -219,7 +237,7 @@ def test_chat_between_two_processes():
               f"carol's chat reports the 1001 close: {carol.stderr}")
         carol.proc.stdin.close()
     finally:
-        for process in [server] + [p for p in locals().values() if isinstance(p, Process)]:
+        for process in processes:
             process.kill()
 
     # A server that is not there: exit 1, one line.

@@ -198,7 +198,9 @@ TEST_CASE("bad frames get an error frame and the socket stays open") {
       {R"({"type":"message","text":"x","ref":5})", "bad_ref"},
       {"", "empty_text"},
   };
-  for (const auto& [frame, code] : cases) {
+  for (const auto& item : cases) {
+    const std::string& frame = item.first;  // not a structured binding: clang 14 cannot capture one
+    const std::string& code = item.second;
     CAPTURE(frame);
     client.send(frame);
     const json::object error = client.expect("error");
