@@ -109,6 +109,9 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_
                           << " connections=" << group->members->size()
                           << " online=" << group->connections_per_user.size();
   if (!failed.empty()) remove_locked(id, *group, std::move(failed));
+  const bool empty = group->members->empty();  // the join can cascade into removing everyone
+  guard.release();
+  if (empty) co_await erase_if_empty(id, std::move(group));
   co_return result;
 }
 
@@ -145,24 +148,27 @@ void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Memb
   while (!failed.empty()) {
     auto next = std::make_shared<Group::Members>();
     next->reserve(group.members->size());
-    std::vector<std::string> left;
+    std::vector<std::string> removed_users;
+    std::vector<std::string> left;  // users whose last connection this was
     for (const auto& member : *group.members) {
       if (std::find(failed.begin(), failed.end(), member.get()) == failed.end()) {
         next->push_back(member);
         continue;
       }
+      removed_users.push_back(member->user());
       auto user = group.connections_per_user.find(member->user());
       if (user != group.connections_per_user.end() && --user->second == 0) {
         left.push_back(user->first);
         group.connections_per_user.erase(user);
       }
-      BOOST_LOG_TRIVIAL(info) << "leave group=" << id << " user=" << member->user()
-                              << " connections=" << group.members->size() - 1
-                              << " online=" << group.connections_per_user.size();
     }
     group.members = std::move(next);
+    for (const auto& user : removed_users)
+      BOOST_LOG_TRIVIAL(info) << "leave group=" << id << " user=" << user
+                              << " connections=" << group.members->size()
+                              << " online=" << group.connections_per_user.size();
+    // Leave frames can fail more members (their queues may be full): repeat until none does.
     failed.clear();
-    // Leaving can fail more members (their queues may be full): loop until none fails.
     for (const auto& user : left)
       group.offer_all(make_frame(protocol::encode_presence("leave", id, user)), nullptr, failed);
   }

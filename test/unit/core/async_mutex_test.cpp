@@ -344,10 +344,8 @@ TEST_CASE("a waiter cancelled through a cancellation slot never owns the mutex")
   CHECK(fresh.guard.owns_lock());
 }
 
-TEST_CASE("a cancelled lock() fails with operation_aborted, as documented" * doctest::may_fail()) {
-  // Bug (may_fail until fixed, then drop it): include/huddle/async_mutex.hpp promises
-  // system_error(operation_aborted), but src/core/async_mutex.cpp lets the channel's own
-  // error through: experimental::error::channel_cancelled (category asio.channel, value 2).
+TEST_CASE("a cancelled lock() fails with operation_aborted, as documented") {
+  // Regression: lock() once let the channel's own channel_cancelled escape.
   asio::io_context io;
   AsyncMutex mutex(io.get_executor());
   REQUIRE(mutex.try_lock());

@@ -588,11 +588,9 @@ TEST_CASE("a member that refuses another's leave or join frame is removed too") 
   }
 }
 
-TEST_CASE("a group emptied by the removals a connect causes is erased" * doctest::may_fail()) {
-  // Bug (may_fail until fixed, then drop it): ChatManager::connect calls remove_locked
-  // (src/core/chat_manager.cpp) for members that refuse the join frame, but never erases the group
-  // when that leaves it empty, as disconnect and broadcast do. It is emptied when the newcomer
-  // refuses the leave frames.
+TEST_CASE("a group emptied by the removals a connect causes is erased") {
+  // Regression: connect once removed members that refused the join frame without erasing
+  // the group they left empty. It is emptied when the newcomer refuses the leave frames.
   Sync sync;
   ChatManager chat(sync.executor());
   auto alice = fake("alice", 1); // room for her welcome only
