@@ -89,6 +89,8 @@ def gnuplot(script, directory):
         print("gnuplot not found: no PNGs", file=sys.stderr)
         return
     path = os.path.join(directory, "plot.gp")
+    if os.path.exists(path):  # one script per call, kept for re-plotting by hand
+        path = os.path.join(directory, f"plot-{len(glob.glob(os.path.join(directory, 'plot*.gp')))}.gp")
     with open(path, "w") as f:
         f.write(script)
     subprocess.run(["gnuplot", path], check=False, cwd=directory)
@@ -105,44 +107,47 @@ def timeline_rates(load):
     return rows
 
 
-def write_plots(directory, records, label_of):
+def write_plots(directory, records, label_of, prefix=""):
     """deliveries/s over time and latency percentiles, one line per record."""
     data_dir = os.path.join(directory, "data")
     os.makedirs(data_dir, exist_ok=True)
     series = []
     for i, rec in enumerate(records):
-        name = f"{i:02d}"
+        name = f"{prefix}{i:02d}"
         with open(os.path.join(data_dir, name + ".rate"), "w") as f:
             for t, rate in timeline_rates(rec["load"]):
                 f.write(f"{t:.3f} {rate:.1f}\n")
-        with open(os.path.join(data_dir, name + ".lat"), "w") as f:
-            lat = rec["load"].get("latency_us", {})
-            if lat.get("count"):
+        lat = rec["load"].get("latency_us", {})
+        if lat.get("count"):  # idle runs deliver nothing: no latency line
+            with open(os.path.join(data_dir, name + ".lat"), "w") as f:
                 for j, p in enumerate(PERCENTILES):
                     f.write(f'{j} "{p}" {lat.get(p, 0) / 1000.0:.4f}\n')
-        series.append((name, label_of(rec).replace('"', "")))
+        series.append((name, label_of(rec).replace('"', ""), bool(lat.get("count"))))
     if not series:
         return
     rate_plots = ", ".join(f'"data/{n}.rate" using 1:2 with lines lw 2 title "{t}"'
-                           for n, t in series)
+                           for n, t, _ in series)
     lat_plots = ", ".join(f'"data/{n}.lat" using 1:3:xtic(2) with linespoints lw 2 title "{t}"'
-                          for n, t in series)
+                          for n, t, has in series if has)
     terminal = "pngcairo" if _has_pngcairo() else "png"
-    gnuplot(f"""set terminal {terminal} size 1000,560 noenhanced
+    script = f"""set terminal {terminal} size 1000,560 noenhanced
 set grid
 set key outside right
-set output "deliveries.png"
-set title "deliveries per second over time (all phases)"
+set output "{prefix}deliveries.png"
+set title "{prefix}deliveries per second over time (all phases)"
 set xlabel "seconds since start"
 set ylabel "deliveries/s"
 plot {rate_plots}
-set output "latency.png"
-set title "delivery latency percentiles (measured window)"
+"""
+    if lat_plots:  # idle runs have no latency to draw
+        script += f"""set output "{prefix}latency.png"
+set title "{prefix}delivery latency percentiles (measured window)"
 set xlabel "percentile"
 set ylabel "latency (ms)"
 set logscale y
 plot {lat_plots}
-""", directory)
+"""
+    gnuplot(script, directory)
 
 
 def _has_pngcairo():
@@ -266,12 +271,15 @@ def bench(args):
         f.write(markdown(headers, rows) + "\n")
     with open(os.path.join(args.dir, "summary.json"), "w") as f:
         json.dump({"summary": summary, "runs": records}, f, indent=1)
-    # One latency/throughput line per (scenario, server): the median run by deliveries/s.
-    chosen = []
-    for (scenario, server), runs in groups.items():
-        runs = sorted(runs, key=lambda r: r["load"]["deliveries_per_s"])
-        chosen.append(runs[len(runs) // 2])
-    write_plots(args.dir, chosen, lambda r: f'{r["scenario"]} {r["server"]}')
+    # Per scenario, one line per server: its median run by deliveries/s.
+    for scenario in scenarios:
+        chosen = []
+        for server in servers:
+            runs = sorted(groups.get((scenario, server), []),
+                          key=lambda r: r["load"]["deliveries_per_s"])
+            if runs:
+                chosen.append(runs[len(runs) // 2])
+        write_plots(args.dir, chosen, lambda r: r["server"], prefix=f"{scenario}-")
 
 
 def main():
