@@ -41,10 +41,9 @@ build_release() {
 }
 
 # Raise the open-file limit for this shell and its children: every client is a socket.
+# Root may lift the hard limit too (100,000 idle connections need more than the usual 20k).
 raise_file_limit() {
-  local hard
-  hard=$(ulimit -Hn)
-  ulimit -n "$hard" 2>/dev/null || true
+  ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }
 
 SERVER_PID=""

@@ -60,6 +60,8 @@ struct Worker {
   asio::io_context ioc{1};  // one thread runs it: no locking inside Asio
   WorkerStats stats;
   Histogram latency;        // only this worker's thread records
+  // The first message seen per error kind, for the report; this worker's thread only.
+  std::array<std::string, k_error_kinds> error_examples;
 };
 
 struct Phases {
@@ -153,6 +155,11 @@ struct Client {
   void count(ErrorKind kind) {
     worker.stats.errors[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
   }
+  void count(ErrorKind kind, std::string_view detail) {
+    count(kind);
+    auto& example = worker.error_examples[static_cast<std::size_t>(kind)];
+    if (example.empty()) example = detail;
+  }
 
   void mark_ready() {
     if (ready) return;
@@ -173,7 +180,7 @@ struct Client {
       auto const source = asio::ip::address_v4(0x7f000001u + index % options.source_addresses);
       if (!ec) socket.bind(tcp::endpoint(source, 0), ec);
       if (ec) {
-        count(ErrorKind::connect_error);
+        count(ErrorKind::connect_error, "bind " + source.to_string() + ": " + ec.message());
         co_return false;
       }
     }
@@ -181,7 +188,8 @@ struct Client {
     if (connect_ec) {
       count(connect_ec == asio::error::connection_refused ? ErrorKind::connect_refused
             : connect_ec == beast::error::timeout         ? ErrorKind::connect_timeout
-                                                          : ErrorKind::connect_error);
+                                                          : ErrorKind::connect_error,
+            connect_ec.message());
       co_return false;
     }
     boost::system::error_code ignored;
@@ -202,7 +210,10 @@ struct Client {
     if (hs_ec) {
       count(hs_ec == websocket::error::upgrade_declined ? ErrorKind::handshake_rejected
             : hs_ec == beast::error::timeout            ? ErrorKind::connect_timeout
-                                                        : ErrorKind::handshake_error);
+                                                        : ErrorKind::handshake_error,
+            hs_ec == websocket::error::upgrade_declined
+                ? "HTTP " + std::to_string(response.result_int())
+                : hs_ec.message());
       co_return false;
     }
     ws.text(true);
@@ -277,12 +288,14 @@ struct Client {
 
   void classify_read_error(WsStream& ws, boost::system::error_code ec) {
     if (ec == websocket::error::closed) {
-      count(error_for_close_code(ws.reason().code));
+      auto const& reason = ws.reason();
+      count(error_for_close_code(reason.code),
+            std::to_string(reason.code) + " " + std::string(reason.reason.c_str()));
     } else if (ec == asio::error::eof || ec == asio::error::connection_reset ||
                ec == beast::http::error::end_of_stream || ec == asio::error::broken_pipe) {
-      count(ErrorKind::connection_lost);
+      count(ErrorKind::connection_lost, ec.message());
     } else {
-      count(ErrorKind::read_error);
+      count(ErrorKind::read_error, ec.message());
     }
   }
 
@@ -301,7 +314,7 @@ struct Client {
     make_payload(payload, Marker{id, seq, send_ns}, run.options.size);
     auto [ec, n] = co_await ws.async_write(asio::buffer(payload), use_tuple);
     if (ec) {
-      if (open && !closing) count(ErrorKind::write_error);
+      if (open && !closing) count(ErrorKind::write_error, ec.message());
       ok = false;
       co_return;
     }
@@ -630,7 +643,10 @@ Report LoadRunner::Impl::run() {
     report.latency_ns.merge(w.latency);
     report.connects += w.stats.connects.load();
     report.failed_connects += w.stats.failed_connects.load();
-    for (std::size_t i = 0; i < k_error_kinds; ++i) report.errors[i] += w.stats.errors[i].load();
+    for (std::size_t i = 0; i < k_error_kinds; ++i) {
+      report.errors[i] += w.stats.errors[i].load();
+      if (report.error_examples[i].empty()) report.error_examples[i] = w.error_examples[i];
+    }
   }
   if (stopped) report.errors[static_cast<std::size_t>(ErrorKind::close_timeout)] += 1;
   if (internal_errors.load() > 0) {

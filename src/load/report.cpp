@@ -95,6 +95,11 @@ std::string Report::to_json() const {
     if (errors[i] != 0) errs[k_error_names[i]] = errors[i];
   }
   out["errors"] = std::move(errs);
+  json::object examples;
+  for (std::size_t i = 0; i < k_error_kinds; ++i) {
+    if (errors[i] != 0 && !error_examples[i].empty()) examples[k_error_names[i]] = error_examples[i];
+  }
+  out["error_examples"] = std::move(examples);
   out["error_total"] = error_total();
 
   json::array series;
@@ -137,6 +142,11 @@ std::string Report::to_table() const {
       kinds += std::string(k_error_names[i]) + " " + std::to_string(errors[i]);
     }
     row("errors", kinds);
+    for (std::size_t i = 0; i < k_error_kinds; ++i) {
+      if (errors[i] != 0 && !error_examples[i].empty()) {
+        row("", std::string(k_error_names[i]) + ": " + error_examples[i]);
+      }
+    }
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // after the run from merged per-thread figures.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ struct Report {
   Tally tally;
   Histogram latency_ns;                 // measured deliveries
   ErrorCounts errors{};
+  std::array<std::string, k_error_kinds> error_examples;  // first message per kind
   std::vector<Sample> timeline;
 
   std::uint64_t error_total() const noexcept;
