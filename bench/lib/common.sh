@@ -144,5 +144,6 @@ scenario_args() {
     ((IDLE_CONNECTIONS > 25000)) && args+=(--source-addresses $((IDLE_CONNECTIONS / 20000 + 1)))
   fi
   [[ -n "${LOAD_THREADS:-}" ]] && args+=(--threads "$LOAD_THREADS")
+  [[ -n "${CONNECT_RATE:-}" ]] && args+=(--connect-rate "$CONNECT_RATE")
   printf '%s\n' "${args[@]}"
 }
