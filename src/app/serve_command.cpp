@@ -36,15 +36,15 @@ int serve_command(const std::vector<std::string>& args) {
     std::cerr << "huddle serve: " << e.what() << '\n';
     return k_exit_failure;
   }
-  // Scripts and tests read the bound port from this line (with --port 0 it is chosen here).
-  std::cout << "listening on " << options.server.address << ':' << server->port() << std::endl;
-
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     BOOST_LOG_TRIVIAL(info) << "signal " << signal << ": shutting down";
     server->stop();
   });
+  // Scripts and tests read the bound port from this line (with --port 0 it is chosen here),
+  // and may signal right after it: the handlers above are already installed.
+  std::cout << "listening on " << options.server.address << ':' << server->port() << std::endl;
 
   int exit_code = 0;
   asio::co_spawn(io, server->run(), [&](std::exception_ptr error) {

@@ -48,6 +48,9 @@ asio::awaitable<void> WsSession::run(Request request) {
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
     response.set(beast::http::field::server, "huddle");
   }));
+  // Pongs (and pings) are consumed inside Beast's read and never complete async_read:
+  // without this a peer that only listens would look idle.
+  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
   ws_.read_message_max(config.max_message_bytes);
   ws_.auto_fragment(false);
   ws_.text(true);
