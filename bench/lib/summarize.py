@@ -130,18 +130,19 @@ def write_plots(directory, records, label_of, prefix=""):
     lat_plots = ", ".join(f'"data/{n}.lat" using 1:3:xtic(2) with linespoints lw 2 title "{t}"'
                           for n, t, has in series if has)
     terminal = "pngcairo" if _has_pngcairo() else "png"
+    title = prefix.rstrip("-") + ": " if prefix else ""
     script = f"""set terminal {terminal} size 1000,560 noenhanced
 set grid
 set key outside right
 set output "{prefix}deliveries.png"
-set title "{prefix}deliveries per second over time (all phases)"
+set title "{title}deliveries per second over time (all phases)"
 set xlabel "seconds since start"
 set ylabel "deliveries/s"
 plot {rate_plots}
 """
     if lat_plots:  # idle runs have no latency to draw
         script += f"""set output "{prefix}latency.png"
-set title "{prefix}delivery latency percentiles (measured window)"
+set title "{title}delivery latency percentiles (measured window)"
 set xlabel "percentile"
 set ylabel "latency (ms)"
 set logscale y
