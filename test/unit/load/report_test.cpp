@@ -1,0 +1,37 @@
+#include "load/report.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+using namespace huddle::load;
+
+TEST_CASE("the JSON report carries what scripts read") {
+  Report r;
+  r.options.scenario = "fanout";
+  r.planned_connections = 10;
+  r.connected = 10;
+  r.measured_s = 2;
+  r.tally = Tally{100, 400, 400, 400, 0};
+  for (std::uint64_t v = 1; v <= 1000; ++v) r.latency_ns.record(v * 1000);
+  r.errors[static_cast<std::size_t>(ErrorKind::server_close_policy)] = 2;
+  r.error_examples[static_cast<std::size_t>(ErrorKind::server_close_policy)] = "1008 slow consumer";
+  r.timeline.push_back(Sample{1.0, 10, 50, 200, 0});
+
+  auto const doc = boost::json::parse(r.to_json()).as_object();
+  for (char const* key : {"connected", "failed_connects", "sent", "delivered", "expected", "lost",
+                          "deliveries_per_s", "latency_us", "errors", "timeline"}) {
+    CAPTURE(key);
+    CHECK(doc.contains(key));
+  }
+  CHECK(doc.at("deliveries_per_s").to_number<double>() == 200.0);
+  auto const& latency = doc.at("latency_us").as_object();
+  for (char const* p : {"p50", "p90", "p99", "p99.9", "max"}) CHECK(latency.contains(p));
+  CHECK(latency.at("max").to_number<double>() == 1000.0);
+  CHECK(doc.at("errors").as_object().at("server_close_1008").to_number<int>() == 2);
+  CHECK(doc.at("error_examples").as_object().at("server_close_1008").as_string() ==
+        "1008 slow consumer");
+
+  auto const table = r.to_table();
+  CHECK(table.find("lost") != std::string::npos);
+  CHECK(table.find("server_close_1008 2") != std::string::npos);
+}
