@@ -132,7 +132,7 @@ struct Client {
   bool churner;
   std::optional<Accounting::SenderId> sender;
   Accounting::ReceiverId receiver;
-  std::mt19937_64 random;
+  std::minstd_rand random;  // churn timing only; 8 bytes, not mt19937's 2.5 KB per client
 
   // Closed loop, on the sender: the watcher stores one past the highest sequence number it
   // saw and, if the sender is waiting, posts a wake-up to the sender's thread.
@@ -150,7 +150,7 @@ struct Client {
   Client(LoadRunner::Impl& r, Worker& w, std::uint32_t i, std::uint32_t g, bool churn,
          std::optional<Accounting::SenderId> s, Accounting::ReceiverId rcv)
       : run(r), worker(w), index(i), group(g), churner(churn), sender(s), receiver(rcv),
-        random(r.options.seed * 1'000'003 + i) {}
+        random(static_cast<std::uint_fast32_t>(r.options.seed * 1'000'003 + i + 1)) {}
 
   void count(ErrorKind kind) {
     worker.stats.errors[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
@@ -480,7 +480,14 @@ Report LoadRunner::Impl::run() {
       throw std::runtime_error("--url: cannot resolve '" + options.url_template.host +
                                "': " + ec.message());
     }
+    // "localhost" often resolves to ::1 first while servers listen on 127.0.0.1.
     server = results.begin()->endpoint();
+    for (auto const& entry : results) {
+      if (entry.endpoint().address().is_v4()) {
+        server = entry.endpoint();
+        break;
+      }
+    }
   }
   if (options.source_addresses > 1 &&
       !(server.address().is_v4() && server.address().is_loopback())) {
