@@ -50,9 +50,8 @@ int main() {
   boost::asio::io_context io;
   huddle::ChatManager manager(io.get_executor());
   bool ok = false;
-  boost::asio::co_spawn(io, chat(manager), [&](std::exception_ptr error, bool result) {
-    ok = !error && result;
-  });
+  boost::asio::co_spawn(io, chat(manager),
+                        [&](std::exception_ptr error, bool result) { ok = !error && result; });
   io.run();
   std::cout << (ok ? "ok\n" : "unexpected deliveries\n");
   return ok ? 0 : 1;

@@ -30,7 +30,7 @@ asio::awaitable<bool> say_hello(std::uint16_t port) {
   const std::string hello = "hello from an embedding app";
   co_await ws.async_write(asio::buffer(hello), asio::use_awaitable);
   beast::flat_buffer buffer;
-  for (int frames = 0; frames < 10; ++frames) {  // welcome, then the ack
+  for (int frames = 0; frames < 10; ++frames) { // welcome, then the ack
     co_await ws.async_read(buffer, asio::use_awaitable);
     const std::string frame = beast::buffers_to_string(buffer.data());
     buffer.clear();
@@ -47,7 +47,7 @@ asio::awaitable<bool> say_hello(std::uint16_t port) {
 int main() {
   asio::io_context io;
   huddle::ServerConfig config;
-  config.port = 0;  // any free port
+  config.port = 0; // any free port
   huddle::Server server(io.get_executor(), config);
   std::cout << "huddle listening on port " << server.port() << '\n';
 
@@ -55,7 +55,7 @@ int main() {
   bool acked = false;
   asio::co_spawn(io, say_hello(server.port()), [&](std::exception_ptr error, bool ok) {
     acked = !error && ok;
-    server.stop();  // run() completes once every session has closed
+    server.stop(); // run() completes once every session has closed
   });
   io.run();
   std::cout << (acked ? "acked: ok\n" : "no ack\n");

@@ -11,8 +11,8 @@
 // lock() then throws boost::system::system_error(operation_aborted).
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -65,4 +65,4 @@ private:
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> slot_;
 };
 
-}  // namespace huddle
+} // namespace huddle

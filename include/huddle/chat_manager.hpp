@@ -33,9 +33,9 @@
 namespace huddle {
 
 struct JoinResult {
-  bool added = false;                // false: already registered, or its welcome was refused
-  MessageId last_id = 0;             // the newest id the member will not receive live
-  std::vector<std::string> members;  // other users online in the group, sorted
+  bool added = false;               // false: already registered, or its welcome was refused
+  MessageId last_id = 0;            // the newest id the member will not receive live
+  std::vector<std::string> members; // other users online in the group, sorted
 };
 
 class ChatManager {
@@ -82,7 +82,7 @@ private:
   boost::asio::any_io_executor executor_;
   AsyncMutex groups_mutex_;
   std::unordered_map<GroupId, GroupPtr> groups_;
-  std::unordered_map<GroupId, MessageId> retired_last_ids_;  // last ids of erased groups
+  std::unordered_map<GroupId, MessageId> retired_last_ids_; // last ids of erased groups
 };
 
-}  // namespace huddle
+} // namespace huddle

@@ -25,4 +25,4 @@ public:
   virtual const std::string& user() const noexcept = 0;
 };
 
-}  // namespace huddle
+} // namespace huddle

@@ -13,8 +13,8 @@
 
 namespace huddle {
 
-using GroupId = std::int64_t;    // 1 .. 2^63-1, as in the application huddle descends from
-using MessageId = std::int64_t;  // per group, strictly increasing from 1
+using GroupId = std::int64_t;   // 1 .. 2^63-1, as in the application huddle descends from
+using MessageId = std::int64_t; // per group, strictly increasing from 1
 
 // An encoded server-to-client frame. Immutable and shared between all its recipients.
 using Frame = std::shared_ptr<const std::string>;
@@ -27,7 +27,7 @@ inline Frame make_frame(std::string text) {
 struct MessageDraft {
   std::string from;
   std::string text;
-  std::int64_t ts_ms = 0;  // milliseconds since the Unix epoch (system clock)
+  std::int64_t ts_ms = 0; // milliseconds since the Unix epoch (system clock)
 };
 
 class Message : public std::enable_shared_from_this<Message> {
@@ -61,4 +61,4 @@ using MessagePtr = std::shared_ptr<const Message>;
 // Milliseconds since the Unix epoch, the `ts` of protocol v1.
 std::int64_t now_ms() noexcept;
 
-}  // namespace huddle
+} // namespace huddle

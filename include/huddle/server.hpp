@@ -52,4 +52,4 @@ private:
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace huddle
+} // namespace huddle

@@ -11,7 +11,7 @@ namespace huddle {
 
 struct ServerConfig {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 8080;  // 0: an ephemeral port, see Server::port()
+  std::uint16_t port = 8080; // 0: an ephemeral port, see Server::port()
 
   // Largest client frame accepted; bigger ones close the connection with 1009.
   std::size_t max_message_bytes = 64 * 1024;
@@ -30,4 +30,4 @@ struct ServerConfig {
   std::chrono::milliseconds shutdown_timeout{5'000};
 };
 
-}  // namespace huddle
+} // namespace huddle

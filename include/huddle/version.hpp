@@ -3,4 +3,4 @@
 
 namespace huddle {
 inline constexpr const char* k_version = "0.1.0";
-}  // namespace huddle
+} // namespace huddle

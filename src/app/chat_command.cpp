@@ -39,7 +39,7 @@ namespace {
 struct ChatUrl {
   std::string host;
   std::string port;
-  std::string target;  // /ws/ID?...
+  std::string target; // /ws/ID?...
 };
 
 ChatUrl parse_url(const std::string& url) {
@@ -60,7 +60,8 @@ ChatUrl parse_url(const std::string& url) {
   } else {
     parsed.host = authority.substr(0, colon), parsed.port = authority.substr(colon + 1);
   }
-  if (parsed.host.size() > 2 && parsed.host.front() == '[') parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
+  if (parsed.host.size() > 2 && parsed.host.front() == '[')
+    parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
   if (parsed.host.empty()) throw bad("no host");
   if (!parsed.target.starts_with(net::k_ws_prefix)) throw bad("the path must start with /ws/");
   return parsed;
@@ -70,7 +71,7 @@ void print_frame(std::string_view text) {
   error_code ec;
   json::value value = json::parse(text, ec);
   if (ec || !value.is_object()) {
-    std::cout << text << std::endl;  // not protocol v1: show it as it came
+    std::cout << text << std::endl; // not protocol v1: show it as it came
     return;
   }
   const json::object& frame = value.get_object();
@@ -106,7 +107,7 @@ using LineChannel = asio::experimental::concurrent_channel<void(error_code, std:
 asio::awaitable<void> send_lines(websocket::stream<beast::tcp_stream>& ws, LineChannel& lines) {
   for (;;) {
     auto [ec, line] = co_await lines.async_receive(use_tuple);
-    if (ec) break;  // end of input
+    if (ec) break; // end of input
     if (line.empty()) continue;
     // Built outside the co_await: g++ 12 miscompiles string literals in a co_await's
     // braced initializer ("array used as initializer").
@@ -123,22 +124,25 @@ asio::awaitable<int> chat(ChatUrl url, LineChannel& lines) {
   asio::ip::tcp::resolver resolver(executor);
   auto [resolve_error, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_tuple);
   if (resolve_error) {
-    std::cerr << "huddle chat: cannot resolve " << url.host << ": " << resolve_error.message() << '\n';
+    std::cerr << "huddle chat: cannot resolve " << url.host << ": " << resolve_error.message()
+              << '\n';
     co_return k_exit_failure;
   }
   websocket::stream<beast::tcp_stream> ws(executor);
   beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
-  auto [connect_error, endpoint] = co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_tuple);
+  auto [connect_error, endpoint] =
+      co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_tuple);
   if (connect_error) {
     std::cerr << "huddle chat: cannot connect to " << url.host << ':' << url.port << ": "
               << connect_error.message() << '\n';
     co_return k_exit_failure;
   }
   websocket::response_type response;
-  auto [handshake_error] = co_await ws.async_handshake(response, url.host + ':' + url.port, url.target, use_tuple);
+  auto [handshake_error] =
+      co_await ws.async_handshake(response, url.host + ':' + url.port, url.target, use_tuple);
   if (handshake_error) {
-    std::cerr << "huddle chat: refused: " << response.result_int() << ' ' << response.reason() << ' '
-              << response.body() << '\n';
+    std::cerr << "huddle chat: refused: " << response.result_int() << ' ' << response.reason()
+              << ' ' << response.body() << '\n';
     co_return k_exit_failure;
   }
   beast::get_lowest_layer(ws).expires_never();
@@ -161,7 +165,7 @@ asio::awaitable<int> chat(ChatUrl url, LineChannel& lines) {
   co_return 0;
 }
 
-}  // namespace
+} // namespace
 
 int chat_command(const std::vector<std::string>& args) {
   std::string url_text;
@@ -183,7 +187,8 @@ int chat_command(const std::vector<std::string>& args) {
       throw UsageError("unexpected argument \"" + args[i] + "\" for huddle chat");
     }
   }
-  if (url_text.empty()) throw UsageError("huddle chat needs a URL: huddle chat ws://HOST:PORT/ws/ID");
+  if (url_text.empty())
+    throw UsageError("huddle chat needs a URL: huddle chat ws://HOST:PORT/ws/ID");
   ChatUrl url = parse_url(url_text);
   if (!name.empty()) {
     std::string escaped;
@@ -210,7 +215,7 @@ int chat_command(const std::vector<std::string>& args) {
       // the connection ended and the channel with it
     }
   });
-  input.detach();  // it may sit in getline forever; the process ends without it
+  input.detach(); // it may sit in getline forever; the process ends without it
 
   int exit_code = k_exit_failure;
   asio::co_spawn(io, chat(std::move(url), lines), [&](std::exception_ptr error, int code) {
@@ -221,4 +226,4 @@ int chat_command(const std::vector<std::string>& args) {
   return exit_code;
 }
 
-}  // namespace huddle::app
+} // namespace huddle::app

@@ -10,4 +10,4 @@ namespace huddle::app {
 int serve_command(const std::vector<std::string>& args);
 int chat_command(const std::vector<std::string>& args);
 
-}  // namespace huddle::app
+} // namespace huddle::app

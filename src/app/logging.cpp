@@ -1,7 +1,8 @@
 #include "app/logging.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <boost/core/null_deleter.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/log/attributes/clock.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
@@ -9,13 +10,12 @@
 #include <boost/log/sinks/text_ostream_backend.hpp>
 #include <boost/log/trivial.hpp>
 #include <boost/log/utility/setup/common_attributes.hpp>
-#include <boost/core/null_deleter.hpp>
 
+#include "app/usage_error.hpp"
 #include <chrono>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
-#include "app/usage_error.hpp"
 
 namespace huddle::app {
 
@@ -28,13 +28,14 @@ severity_level parse_level(const std::string& level) {
   severity_level parsed{};
   if (!logging::trivial::from_string(level.data(), level.size(), parsed))
     throw UsageError("--log-level must be trace, debug, info, warning, error or fatal, got \"" +
-                                level + "\"");
+                     level + "\"");
   return parsed;
 }
 
 std::string utc_timestamp() {
   const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
@@ -46,26 +47,28 @@ std::string utc_timestamp() {
 
 void format_text(const logging::record_view& record, logging::formatting_ostream& out) {
   out << utc_timestamp() << ' ' << std::left << std::setw(7)
-      << logging::extract_or_default<severity_level>("Severity", record, severity_level::info) << ' '
-      << record[logging::expressions::smessage];
+      << logging::extract_or_default<severity_level>("Severity", record, severity_level::info)
+      << ' ' << record[logging::expressions::smessage];
 }
 
 void format_json(const logging::record_view& record, logging::formatting_ostream& out) {
-  const auto level = logging::extract_or_default<severity_level>("Severity", record, severity_level::info);
+  const auto level =
+      logging::extract_or_default<severity_level>("Severity", record, severity_level::info);
   const auto message = record[logging::expressions::smessage];
-  out << boost::json::serialize(boost::json::object{
-      {"ts", utc_timestamp()},
-      {"level", logging::trivial::to_string(level)},
-      {"msg", message ? std::string(*message) : std::string()}});
+  out << boost::json::serialize(
+      boost::json::object{{"ts", utc_timestamp()},
+                          {"level", logging::trivial::to_string(level)},
+                          {"msg", message ? std::string(*message) : std::string()}});
 }
 
-}  // namespace
+} // namespace
 
 void init_logging(const std::string& level, LogFormat format) {
   const severity_level threshold = parse_level(level);
   using Sink = logging::sinks::synchronous_sink<logging::sinks::text_ostream_backend>;
   auto sink = boost::make_shared<Sink>();
-  sink->locked_backend()->add_stream(boost::shared_ptr<std::ostream>(&std::clog, boost::null_deleter()));
+  sink->locked_backend()->add_stream(
+      boost::shared_ptr<std::ostream>(&std::clog, boost::null_deleter()));
   sink->locked_backend()->auto_flush(true);
   if (format == LogFormat::json)
     sink->set_formatter(&format_json);
@@ -77,4 +80,4 @@ void init_logging(const std::string& level, LogFormat format) {
   core->set_filter(logging::trivial::severity >= threshold);
 }
 
-}  // namespace huddle::app
+} // namespace huddle::app

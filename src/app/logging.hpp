@@ -12,4 +12,4 @@ enum class LogFormat { text, json };
 // Throws UsageError naming the bad value.
 void init_logging(const std::string& level, LogFormat format);
 
-}  // namespace huddle::app
+} // namespace huddle::app

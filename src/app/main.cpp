@@ -21,7 +21,7 @@ constexpr const char* k_usage =
     "  --version                          print the version\n"
     "  --help                             print this help\n";
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   using namespace huddle::app;

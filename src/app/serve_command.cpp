@@ -61,10 +61,12 @@ int serve_command(const std::vector<std::string>& args) {
   });
 
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < options.threads; ++i) threads.emplace_back([&io] { io.run(); });
+  for (unsigned i = 1; i < options.threads; ++i)
+    threads.emplace_back([&io] { io.run(); });
   io.run();
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   return exit_code;
 }
 
-}  // namespace huddle::app
+} // namespace huddle::app

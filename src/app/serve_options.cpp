@@ -24,30 +24,34 @@ po::options_description describe(const ServeOptions& defaults) {
   const ServerConfig& d = defaults.server;
   po::options_description options("huddle serve options");
   // Durations and sizes are read as strings so a bad value can be reported with its flag.
-  options.add_options()
-      ("help,h", "show this help")
-      ("address", po::value<std::string>()->default_value(d.address), "address to listen on")
-      ("port", po::value<std::string>()->default_value(std::to_string(d.port)),
-       "TCP port to listen on (0: pick a free one and print it)")
-      ("threads", po::value<std::string>()->default_value(std::to_string(defaults.threads)),
-       "threads running the io_context")
-      ("max-message-bytes", po::value<std::string>()->default_value(std::to_string(d.max_message_bytes)),
-       "largest frame a client may send; bigger closes with 1009")
-      ("send-queue-bytes", po::value<std::string>()->default_value(std::to_string(d.send_queue_bytes)),
-       "bytes queued for one slow reader before it is closed with 1008 \"slow consumer\"")
-      ("handshake-timeout", po::value<std::string>()->default_value(format_duration(d.handshake_timeout)),
-       "time from TCP accept to the end of the WebSocket upgrade, and for a closing handshake")
-      ("ping-interval", po::value<std::string>()->default_value(format_duration(d.ping_interval)),
-       "send a ping after this long without hearing from a client")
-      ("idle-timeout", po::value<std::string>()->default_value(format_duration(d.idle_timeout)),
-       "drop a client not heard from (not even a pong) for this long")
-      ("max-connections", po::value<std::string>()->default_value(std::to_string(d.max_connections)),
-       "open WebSocket connections; more upgrade requests get HTTP 503")
-      ("shutdown-timeout", po::value<std::string>()->default_value(format_duration(d.shutdown_timeout)),
-       "on SIGINT/SIGTERM, time left to clients to take their close frame (1001)")
-      ("log-level", po::value<std::string>()->default_value(defaults.log_level),
-       "trace, debug, info, warning, error or fatal")
-      ("log-format", po::value<std::string>()->default_value("text"), "text or json (one object per line)");
+  options.add_options()("help,h", "show this help")(
+      "address", po::value<std::string>()->default_value(d.address), "address to listen on")(
+      "port", po::value<std::string>()->default_value(std::to_string(d.port)),
+      "TCP port to listen on (0: pick a free one and print it)")(
+      "threads", po::value<std::string>()->default_value(std::to_string(defaults.threads)),
+      "threads running the io_context")(
+      "max-message-bytes",
+      po::value<std::string>()->default_value(std::to_string(d.max_message_bytes)),
+      "largest frame a client may send; bigger closes with 1009")(
+      "send-queue-bytes",
+      po::value<std::string>()->default_value(std::to_string(d.send_queue_bytes)),
+      "bytes queued for one slow reader before it is closed with 1008 \"slow consumer\"")(
+      "handshake-timeout",
+      po::value<std::string>()->default_value(format_duration(d.handshake_timeout)),
+      "time from TCP accept to the end of the WebSocket upgrade, and for a closing handshake")(
+      "ping-interval", po::value<std::string>()->default_value(format_duration(d.ping_interval)),
+      "send a ping after this long without hearing from a client")(
+      "idle-timeout", po::value<std::string>()->default_value(format_duration(d.idle_timeout)),
+      "drop a client not heard from (not even a pong) for this long")(
+      "max-connections", po::value<std::string>()->default_value(std::to_string(d.max_connections)),
+      "open WebSocket connections; more upgrade requests get HTTP 503")(
+      "shutdown-timeout",
+      po::value<std::string>()->default_value(format_duration(d.shutdown_timeout)),
+      "on SIGINT/SIGTERM, time left to clients to take their close frame (1001)")(
+      "log-level", po::value<std::string>()->default_value(defaults.log_level),
+      "trace, debug, info, warning, error or fatal")(
+      "log-format", po::value<std::string>()->default_value("text"),
+      "text or json (one object per line)");
   return options;
 }
 
@@ -68,19 +72,25 @@ Integer parse_integer(const std::string& flag, const std::string& text, Integer 
   return value;
 }
 
-}  // namespace
+} // namespace
 
 std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
   std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
   const std::string unit = text.substr(digits);
   std::int64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
   if (digits == 0 || scale == 0)
-    throw UsageError("--" + flag + " must be a duration like 250ms, 10s, 5m or 1h, got \"" + text + "\"");
+    throw UsageError("--" + flag + " must be a duration like 250ms, 10s, 5m or 1h, got \"" + text +
+                     "\"");
   const auto count = parse_integer<std::int64_t>(flag, text.substr(0, digits), 1, 1'000'000'000);
   return std::chrono::milliseconds(count * scale);
 }
@@ -106,8 +116,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   options.threads = parse_integer<unsigned>("threads", text("threads"), 1, 1024);
   server.max_message_bytes =
       parse_integer<std::size_t>("max-message-bytes", text("max-message-bytes"), 16, 64 << 20);
-  server.send_queue_bytes =
-      parse_integer<std::size_t>("send-queue-bytes", text("send-queue-bytes"), 1024, std::size_t{1} << 34);
+  server.send_queue_bytes = parse_integer<std::size_t>("send-queue-bytes", text("send-queue-bytes"),
+                                                       1024, std::size_t{1} << 34);
   server.handshake_timeout = parse_duration("handshake-timeout", text("handshake-timeout"));
   server.ping_interval = parse_duration("ping-interval", text("ping-interval"));
   server.idle_timeout = parse_duration("idle-timeout", text("idle-timeout"));
@@ -120,9 +130,12 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
 
   options.log_level = text("log-level");
   const std::string format = text("log-format");
-  if (format == "text") options.log_format = LogFormat::text;
-  else if (format == "json") options.log_format = LogFormat::json;
-  else throw UsageError("--log-format must be text or json, got \"" + format + "\"");
+  if (format == "text")
+    options.log_format = LogFormat::text;
+  else if (format == "json")
+    options.log_format = LogFormat::json;
+  else
+    throw UsageError("--log-format must be text or json, got \"" + format + "\"");
   return options;
 }
 
@@ -132,4 +145,4 @@ std::string serve_help() {
   return out.str();
 }
 
-}  // namespace huddle::app
+} // namespace huddle::app

@@ -30,4 +30,4 @@ std::string serve_help();
 // "250ms", "10s", "5m", "1h"; a bare number is seconds. Throws UsageError naming `flag`.
 std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text);
 
-}  // namespace huddle::app
+} // namespace huddle::app

@@ -13,4 +13,4 @@ struct UsageError : std::runtime_error {
 inline constexpr int k_exit_usage = 2;
 inline constexpr int k_exit_failure = 1;
 
-}  // namespace huddle::app
+} // namespace huddle::app

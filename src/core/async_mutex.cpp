@@ -12,9 +12,10 @@ boost::asio::awaitable<AsyncMutex::Guard> AsyncMutex::lock() {
                                           boost::asio::as_tuple(boost::asio::use_awaitable));
     // The channel reports a cancelled wait as its own channel_cancelled; callers expect the
     // error every other Asio operation uses for cancellation.
-    if (ec) throw boost::system::system_error(boost::asio::error::operation_aborted, "AsyncMutex::lock");
+    if (ec)
+      throw boost::system::system_error(boost::asio::error::operation_aborted, "AsyncMutex::lock");
   }
   co_return Guard{*this};
 }
 
-}  // namespace huddle
+} // namespace huddle

@@ -11,14 +11,15 @@ namespace huddle {
 struct ChatManager::Group {
   using Members = std::vector<std::shared_ptr<Member>>;
 
-  Group(boost::asio::any_io_executor executor, MessageId last) : mutex(std::move(executor)), last_id(last) {}
+  Group(boost::asio::any_io_executor executor, MessageId last)
+      : mutex(std::move(executor)), last_id(last) {}
 
   AsyncMutex mutex;
   MessageId last_id;
-  bool erased = false;  // set under both locks; a locker that sees it looks the group up again
+  bool erased = false; // set under both locks; a locker that sees it looks the group up again
   // Copy-on-write: replaced when membership changes, so readers may keep a snapshot.
   std::shared_ptr<const Members> members = std::make_shared<const Members>();
-  std::unordered_map<std::string, std::size_t> connections_per_user;  // who is online
+  std::unordered_map<std::string, std::size_t> connections_per_user; // who is online
 
   std::vector<std::string> online_users(std::string_view except = {}) const {
     std::vector<std::string> names;
@@ -30,7 +31,8 @@ struct ChatManager::Group {
   }
 
   // Offers `frame` to every member but `exclude`; appends the ones that refused to `failed`.
-  void offer_all(const Frame& frame, const Member* exclude, std::vector<const Member*>& failed) const {
+  void offer_all(const Frame& frame, const Member* exclude,
+                 std::vector<const Member*>& failed) const {
     for (const auto& member : *members)
       if (member.get() != exclude && !member->offer(frame)) failed.push_back(member.get());
   }
@@ -79,7 +81,8 @@ boost::asio::awaitable<void> ChatManager::erase_if_empty(GroupId id, GroupPtr gr
   BOOST_LOG_TRIVIAL(debug) << "group erased group=" << id << " groups=" << groups_.size();
 }
 
-boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_ptr<Member> member) {
+boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id,
+                                                        std::shared_ptr<Member> member) {
   auto [group, guard] = co_await lock_group(id, true);
   JoinResult result;
   result.last_id = group->last_id;
@@ -90,7 +93,8 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_
 
   const std::string& user = member->user();
   result.members = group->online_users(user);
-  if (!member->offer(make_frame(protocol::encode_welcome(id, user, group->last_id, result.members)))) {
+  if (!member->offer(
+          make_frame(protocol::encode_welcome(id, user, group->last_id, result.members)))) {
     guard.release();
     co_await erase_if_empty(id, std::move(group));
     co_return result;
@@ -109,7 +113,7 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_
                           << " connections=" << group->members->size()
                           << " online=" << group->connections_per_user.size();
   if (!failed.empty()) remove_locked(id, *group, std::move(failed));
-  const bool empty = group->members->empty();  // the join can cascade into removing everyone
+  const bool empty = group->members->empty(); // the join can cascade into removing everyone
   guard.release();
   if (empty) co_await erase_if_empty(id, std::move(group));
   co_return result;
@@ -149,7 +153,7 @@ void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Memb
     auto next = std::make_shared<Group::Members>();
     next->reserve(group.members->size());
     std::vector<std::string> removed_users;
-    std::vector<std::string> left;  // users whose last connection this was
+    std::vector<std::string> left; // users whose last connection this was
     for (const auto& member : *group.members) {
       if (std::find(failed.begin(), failed.end(), member.get()) == failed.end()) {
         next->push_back(member);
@@ -189,4 +193,4 @@ boost::asio::awaitable<std::vector<std::string>> ChatManager::online_users(Group
   co_return group ? group->online_users() : std::vector<std::string>{};
 }
 
-}  // namespace huddle
+} // namespace huddle

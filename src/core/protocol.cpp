@@ -7,16 +7,20 @@ namespace json = boost::json;
 
 std::string encode_message(GroupId group, MessageId id, std::string_view from,
                            std::string_view text, std::int64_t ts_ms) {
-  return json::serialize(json::object{
-      {"type", "message"}, {"group", group}, {"id", id},
-      {"from", from},      {"text", text},   {"ts", ts_ms}});
+  return json::serialize(json::object{{"type", "message"},
+                                      {"group", group},
+                                      {"id", id},
+                                      {"from", from},
+                                      {"text", text},
+                                      {"ts", ts_ms}});
 }
 
 std::string encode_welcome(GroupId group, std::string_view user, MessageId last_id,
                            const std::vector<std::string>& members) {
   json::array names;
   names.reserve(members.size());
-  for (const auto& name : members) names.emplace_back(name);
+  for (const auto& name : members)
+    names.emplace_back(name);
   return json::serialize(json::object{{"type", "welcome"},
                                       {"group", group},
                                       {"user", user},
@@ -70,4 +74,4 @@ std::variant<ClientMessage, FrameError> parse_client_frame(std::string_view fram
   return message;
 }
 
-}  // namespace huddle::protocol
+} // namespace huddle::protocol

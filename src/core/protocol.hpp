@@ -40,4 +40,4 @@ struct FrameError {
 // JSON string, a number, text that fails to parse) is the text of a message.
 std::variant<ClientMessage, FrameError> parse_client_frame(std::string_view frame);
 
-}  // namespace huddle::protocol
+} // namespace huddle::protocol

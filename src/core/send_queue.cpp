@@ -8,7 +8,7 @@ SendQueue::Push SendQueue::push(Frame frame) {
   const std::size_t size = frame->size();
   if (bytes_ != 0 && bytes_ + size > byte_limit_) {
     closed_ = overflowed_ = true;
-    frames_.clear();  // nobody will write them: free the shared payloads now
+    frames_.clear(); // nobody will write them: free the shared payloads now
     return Push::overflow;
   }
   bytes_ += size;
@@ -47,4 +47,4 @@ std::size_t SendQueue::queued_bytes() const {
   return bytes_;
 }
 
-}  // namespace huddle::core
+} // namespace huddle::core

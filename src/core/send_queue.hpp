@@ -18,10 +18,10 @@ namespace huddle::core {
 class SendQueue {
 public:
   enum class Push {
-    queued,        // queued behind frames the writer already knows of
-    queued_first,  // queued into an empty queue: wake the writer
-    overflow,      // refused: over the byte limit; the queue is now closed
-    closed,        // refused: the queue was closed before
+    queued,       // queued behind frames the writer already knows of
+    queued_first, // queued into an empty queue: wake the writer
+    overflow,     // refused: over the byte limit; the queue is now closed
+    closed,       // refused: the queue was closed before
   };
 
   explicit SendQueue(std::size_t byte_limit) : byte_limit_(byte_limit) {}
@@ -44,10 +44,10 @@ public:
 private:
   mutable std::mutex mutex_;
   const std::size_t byte_limit_;
-  std::size_t bytes_ = 0;  // queued or being written
+  std::size_t bytes_ = 0; // queued or being written
   std::vector<Frame> frames_;
   bool closed_ = false;
   bool overflowed_ = false;
 };
 
-}  // namespace huddle::core
+} // namespace huddle::core

@@ -13,8 +13,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/log/trivial.hpp>
 
 namespace huddle::net {
@@ -54,10 +54,9 @@ Response route(const Request& request, ServerState& state) {
   if (path == "/healthz") {
     if (request.method() != http::verb::get)
       return json_error(request, http::status::method_not_allowed, "method_not_allowed", "use GET");
-    return json_response(request, http::status::ok,
-                         {{"status", "ok"},
-                          {"version", k_version},
-                          {"connections", state.session_count()}});
+    return json_response(
+        request, http::status::ok,
+        {{"status", "ok"}, {"version", k_version}, {"connections", state.session_count()}});
   }
   if (path.starts_with(k_ws_prefix))
     return json_error(request, http::status::upgrade_required, "upgrade_required",
@@ -66,7 +65,7 @@ Response route(const Request& request, ServerState& state) {
                     "no route for " + std::string(path.substr(0, 200)));
 }
 
-}  // namespace
+} // namespace
 
 asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                                        std::shared_ptr<ServerState> state_ptr) {
@@ -87,8 +86,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
     if (read_error) {
       request.version(11);
       request.keep_alive(false);
-      Response response = json_error(request, http::status::bad_request, "bad_request",
-                                     read_error.message());
+      Response response =
+          json_error(request, http::status::bad_request, "bad_request", read_error.message());
       co_await http::async_write(stream, response, use_tuple);
       break;
     }
@@ -103,14 +102,14 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
         refusal = state.stopping()
                       ? json_error(request, http::status::service_unavailable, "shutting_down",
                                    "the server is shutting down")
-                      : json_error(request, http::status::service_unavailable, "too_many_connections",
-                                   "the server is at --max-connections");
+                      : json_error(request, http::status::service_unavailable,
+                                   "too_many_connections", "the server is at --max-connections");
       } else {
         auto& ws_target = std::get<WsTarget>(parsed);
-        std::string user = ws_target.name ? *ws_target.name
-                                          : "guest-" + std::to_string(state.next_guest_number());
-        auto session =
-            std::make_shared<WsSession>(std::move(stream), state_ptr, std::move(ws_target), std::move(user));
+        std::string user =
+            ws_target.name ? *ws_target.name : "guest-" + std::to_string(state.next_guest_number());
+        auto session = std::make_shared<WsSession>(std::move(stream), state_ptr,
+                                                   std::move(ws_target), std::move(user));
         try {
           co_await session->run(std::move(request));
         } catch (const std::exception& e) {
@@ -132,4 +131,4 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }
 
-}  // namespace huddle::net
+} // namespace huddle::net

@@ -15,4 +15,4 @@ class ServerState;
 boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
                                               std::shared_ptr<ServerState> state);
 
-}  // namespace huddle::net
+} // namespace huddle::net

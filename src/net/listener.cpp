@@ -15,7 +15,8 @@ namespace huddle::net {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<ServerState> state) {
+asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor,
+                             std::shared_ptr<ServerState> state) {
   // Each connection gets its own strand: its coroutines never run concurrently, while
   // different connections use every thread of the io_context.
   auto io_executor = acceptor.get_executor();
@@ -43,4 +44,4 @@ asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<
   }
 }
 
-}  // namespace huddle::net
+} // namespace huddle::net

@@ -12,6 +12,6 @@ namespace huddle::net {
 class ServerState;
 
 boost::asio::awaitable<void> listen(boost::asio::ip::tcp::acceptor& acceptor,
-                                   std::shared_ptr<ServerState> state);
+                                    std::shared_ptr<ServerState> state);
 
-}  // namespace huddle::net
+} // namespace huddle::net

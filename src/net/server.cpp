@@ -20,7 +20,7 @@ struct Server::Impl {
         acceptor(asio::make_strand(executor)) {}
 
   std::shared_ptr<net::ServerState> state;
-  tcp::acceptor acceptor;  // on its own strand: stop() may come from any thread
+  tcp::acceptor acceptor; // on its own strand: stop() may come from any thread
 };
 
 namespace {
@@ -30,15 +30,15 @@ tcp::endpoint resolve(asio::any_io_executor executor, const ServerConfig& config
   const auto address = asio::ip::make_address(config.address, ec);
   if (!ec) return {address, config.port};
   tcp::resolver resolver(executor);
-  auto results = resolver.resolve(config.address, std::to_string(config.port),
-                                  tcp::resolver::passive, ec);
+  auto results =
+      resolver.resolve(config.address, std::to_string(config.port), tcp::resolver::passive, ec);
   if (ec || results.empty())
     throw boost::system::system_error(ec ? ec : asio::error::host_not_found,
                                       "cannot resolve address \"" + config.address + "\"");
   return results.begin()->endpoint();
 }
 
-}  // namespace
+} // namespace
 
 Server::Server(asio::any_io_executor executor, ServerConfig config)
     : impl_(std::make_shared<Impl>(executor, std::move(config))) {
@@ -50,15 +50,15 @@ Server::Server(asio::any_io_executor executor, ServerConfig config)
   boost::system::error_code ec;
   acceptor.bind(endpoint, ec);
   if (ec)
-    throw boost::system::system_error(
-        ec, "cannot listen on " + cfg.address + ":" + std::to_string(cfg.port));
+    throw boost::system::system_error(ec, "cannot listen on " + cfg.address + ":" +
+                                              std::to_string(cfg.port));
   acceptor.listen(asio::socket_base::max_listen_connections);
 }
 
 Server::~Server() = default;
 
 asio::awaitable<void> Server::run() {
-  auto impl = impl_;  // the caller may destroy the Server only after run() completes
+  auto impl = impl_; // the caller may destroy the Server only after run() completes
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
   co_await net::listen(impl->acceptor, impl->state);
@@ -79,8 +79,12 @@ std::uint16_t Server::port() const noexcept {
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
-std::size_t Server::session_count() const noexcept { return impl_->state->session_count(); }
+std::size_t Server::session_count() const noexcept {
+  return impl_->state->session_count();
+}
 
-ChatManager& Server::chat() noexcept { return impl_->state->chat(); }
+ChatManager& Server::chat() noexcept {
+  return impl_->state->chat();
+}
 
-}  // namespace huddle
+} // namespace huddle

@@ -43,4 +43,4 @@ boost::asio::awaitable<void> ServerState::wait_drained() {
   co_await drained_.async_receive(boost::asio::as_tuple(boost::asio::use_awaitable));
 }
 
-}  // namespace huddle::net
+} // namespace huddle::net

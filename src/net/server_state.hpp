@@ -56,4 +56,4 @@ private:
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
 };
 
-}  // namespace huddle::net
+} // namespace huddle::net

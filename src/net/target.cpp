@@ -20,7 +20,7 @@ std::optional<GroupId> parse_group(std::string_view digits) {
   return group;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
@@ -67,8 +67,8 @@ bool is_valid_name(std::string_view name) {
     }
     static constexpr char32_t k_min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
     if (code < k_min_for_length[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-      return false;  // overlong, out of range, or a surrogate
-    if (code < 0x20 || (code >= 0x7F && code < 0xA0)) return false;  // control characters
+      return false; // overlong, out of range, or a surrogate
+    if (code < 0x20 || (code >= 0x7F && code < 0xA0)) return false; // control characters
     i += length;
   }
   return chars >= 1 && chars <= k_max_name_chars;
@@ -85,7 +85,7 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
   const auto group = parse_group(path);
   if (!group)
     return TargetError{"bad_group", "the group id must be an integer from 1 to 2^63-1, got \"" +
-                                         std::string(path.substr(0, 64)) + "\""};
+                                        std::string(path.substr(0, 64)) + "\""};
   result.group = *group;
 
   while (!query.empty()) {
@@ -94,7 +94,8 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     const auto eq = pair.find('=');
     const std::string_view key = pair.substr(0, eq);
-    const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    const std::string_view raw =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     if (key == "name") {
       auto name = percent_decode(raw);
       if (!name || !is_valid_name(*name))
@@ -109,4 +110,4 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
   return result;
 }
 
-}  // namespace huddle::net
+} // namespace huddle::net

@@ -17,8 +17,8 @@ inline constexpr std::size_t k_max_name_chars = 32;
 
 struct WsTarget {
   GroupId group = 0;
-  std::optional<std::string> name;  // absent: the server picks `guest-<n>`
-  bool echo = false;                // the sender also receives its own messages
+  std::optional<std::string> name; // absent: the server picks `guest-<n>`
+  bool echo = false;               // the sender also receives its own messages
 };
 
 struct TargetError {
@@ -35,4 +35,4 @@ std::optional<std::string> percent_decode(std::string_view text);
 // 1..32 characters of valid UTF-8, none of them a control character.
 bool is_valid_name(std::string_view name);
 
-}  // namespace huddle::net
+} // namespace huddle::net

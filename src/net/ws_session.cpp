@@ -27,22 +27,18 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user)
-    : ws_(std::move(stream)),
-      state_(std::move(state)),
-      target_(std::move(target)),
-      user_(std::move(user)),
-      queue_(state_->config().send_queue_bytes),
-      wake_(ws_.get_executor(), 1),
-      watchdog_timer_(ws_.get_executor()) {}
+    : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
+      user_(std::move(user)), queue_(state_->config().send_queue_bytes),
+      wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()) {}
 
 WsSession::~WsSession() = default;
 
 asio::awaitable<void> WsSession::run(Request request) {
   const ServerConfig& config = state_->config();
-  beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
+  beast::get_lowest_layer(ws_).expires_never(); // the websocket timeouts below take over
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = config.handshake_timeout;  // also bounds the closing handshake
-  timeouts.idle_timeout = websocket::stream_base::none();  // watchdog() does pings and idling
+  timeouts.idle_timeout = websocket::stream_base::none(); // watchdog() does pings and idling
   timeouts.keep_alive_pings = false;
   ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
@@ -50,17 +46,19 @@ asio::awaitable<void> WsSession::run(Request request) {
   }));
   // Pongs (and pings) are consumed inside Beast's read and never complete async_read:
   // without this a peer that only listens would look idle.
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
+  ws_.control_callback(
+      [this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
   ws_.read_message_max(config.max_message_bytes);
   ws_.auto_fragment(false);
   ws_.text(true);
 
   auto [accept_error] = co_await ws_.async_accept(request, use_tuple);
   if (accept_error) {
-    BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": " << accept_error.message();
+    BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": "
+                             << accept_error.message();
     co_return;
   }
-  if (!state_->add(*this)) {  // stop() came first
+  if (!state_->add(*this)) { // stop() came first
     const websocket::close_reason going_away(websocket::close_code::going_away, "server shutdown");
     co_await ws_.async_close(going_away, use_tuple);
     co_return;
@@ -121,7 +119,7 @@ asio::awaitable<void> WsSession::writer() {
   for (;;) {
     queue_.take(batch);
     for (const Frame& frame : batch) {
-      if (queue_.overflowed()) break;  // the rest is dropped: the peer is being closed
+      if (queue_.overflowed()) break; // the rest is dropped: the peer is being closed
       auto [ec, written] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
       if (ec) {
         finish();
@@ -129,7 +127,7 @@ asio::awaitable<void> WsSession::writer() {
       }
       queue_.written(frame->size());
     }
-    if (!batch.empty()) continue;  // look again before sleeping: more may have come
+    if (!batch.empty()) continue; // look again before sleeping: more may have come
 
     if (queue_.closed()) break;
     if (ping_due_.exchange(false)) {
@@ -141,7 +139,7 @@ asio::awaitable<void> WsSession::writer() {
       continue;
     }
     auto [ec] = co_await wake_.async_receive(use_tuple);
-    if (ec) co_return;  // the channel was closed by finish()
+    if (ec) co_return; // the channel was closed by finish()
   }
 
   std::optional<websocket::close_reason> reason;
@@ -151,8 +149,8 @@ asio::awaitable<void> WsSession::writer() {
   }
   if (reason && !finished_) {
     auto [ec] = co_await ws_.async_close(*reason, use_tuple);
-    BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_ << " code="
-                             << reason->code << " (" << reason->reason << ")"
+    BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
+                             << " code=" << reason->code << " (" << reason->reason << ")"
                              << (ec ? ": " + ec.message() : std::string());
   }
 }
@@ -164,7 +162,7 @@ asio::awaitable<void> WsSession::watchdog() {
     const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
     const auto idle_at = last_heard_ + config.idle_timeout;
     watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_}));
-    co_await watchdog_timer_.async_wait(use_tuple);  // cancelled when a deadline moved
+    co_await watchdog_timer_.async_wait(use_tuple); // cancelled when a deadline moved
     if (finished_) break;
 
     const auto now = Clock::now();
@@ -173,7 +171,7 @@ asio::awaitable<void> WsSession::watchdog() {
                               << " group=" << target_.group << " user=" << user_;
       error_code ignored;
       beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      beast::get_lowest_layer(ws_).close();  // the reader and writer fail and end
+      beast::get_lowest_layer(ws_).close(); // the reader and writer fail and end
       break;
     }
     if (now >= ping_at) {
@@ -186,17 +184,17 @@ asio::awaitable<void> WsSession::watchdog() {
 
 bool WsSession::offer(const Frame& frame) noexcept {
   switch (queue_.push(frame)) {
-    case core::SendQueue::Push::queued:
-      return true;
-    case core::SendQueue::Push::queued_first:
-      wake_writer();
-      return true;
-    case core::SendQueue::Push::overflow:
-      BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;
-      close(websocket::close_code::policy_error, "slow consumer");
-      return false;
-    case core::SendQueue::Push::closed:
-      break;
+  case core::SendQueue::Push::queued:
+    return true;
+  case core::SendQueue::Push::queued_first:
+    wake_writer();
+    return true;
+  case core::SendQueue::Push::overflow:
+    BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;
+    close(websocket::close_code::policy_error, "slow consumer");
+    return false;
+  case core::SendQueue::Push::closed:
+    break;
   }
   return false;
 }
@@ -205,7 +203,7 @@ void WsSession::close(websocket::close_code code, std::string_view reason) noexc
   {
     std::lock_guard lock(close_mutex_);
     if (close_reason_) return;
-    close_reason_.emplace(code, reason.substr(0, 123));  // RFC 6455 §5.5: 125-byte payload
+    close_reason_.emplace(code, reason.substr(0, 123)); // RFC 6455 §5.5: 125-byte payload
   }
   queue_.close();
   wake_writer();
@@ -218,7 +216,7 @@ void WsSession::close(websocket::close_code code, std::string_view reason) noexc
 }
 
 void WsSession::wake_writer() noexcept {
-  wake_.try_send(error_code{});  // fails only when a wake-up is already pending
+  wake_.try_send(error_code{}); // fails only when a wake-up is already pending
 }
 
 void WsSession::finish() {
@@ -231,4 +229,4 @@ void WsSession::finish() {
   beast::get_lowest_layer(ws_).socket().close(ignored);
 }
 
-}  // namespace huddle::net
+} // namespace huddle::net

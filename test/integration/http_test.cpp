@@ -19,7 +19,7 @@ void check_json_error(const HttpAnswer& answer, unsigned status, const std::stri
   CHECK(!str(*answer.body, "detail").empty());
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("GET /healthz answers 200 with JSON") {
   TestServer server;
@@ -61,16 +61,17 @@ TEST_CASE("a bad group id is refused with 400 before the upgrade") {
 TEST_CASE("a bad ?name= or ?echo= is refused with 400 before the upgrade") {
   TestServer server;
   const std::string long_name(33, 'n');
-  const std::vector<std::string> bad_names = {"name=",     "name=" + long_name, "name=a%0Ab",
-                                              "name=%7F",  "name=%FF",          "name=%C3",
-                                              "name=%ZZ",  "name=%"};
+  const std::vector<std::string> bad_names = {
+      "name=",    "name=" + long_name, "name=a%0Ab", "name=%7F",
+      "name=%FF", "name=%C3",          "name=%ZZ",   "name=%"};
   for (const std::string& query : bad_names) {
     CAPTURE(query);
     check_json_error(http_request(server.port(), "/ws/1?" + query, true), 400, "bad_name");
   }
   for (const char* query : {"echo=2", "echo=", "echo=yes", "name=ok&echo=true"}) {
     CAPTURE(query);
-    check_json_error(http_request(server.port(), std::string("/ws/1?") + query, true), 400, "bad_echo");
+    check_json_error(http_request(server.port(), std::string("/ws/1?") + query, true), 400,
+                     "bad_echo");
   }
   // 32 characters (not bytes) is the longest name; spaces and non-ASCII are printable.
   WsClient longest, spaced;
@@ -88,7 +89,8 @@ TEST_CASE("over max_connections, upgrades get 503 while HTTP routes still answer
   first->join(server.port(), 1, "first");
   second.join(server.port(), 1, "second");
 
-  check_json_error(http_request(server.port(), "/ws/1?name=third", true), 503, "too_many_connections");
+  check_json_error(http_request(server.port(), "/ws/1?name=third", true), 503,
+                   "too_many_connections");
   WsClient refused;
   CHECK(refused.connect(server.port(), "/ws/1?name=third"));
   CHECK(refused.response().result_int() == 503);

@@ -19,7 +19,7 @@ std::size_t first_gap(const std::vector<std::int64_t>& ids) {
   return ids.size();
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("a frame over max_message_bytes closes the connection with 1009") {
   huddle::ServerConfig config;
@@ -37,7 +37,7 @@ TEST_CASE("a frame over max_message_bytes closes the connection with 1009") {
   CHECK(str(peer.expect("message"), "text").size() == 1024);
 
   const std::string too_big(1025, 'b');
-  (void)big.try_send(too_big);  // the server may close before the whole frame is written
+  (void)big.try_send(too_big); // the server may close before the whole frame is written
   const Ending ending = big.read_until_end();
   CHECK(ending.ec == websocket::error::closed);
   CHECK(ending.reason.code == websocket::close_code::too_big);
@@ -62,7 +62,7 @@ TEST_CASE("a text frame that is not valid UTF-8 closes the connection with 1007"
   bad.expect("join");
 
   for (const std::string& invalid : {std::string("abc\xff"), std::string("\xc3\x28"),
-                                    std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
+                                     std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
     CAPTURE(invalid.size());
     WsClient client;
     client.join(server.port(), 3, "utf");
@@ -84,7 +84,7 @@ TEST_CASE("a text frame that is not valid UTF-8 closes the connection with 1007"
 TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader gets everything") {
   huddle::ServerConfig config;
   config.send_queue_bytes = 64 * 1024;
-  config.shutdown_timeout = std::chrono::seconds(20);  // time for the slow one to read its close
+  config.shutdown_timeout = std::chrono::seconds(20); // time for the slow one to read its close
   TestServer server(config);
   constexpr huddle::GroupId group = 21;
 
@@ -119,11 +119,11 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
   // Flood in lock step (each ack read before the next send, so the sender's own queue
   // stays tiny) until the slow reader is removed, then a little more.
   const std::string padding(4000, 'x');
-  constexpr int k_max_messages = 5000;  // 20 MB: far beyond any socket buffer
+  constexpr int k_max_messages = 5000; // 20 MB: far beyond any socket buffer
   int sent = 0;
   int after_removal = -1;
   std::vector<std::int64_t> ack_ids;
-  std::vector<json::object> sender_events;  // the sender is a member: it sees slow leave
+  std::vector<json::object> sender_events; // the sender is a member: it sees slow leave
   while (sent < k_max_messages && after_removal < 20) {
     sender.send(std::to_string(sent) + ":" + padding);
     const json::object ack = sender.next_of("ack", &sender_events);
@@ -135,8 +135,10 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
       after_removal = 0;
     }
   }
-  MESSAGE("the slow reader was removed after about " << sent - after_removal << " messages of 4 KB");
-  CHECK_MESSAGE(after_removal >= 0, "the slow reader was still a member after " << sent << " messages");
+  MESSAGE("the slow reader was removed after about " << sent - after_removal
+                                                     << " messages of 4 KB");
+  CHECK_MESSAGE(after_removal >= 0,
+                "the slow reader was still a member after " << sent << " messages");
   sender.send("done");
   sender.next_of("ack", &sender_events);
   fast_reader.join();
@@ -159,13 +161,14 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
     }
     REQUIRE(type == "message");
     const std::string text = str(frame, "text");
-    const bool in_order =
-        num(frame, "id") == expected + 1 &&
-        (expected == sent ? text == "done"
-                          : text.starts_with(std::to_string(expected) + ":") &&
-                                text.size() == std::to_string(expected).size() + 1 + padding.size());
-    REQUIRE_MESSAGE(in_order, "fast reader: message " << expected << " arrived as id " << num(frame, "id")
-                                                      << " with text " << text.substr(0, 12));
+    const bool in_order = num(frame, "id") == expected + 1 &&
+                          (expected == sent ? text == "done"
+                                            : text.starts_with(std::to_string(expected) + ":") &&
+                                                  text.size() == std::to_string(expected).size() +
+                                                                     1 + padding.size());
+    REQUIRE_MESSAGE(in_order, "fast reader: message " << expected << " arrived as id "
+                                                      << num(frame, "id") << " with text "
+                                                      << text.substr(0, 12));
     ++expected;
   }
   CHECK(expected == sent + 1);
@@ -182,7 +185,8 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
   for (const auto& frame : ending.frames)
     if (str(frame, "type") == "message") slow_ids.push_back(num(frame, "id"));
   CHECK(first_gap(slow_ids) == slow_ids.size());
-  CHECK(slow_ids.size() < static_cast<std::size_t>(sent));  // it did miss messages: it was closed, not kept waiting for
+  CHECK(slow_ids.size() < static_cast<std::size_t>(
+                              sent)); // it did miss messages: it was closed, not kept waiting for
   CHECK(server.member_count(group) == 2);
 }
 

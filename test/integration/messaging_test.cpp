@@ -39,7 +39,7 @@ TEST_CASE("welcome comes first, with last_id and the other users online") {
   CHECK(num(message, "group") == 7);
   CHECK(str(message, "from") == "alice");
   CHECK(str(message, "text") == "m4");
-  CHECK(num(message, "ts") > 1'600'000'000'000);  // milliseconds since the epoch
+  CHECK(num(message, "ts") > 1'600'000'000'000); // milliseconds since the epoch
   CHECK(num(alice.expect("ack"), "id") == 4);
 }
 
@@ -148,7 +148,7 @@ TEST_CASE("acks carry the client's ref and the assigned id") {
   CHECK(num(from_bob, "id") == 3);
   CHECK(str(from_bob, "text") == "three");
 
-  alice.send_message("four");  // no ref: the ack has none
+  alice.send_message("four"); // no ref: the ack has none
   ack = alice.expect("ack");
   CHECK(!ack.contains("ref"));
   CHECK(num(ack, "id") == 4);
@@ -170,7 +170,8 @@ TEST_CASE("a text frame that is not a JSON object is the text of a message") {
 
   const std::vector<std::string> texts = {
       "hello there", "\"a JSON string\"", "[1, 2, 3]", "42", "{not json", "  ", "héllo wörld ✓"};
-  for (const auto& text : texts) typist.send(text);
+  for (const auto& text : texts)
+    typist.send(text);
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const json::object ack = typist.expect("ack");
     CHECK(!ack.contains("ref"));
@@ -199,7 +200,7 @@ TEST_CASE("bad frames get an error frame and the socket stays open") {
       {"", "empty_text"},
   };
   for (const auto& item : cases) {
-    const std::string& frame = item.first;  // not a structured binding: clang 14 cannot capture one
+    const std::string& frame = item.first; // not a structured binding: clang 14 cannot capture one
     const std::string& code = item.second;
     CAPTURE(frame);
     client.send(frame);

@@ -99,7 +99,8 @@ TEST_CASE("20 clients vanishing without a close during a broadcast: the server k
   CHECK(leaves == k_vanishing);
   REQUIRE(ack_ids.size() == k_messages + 1);
   for (std::size_t i = 0; i < ack_ids.size(); ++i)
-    REQUIRE_MESSAGE(ack_ids[i] == static_cast<std::int64_t>(i + 1), "ack " << i << " has id " << ack_ids[i]);
+    REQUIRE_MESSAGE(ack_ids[i] == static_cast<std::int64_t>(i + 1),
+                    "ack " << i << " has id " << ack_ids[i]);
 
   // Only the survivors are members; the sessions are gone; newcomers are served.
   CHECK(TestServer::eventually([&] { return server.member_count(group) == 2; }));
@@ -155,10 +156,11 @@ public:
       auto space = buffer_.prepare(4096);
       std::size_t got = 0;
       const error_code ec = run_with_deadline(io_, stream_, left, [&](auto handler) {
-        stream_.async_read_some(space, [&got, handler = std::move(handler)](error_code e, std::size_t n) mutable {
-          got = n;
-          handler(e);
-        });
+        stream_.async_read_some(
+            space, [&got, handler = std::move(handler)](error_code e, std::size_t n) mutable {
+              got = n;
+              handler(e);
+            });
       });
       buffer_.commit(got);
       if (ec) return ec;
@@ -180,7 +182,7 @@ huddle::ServerConfig idle_config() {
   return config;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("a client that never answers pings is dropped after idle_timeout") {
   TestServer server(idle_config());
@@ -219,7 +221,8 @@ TEST_CASE("a client that answers pings but sends nothing stays connected past id
   talker.join(server.port(), 32, "talker");
   reading.join();
   REQUIRE_MESSAGE(!first.ec, "the listener was dropped although it answered every ping: "
-                                 << first.ec.message() << " (close code " << listener.reason().code << ")");
+                                 << first.ec.message() << " (close code " << listener.reason().code
+                                 << ")");
   const auto join = parse_object(first.text);
   REQUIRE(join.has_value());
   CHECK(str(*join, "type") == "join");
@@ -238,7 +241,7 @@ TEST_CASE("a connection that never finishes its HTTP request is closed after han
     stream.async_connect(local_endpoint(server.port()), std::move(handler));
   });
   REQUIRE(!ec);
-  const std::string partial = "GET /ws/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n";  // never ends
+  const std::string partial = "GET /ws/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"; // never ends
   ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
     asio::async_write(stream, asio::buffer(partial), std::move(handler));
   });

@@ -13,7 +13,7 @@ std::string reason_text(const websocket::close_reason& reason) {
   return std::string(reason.reason.data(), reason.reason.size());
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("stop() flushes queued frames, then closes every client with 1001") {
   huddle::ServerConfig config;
@@ -50,7 +50,8 @@ TEST_CASE("stop() flushes queued frames, then closes every client with 1001") {
     CHECK_MESSAGE(end.ec == websocket::error::closed, end.ec.message());
     CHECK(end.reason.code == websocket::close_code::going_away);
     CHECK(reason_text(end.reason) == "server shutdown");
-    for (const auto& frame : end.frames) CHECK(str(frame, "type") != "message");
+    for (const auto& frame : end.frames)
+      CHECK(str(frame, "type") != "message");
   }
 
   CHECK(server.wait_run_done(std::chrono::seconds(10)));
@@ -65,7 +66,7 @@ TEST_CASE("stop() with no client: run() completes") {
   TestServer server;
   CHECK(http_request(server.port(), "/healthz").status() == 200);
   server.stop();
-  server.stop();  // idempotent
+  server.stop(); // idempotent
   CHECK(server.wait_run_done(std::chrono::seconds(10)));
   CHECK(!server.run_failed());
 }

@@ -36,7 +36,8 @@ class TestServer {
 public:
   explicit TestServer(ServerConfig config = {}) {
     // The server logs every join and leave at info; keep the test output readable.
-    boost::log::core::get()->set_filter(boost::log::trivial::severity >= boost::log::trivial::warning);
+    boost::log::core::get()->set_filter(boost::log::trivial::severity >=
+                                        boost::log::trivial::warning);
     config.address = "127.0.0.1";
     config.port = 0;
     server_.emplace(io_.get_executor(), std::move(config));
@@ -46,14 +47,16 @@ public:
       run_done_ = true;
       run_done_cv_.notify_all();
     });
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (int i = 0; i < 2; ++i)
+      threads_.emplace_back([this] { io_.run(); });
   }
 
   ~TestServer() {
     server_->stop();
     const bool finished = wait_run_done(std::chrono::seconds(20));
     io_.stop();
-    for (auto& thread : threads_) thread.join();
+    for (auto& thread : threads_)
+      thread.join();
     server_.reset();
     CHECK_MESSAGE(finished, "Server::run() did not complete after stop()");
   }
@@ -77,7 +80,8 @@ public:
 
   // Connections registered in `group` right now, as the ChatManager counts them.
   std::size_t member_count(GroupId group) {
-    auto count = boost::asio::co_spawn(io_, server_->chat().member_count(group), boost::asio::use_future);
+    auto count =
+        boost::asio::co_spawn(io_, server_->chat().member_count(group), boost::asio::use_future);
     REQUIRE(count.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
     return count.get();
   }
@@ -85,7 +89,8 @@ public:
   // Polls `condition` until it holds or `timeout` passes. For state the server reaches
   // asynchronously (a vanished peer noticed, a slot released); never a speed assertion.
   template <typename Condition>
-  static bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  static bool eventually(Condition condition,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (condition()) return true;
@@ -104,4 +109,4 @@ private:
   std::exception_ptr run_error_;
 };
 
-}  // namespace huddle::test
+} // namespace huddle::test

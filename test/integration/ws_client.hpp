@@ -62,7 +62,7 @@ error_code run_with_deadline(asio::io_context& io, beast::tcp_stream& stream,
   stream.expires_after(timeout);
   start([&result](error_code ec, auto&&...) { result = ec; });
   io.restart();
-  io.run_for(timeout + 1s);  // the expiry normally fires first; this is the backstop
+  io.run_for(timeout + 1s); // the expiry normally fires first; this is the backstop
   if (!result) {
     stream.close();
     io.restart();
@@ -109,9 +109,9 @@ struct Received {
 
 // How a connection ended, from the client's side.
 struct Ending {
-  error_code ec;                           // websocket::error::closed after a close frame
-  websocket::close_reason reason;          // the server's close frame, when there was one
-  std::vector<json::object> frames;        // what arrived before the end
+  error_code ec;                    // websocket::error::closed after a close frame
+  websocket::close_reason reason;   // the server's close frame, when there was one
+  std::vector<json::object> frames; // what arrived before the end
 };
 
 class WsClient {
@@ -173,8 +173,8 @@ public:
   // The next frame, which must be a JSON object.
   json::object read_json(std::chrono::milliseconds timeout = k_io_timeout) {
     const Received received = read(timeout);
-    REQUIRE_MESSAGE(!received.ec, "read failed: " << received.ec.message()
-                                                  << " (close code " << ws_.reason().code << ")");
+    REQUIRE_MESSAGE(!received.ec, "read failed: " << received.ec.message() << " (close code "
+                                                  << ws_.reason().code << ")");
     auto object = parse_object(received.text);
     REQUIRE_MESSAGE(object.has_value(), "not a JSON object: " << received.text);
     return std::move(*object);
@@ -183,8 +183,8 @@ public:
   // The next frame, which must have this "type".
   json::object expect(std::string_view type) {
     json::object frame = read_json();
-    CHECK_MESSAGE(str(frame, "type") == type, "expected a " << type << " frame, got "
-                                                            << json::serialize(frame));
+    CHECK_MESSAGE(str(frame, "type") == type,
+                  "expected a " << type << " frame, got " << json::serialize(frame));
     return frame;
   }
 
@@ -236,9 +236,8 @@ public:
   // A normal closing handshake, initiated by the client.
   error_code close(websocket::close_code code = websocket::close_code::normal) {
     const websocket::close_reason reason(code);
-    return run_with_deadline(io_, beast::get_lowest_layer(ws_), k_io_timeout, [&](auto handler) {
-      ws_.async_close(reason, std::move(handler));
-    });
+    return run_with_deadline(io_, beast::get_lowest_layer(ws_), k_io_timeout,
+                             [&](auto handler) { ws_.async_close(reason, std::move(handler)); });
   }
 
   // Vanishes without a close frame: the socket is reset (SO_LINGER 0 sends RST), as when a
@@ -302,4 +301,4 @@ inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bo
   return answer;
 }
 
-}  // namespace huddle::test
+} // namespace huddle::test

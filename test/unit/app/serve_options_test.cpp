@@ -18,7 +18,7 @@ std::string usage_error(const std::vector<std::string>& args) {
   return {};
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("defaults are huddle::ServerConfig's") {
   const ServeOptions options = parse_serve_options({});

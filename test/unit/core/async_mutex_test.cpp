@@ -39,7 +39,7 @@ using namespace std::chrono_literals;
 constexpr std::chrono::seconds k_limit{60};
 
 // Runs `io` (single thread) until `done()` holds, it runs out of work, or `k_limit` passed.
-template <typename Done> bool run_until(asio::io_context &io, Done done) {
+template <typename Done> bool run_until(asio::io_context& io, Done done) {
   const auto deadline = std::chrono::steady_clock::now() + k_limit;
   io.restart();
   while (!done() && io.run_one_until(deadline) != 0) {
@@ -48,11 +48,11 @@ template <typename Done> bool run_until(asio::io_context &io, Done done) {
 }
 
 // Runs `io` on `threads` threads until it is out of work, or `k_limit` passed.
-void run_threads(asio::io_context &io, int threads) {
+void run_threads(asio::io_context& io, int threads) {
   std::vector<std::thread> pool;
   for (int i = 0; i < threads; ++i)
     pool.emplace_back([&io] { io.run_for(k_limit); });
-  for (auto &thread : pool)
+  for (auto& thread : pool)
     thread.join();
 }
 
@@ -361,7 +361,7 @@ TEST_CASE("a cancelled lock() fails with operation_aborted, as documented") {
   boost::system::error_code code;
   try {
     std::rethrow_exception(cancelled.error);
-  } catch (const boost::system::system_error &error) {
+  } catch (const boost::system::system_error& error) {
     code = error.code();
   }
   INFO("lock() failed with: ", code.message(), " (", std::string(code.category().name()), ")");

@@ -95,7 +95,7 @@ public:
                       std::size_t capacity = std::numeric_limits<std::size_t>::max())
       : user_(std::move(user)), capacity_(capacity) {}
 
-  bool offer(const Frame &frame) noexcept override {
+  bool offer(const Frame& frame) noexcept override {
     std::lock_guard lock(mutex_);
     if (closed_) {
       ++offers_after_refusal_;
@@ -109,7 +109,7 @@ public:
     return true;
   }
 
-  const std::string &user() const noexcept override { return user_; }
+  const std::string& user() const noexcept override { return user_; }
 
   void refuse() {
     std::lock_guard lock(mutex_);
@@ -130,27 +130,27 @@ public:
 
   std::vector<json::object> parsed() const {
     std::vector<json::object> objects;
-    for (const auto &frame : frames())
+    for (const auto& frame : frames())
       objects.push_back(json::parse(*frame).as_object());
     return objects;
   }
   std::vector<std::string> types() const {
     std::vector<std::string> names;
-    for (const auto &object : parsed())
+    for (const auto& object : parsed())
       names.emplace_back(object.at("type").as_string());
     return names;
   }
   // The ids of the `message` frames, in the order they were offered.
   std::vector<MessageId> message_ids() const {
     std::vector<MessageId> ids;
-    for (const auto &object : parsed())
+    for (const auto& object : parsed())
       if (object.at("type") == "message") ids.push_back(object.at("id").as_int64());
     return ids;
   }
   // The users named by the `join` or `leave` frames, in order.
   std::vector<std::string> presence(std::string_view type) const {
     std::vector<std::string> users;
-    for (const auto &object : parsed())
+    for (const auto& object : parsed())
       if (object.at("type").as_string() == type) users.emplace_back(object.at("user").as_string());
     return users;
   }
@@ -183,7 +183,7 @@ std::vector<MessageId> ids_from(MessageId first, MessageId last) {
 }
 
 // Describes the first place `ids` differs from first, first+1, ..., last; empty when equal.
-std::string contiguity_problem(const std::vector<MessageId> &ids, MessageId first, MessageId last) {
+std::string contiguity_problem(const std::vector<MessageId>& ids, MessageId first, MessageId last) {
   const auto expected = ids_from(first, last);
   for (std::size_t i = 0; i < std::min(ids.size(), expected.size()); ++i)
     if (ids[i] != expected[i])
@@ -196,9 +196,9 @@ std::string contiguity_problem(const std::vector<MessageId> &ids, MessageId firs
 
 // The frames offered after the member's own connect (the welcome and the joins of those
 // who connected after it): the part every member of a group shares.
-std::vector<const std::string *> live_frames(const FakeMember &member) {
-  std::vector<const std::string *> live;
-  for (const auto &frame : member.frames()) {
+std::vector<const std::string*> live_frames(const FakeMember& member) {
+  std::vector<const std::string*> live;
+  for (const auto& frame : member.frames()) {
     const auto type = json::parse(*frame).at("type");
     if (type != "welcome" && type != "join") live.push_back(frame.get());
   }
@@ -233,11 +233,11 @@ private:
 };
 
 // Runs `io` on `threads` threads until it is out of work, or `k_limit` passed.
-void run_threads(asio::io_context &io, int threads) {
+void run_threads(asio::io_context& io, int threads) {
   std::vector<std::thread> pool;
   for (int i = 0; i < threads; ++i)
     pool.emplace_back([&io] { io.run_for(k_limit); });
-  for (auto &thread : pool)
+  for (auto& thread : pool)
     thread.join();
 }
 
@@ -373,7 +373,7 @@ TEST_CASE("broadcast reaches every member but the excluded one") {
   auto alice = fake("alice");
   auto bob = fake("bob");
   auto carol = fake("carol");
-  for (const auto &member : {alice, bob, carol})
+  for (const auto& member : {alice, bob, carol})
     REQUIRE(sync(chat.connect(1, member)).added);
 
   const auto sent = sync(chat.broadcast(1, draft("alice", "hi all"), alice.get()));
@@ -431,7 +431,7 @@ TEST_CASE("ids increase by one per group and groups are independent") {
   CHECK(returned_two == std::vector<MessageId>{1, 2});
   CHECK(in_one->message_ids() == std::vector<MessageId>{1, 2, 3});
   CHECK(in_two->message_ids() == std::vector<MessageId>{1, 2});
-  for (const auto &object : in_two->parsed())
+  for (const auto& object : in_two->parsed())
     CHECK(object.at("group") == 2);
   CHECK(sync(chat.group_count()) == 2);
 }
@@ -499,7 +499,7 @@ TEST_CASE("a member whose offer fails is removed and never offered again") {
   auto alice = fake("alice");
   auto bob = fake("bob");
   auto carol = fake("carol");
-  for (const auto &member : {alice, bob, carol})
+  for (const auto& member : {alice, bob, carol})
     REQUIRE(sync(chat.connect(8, member)).added);
 
   carol->refuse();
@@ -633,7 +633,7 @@ TEST_CASE("a member that stops reading delays nobody and is removed when full") 
   auto bob = fake("bob");
   constexpr std::size_t k_room = 10;
   auto stuck = fake("stuck", k_room);
-  for (const auto &member : {alice, stuck, bob})
+  for (const auto& member : {alice, stuck, bob})
     REQUIRE(sync(chat.connect(1, member)).added);
 
   constexpr MessageId k_messages = 100;
@@ -662,7 +662,7 @@ TEST_CASE("every member sees one order under concurrent broadcasts from 4 thread
   auto stuck = fake("stuck", 50); // never drains: removed part-way, delaying nobody
   {
     Sync setup; // connect on another context: the manager works from any thread
-    for (const auto &member : readers)
+    for (const auto& member : readers)
       REQUIRE(setup(chat.connect(k_group, member)).added);
     REQUIRE(setup(chat.connect(k_group, stuck)).added);
   }
@@ -683,7 +683,7 @@ TEST_CASE("every member sees one order under concurrent broadcasts from 4 thread
 
   const auto reference = live_frames(*readers.front());
   CHECK(reference.size() == k_total + 1); // the messages and stuck's leave
-  for (const auto &reader : readers) {
+  for (const auto& reader : readers) {
     CAPTURE(reader->user());
     const auto problem = contiguity_problem(reader->message_ids(), 1, k_total);
     CHECK_MESSAGE(problem.empty(), problem);
@@ -693,7 +693,7 @@ TEST_CASE("every member sees one order under concurrent broadcasts from 4 thread
 
     std::map<std::string, int> next_from;
     bool in_order = true;
-    for (const auto &object : reader->parsed()) {
+    for (const auto& object : reader->parsed()) {
       if (object.at("type") != "message") continue;
       const std::string from(object.at("from").as_string());
       in_order = in_order && std::to_string(next_from[from]++) == object.at("text").as_string();
@@ -764,7 +764,7 @@ TEST_CASE("a member connecting during broadcasts gets every message after its la
   done.rethrow();
   REQUIRE(visits.size() == k_churners * k_visits);
 
-  for (const auto &visit : visits) {
+  for (const auto& visit : visits) {
     CAPTURE(visit.member->user());
     CHECK(visit.joined.added);
     CHECK(visit.left);
@@ -780,26 +780,26 @@ TEST_CASE("a member connecting during broadcasts gets every message after its la
     CHECK_MESSAGE(problem.empty(), problem);
   }
 
-  for (const auto &steady : {alice, bob}) {
+  for (const auto& steady : {alice, bob}) {
     CAPTURE(steady->user());
     const auto problem = contiguity_problem(steady->message_ids(), 1, k_total);
     CHECK_MESSAGE(problem.empty(), problem);
     // Each visitor joined once and left once, in that order.
     std::map<std::string, std::string> presence;
     bool paired = true;
-    for (const auto &object : steady->parsed()) {
-      const auto &type = object.at("type");
+    for (const auto& object : steady->parsed()) {
+      const auto& type = object.at("type");
       if (type != "join" && type != "leave") continue;
       const std::string user(object.at("user").as_string());
       if (user == "alice" || user == "bob") continue;
-      auto &seen = presence[user];
+      auto& seen = presence[user];
       paired = paired && ((type == "join" && seen.empty()) || (type == "leave" && seen == "join"));
       seen = std::string(type.as_string());
     }
     CHECK(paired);
     CHECK(presence.size() == visits.size());
     CHECK(std::all_of(presence.begin(), presence.end(),
-                      [](const auto &entry) { return entry.second == "leave"; }));
+                      [](const auto& entry) { return entry.second == "leave"; }));
   }
 
   Sync after;
@@ -847,7 +847,7 @@ TEST_CASE("ids never repeat while groups are erased and recreated concurrently")
   CHECK(after(chat.group_count()) == 0);
   for (GroupId group = 1; group <= k_groups; ++group) {
     CAPTURE(group);
-    auto &group_ids = ids[group];
+    auto& group_ids = ids[group];
     std::sort(group_ids.begin(), group_ids.end());
     const MessageId count = k_workers / k_groups * k_rounds;
     const auto problem = contiguity_problem(group_ids, 1, count);
@@ -862,14 +862,14 @@ TEST_CASE("a busy group does not hold up other groups") {
   // only open at its time limit, and the test fails.
   class GateMember final : public huddle::Member {
   public:
-    bool offer(const Frame &) noexcept override {
+    bool offer(const Frame&) noexcept override {
       std::unique_lock lock(mutex_);
       entered_ = true;
       changed_.notify_all();
       opened_ = changed_.wait_for(lock, k_limit / 2, [this] { return open_; });
       return true;
     }
-    const std::string &user() const noexcept override { return user_; }
+    const std::string& user() const noexcept override { return user_; }
 
     bool wait_entered() {
       std::unique_lock lock(mutex_);
@@ -926,7 +926,7 @@ TEST_CASE("a busy group does not hold up other groups") {
         gate->open();
       },
       done.handler());
-  for (auto &thread : pool)
+  for (auto& thread : pool)
     thread.join();
   gate->open(); // in case the check above failed
 

@@ -28,7 +28,7 @@ const std::string k_awkward =
     "say \"hi\"\nback\\slash\ttab \x01 caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x91\x8b";
 
 // Parses strictly (boost::json rejects invalid JSON and invalid UTF-8).
-json::object parse(const std::string &frame) {
+json::object parse(const std::string& frame) {
   boost::system::error_code ec;
   json::value value = json::parse(frame, ec);
   INFO("frame: ", frame);
@@ -39,7 +39,7 @@ json::object parse(const std::string &frame) {
 
 ClientMessage message_of(std::string_view frame) {
   auto parsed = protocol::parse_client_frame(frame);
-  const auto *error = std::get_if<FrameError>(&parsed);
+  const auto* error = std::get_if<FrameError>(&parsed);
   INFO("frame: ", std::string(frame), ", error: ", error ? error->code : "none");
   REQUIRE(std::holds_alternative<ClientMessage>(parsed));
   return std::get<ClientMessage>(parsed);
@@ -49,7 +49,7 @@ std::string error_of(std::string_view frame) {
   auto parsed = protocol::parse_client_frame(frame);
   INFO("frame: ", std::string(frame));
   REQUIRE(std::holds_alternative<FrameError>(parsed));
-  const auto &error = std::get<FrameError>(parsed);
+  const auto& error = std::get<FrameError>(parsed);
   CHECK_FALSE(error.detail.empty());
   return error.code;
 }
@@ -204,7 +204,7 @@ TEST_CASE("protocol errors in a JSON frame are named") {
 TEST_CASE("an error frame names the problem the parser found") {
   auto parsed = protocol::parse_client_frame(R"({"type":"typing"})");
   REQUIRE(std::holds_alternative<FrameError>(parsed));
-  const auto &error = std::get<FrameError>(parsed);
+  const auto& error = std::get<FrameError>(parsed);
   const auto frame = parse(protocol::encode_error(error.code, error.detail));
   CHECK(frame.at("type") == "error");
   CHECK(frame.at("code") == "unknown_type");

@@ -160,7 +160,7 @@ TEST_CASE("concurrent pushes from 4 threads are all queued and counted exactly")
     queue.take(out);
     taken += out.size();
   }
-  for (auto &producer : producers)
+  for (auto& producer : producers)
     producer.join();
   queue.take(out);
   taken += out.size();
