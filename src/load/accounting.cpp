@@ -5,9 +5,7 @@
 namespace huddle::load {
 
 Accounting::Accounting(std::uint32_t groups, std::uint32_t senders_per_group, bool echo)
-    : groups_(groups),
-      senders_per_group_(senders_per_group),
-      echo_(echo),
+    : groups_(groups), senders_per_group_(senders_per_group), echo_(echo),
       senders_(std::make_unique<SenderLedger[]>(std::size_t{groups} * senders_per_group)) {}
 
 Accounting::ReceiverId Accounting::add_receiver(std::uint32_t group,
@@ -48,7 +46,9 @@ void Accounting::ready(ReceiverId receiver) noexcept {
   }
 }
 
-void Accounting::left(ReceiverId receiver) noexcept { receivers_[receiver].accountable = false; }
+void Accounting::left(ReceiverId receiver) noexcept {
+  receivers_[receiver].accountable = false;
+}
 
 Arrival Accounting::arrived(ReceiverId receiver, Marker const& marker) noexcept {
   auto& ledger = receivers_[receiver];
@@ -92,4 +92,4 @@ Tally Accounting::tally() const noexcept {
   return tally;
 }
 
-}  // namespace huddle::load
+} // namespace huddle::load

@@ -45,15 +45,15 @@ enum class Arrival {
 };
 
 struct Tally {
-  std::uint64_t sent = 0;                    // measured messages written successfully
-  std::uint64_t expected = 0;                // deliveries due to accountable receivers
-  std::uint64_t delivered = 0;               // measured deliveries to any receiver
-  std::uint64_t delivered_accountable = 0;   // of those, the ones that were expected
-  std::uint64_t lost = 0;                    // expected - delivered_accountable
+  std::uint64_t sent = 0;                  // measured messages written successfully
+  std::uint64_t expected = 0;              // deliveries due to accountable receivers
+  std::uint64_t delivered = 0;             // measured deliveries to any receiver
+  std::uint64_t delivered_accountable = 0; // of those, the ones that were expected
+  std::uint64_t lost = 0;                  // expected - delivered_accountable
 };
 
 class Accounting {
- public:
+public:
   using SenderId = std::uint32_t;
   using ReceiverId = std::uint32_t;
 
@@ -86,7 +86,7 @@ class Accounting {
 
   Tally tally() const noexcept;
 
- private:
+private:
   struct SenderLedger {
     std::atomic<std::uint64_t> next_seq{0};
     // Measured range [first, end) of successfully written messages.
@@ -95,17 +95,17 @@ class Accounting {
     std::uint64_t measured_sent = 0;
   };
   struct FromSender {
-    std::uint64_t snapshot = UINT64_MAX;  // nothing accountable until ready()
-    std::uint64_t next_seq = 0;           // one past the highest seen
-    std::uint64_t delivered = 0;          // measured, any sequence number
-    std::uint64_t accountable = 0;        // measured, seq >= snapshot
+    std::uint64_t snapshot = UINT64_MAX; // nothing accountable until ready()
+    std::uint64_t next_seq = 0;          // one past the highest seen
+    std::uint64_t delivered = 0;         // measured, any sequence number
+    std::uint64_t accountable = 0;       // measured, seq >= snapshot
   };
   struct ReceiverLedger {
     std::uint32_t group = 0;
     std::optional<SenderId> own_sender;
     bool accountable = true;
     bool was_ready = false;
-    std::vector<FromSender> from;  // indexed by k, the sender's place in the group
+    std::vector<FromSender> from; // indexed by k, the sender's place in the group
   };
 
   std::uint32_t groups_;
@@ -116,4 +116,4 @@ class Accounting {
   std::vector<ReceiverLedger> receivers_;
 };
 
-}  // namespace huddle::load
+} // namespace huddle::load

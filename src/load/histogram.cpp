@@ -8,9 +8,9 @@ namespace huddle::load {
 
 std::size_t Histogram::bucket_of(std::uint64_t value) noexcept {
   if (value < k_exact_limit) return static_cast<std::size_t>(value);
-  int const msb = 63 - std::countl_zero(value);         // >= k_sub_bucket_bits + 1
-  int const shift = msb - k_sub_bucket_bits;             // keeps the top 7 bits
-  std::uint64_t const top = value >> shift;              // in [64, 128)
+  int const msb = 63 - std::countl_zero(value); // >= k_sub_bucket_bits + 1
+  int const shift = msb - k_sub_bucket_bits;    // keeps the top 7 bits
+  std::uint64_t const top = value >> shift;     // in [64, 128)
   return static_cast<std::size_t>(k_exact_limit +
                                   static_cast<std::uint64_t>(shift - 1) * k_sub_buckets +
                                   (top - k_sub_buckets));
@@ -34,14 +34,17 @@ void Histogram::record(std::uint64_t value) noexcept {
 }
 
 void Histogram::merge(Histogram const& other) noexcept {
-  for (std::size_t i = 0; i < k_bucket_count; ++i) counts_[i] += other.counts_[i];
+  for (std::size_t i = 0; i < k_bucket_count; ++i)
+    counts_[i] += other.counts_[i];
   count_ += other.count_;
   min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
   sum_ += other.sum_;
 }
 
-void Histogram::reset() noexcept { *this = Histogram{}; }
+void Histogram::reset() noexcept {
+  *this = Histogram{};
+}
 
 double Histogram::mean() const noexcept {
   return count_ == 0 ? 0.0 : static_cast<double>(sum_ / static_cast<long double>(count_));
@@ -51,8 +54,8 @@ std::uint64_t Histogram::percentile(double percent) const noexcept {
   if (count_ == 0) return 0;
   percent = std::clamp(percent, 0.0, 100.0);
   // The epsilon keeps 99.9 % of 1000 at rank 999: 0.999 * 1000 is 999.0000000000001.
-  auto rank = static_cast<std::uint64_t>(
-      std::ceil(percent * static_cast<double>(count_) / 100.0 - 1e-9));
+  auto rank =
+      static_cast<std::uint64_t>(std::ceil(percent * static_cast<double>(count_) / 100.0 - 1e-9));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < k_bucket_count; ++i) {
@@ -62,4 +65,4 @@ std::uint64_t Histogram::percentile(double percent) const noexcept {
   return max_;
 }
 
-}  // namespace huddle::load
+} // namespace huddle::load

@@ -15,7 +15,7 @@
 namespace huddle::load {
 
 class Histogram {
- public:
+public:
   static constexpr int k_sub_bucket_bits = 6;
   static constexpr std::uint64_t k_sub_buckets = std::uint64_t{1} << k_sub_bucket_bits;
   // Values below this are their own bucket.
@@ -39,7 +39,7 @@ class Histogram {
   static std::size_t bucket_of(std::uint64_t value) noexcept;
   static std::uint64_t bucket_upper(std::size_t bucket) noexcept;
 
- private:
+private:
   std::array<std::uint64_t, k_bucket_count> counts_{};
   std::uint64_t count_ = 0;
   std::uint64_t min_ = UINT64_MAX;
@@ -48,4 +48,4 @@ class Histogram {
   long double sum_ = 0;
 };
 
-}  // namespace huddle::load
+} // namespace huddle::load

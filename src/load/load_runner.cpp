@@ -44,12 +44,14 @@ constexpr std::uint64_t k_never = UINT64_MAX;
 // Closed loop: with nothing seen for this long, send anyway rather than stall the run.
 constexpr std::uint64_t k_window_stall_ns = 1'000'000'000;
 
-std::uint64_t seconds_to_ns(double s) { return static_cast<std::uint64_t>(s * 1e9); }
+std::uint64_t seconds_to_ns(double s) {
+  return static_cast<std::uint64_t>(s * 1e9);
+}
 
 // Per-thread counters, read by the progress line while the run goes on.
 struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> sent{0};
-  std::atomic<std::uint64_t> delivered{0};  // every marker seen, all phases
+  std::atomic<std::uint64_t> delivered{0}; // every marker seen, all phases
   std::atomic<std::int64_t> open{0};
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> failed_connects{0};
@@ -57,9 +59,9 @@ struct alignas(64) WorkerStats {
 };
 
 struct Worker {
-  asio::io_context ioc{1};  // one thread runs it: no locking inside Asio
+  asio::io_context ioc{1}; // one thread runs it: no locking inside Asio
   WorkerStats stats;
-  Histogram latency;        // only this worker's thread records
+  Histogram latency; // only this worker's thread records
   // The first message seen per error kind, for the report; this worker's thread only.
   std::array<std::string, k_error_kinds> error_examples;
 };
@@ -71,7 +73,7 @@ struct Phases {
   std::uint64_t drain_end = k_never;
 };
 
-}  // namespace
+} // namespace
 
 struct Client;
 
@@ -81,12 +83,12 @@ struct LoadRunner::Impl {
   tcp::endpoint server;
   Clock::time_point t0 = Clock::now();
   std::string host_header;
-  std::vector<std::string> targets;  // per group
+  std::vector<std::string> targets; // per group
 
   std::deque<Worker> workers;
   std::vector<std::unique_ptr<Client>> clients;
 
-  Phases phases;  // written once, then published by phases_ready
+  Phases phases; // written once, then published by phases_ready
   std::atomic<bool> phases_ready{false};
   std::atomic<std::int64_t> pending_connects{0};
   std::atomic<int> running_workers{0};
@@ -119,7 +121,7 @@ asio::awaitable<void> sleep_until_ns(LoadRunner::Impl const& run, std::uint64_t 
   co_await timer.async_wait(use_tuple);
 }
 
-}  // namespace
+} // namespace
 
 // One simulated member: a stable client (connects once, stays, maybe sends) or a churner
 // (joins and leaves in a loop). Plain data; the socket lives in the coroutine frame, so
@@ -127,19 +129,19 @@ asio::awaitable<void> sleep_until_ns(LoadRunner::Impl const& run, std::uint64_t 
 struct Client {
   LoadRunner::Impl& run;
   Worker& worker;
-  std::uint32_t index;  // global, for pacing and source addresses
-  std::uint32_t group;  // 0-based
+  std::uint32_t index; // global, for pacing and source addresses
+  std::uint32_t group; // 0-based
   bool churner;
   std::optional<Accounting::SenderId> sender;
   Accounting::ReceiverId receiver;
-  std::minstd_rand random;  // churn timing only; 8 bytes, not mt19937's 2.5 KB per client
+  std::minstd_rand random; // churn timing only; 8 bytes, not mt19937's 2.5 KB per client
 
   // Closed loop, on the sender: the watcher stores one past the highest sequence number it
   // saw and, if the sender is waiting, posts a wake-up to the sender's thread.
   std::atomic<std::uint64_t> seen_next{0};
   std::atomic<bool> waiting{false};
-  asio::steady_timer* wake = nullptr;  // the sender's own thread only
-  std::vector<Client*> watched;        // on the watcher: by sender place k, or nullptr
+  asio::steady_timer* wake = nullptr; // the sender's own thread only
+  std::vector<Client*> watched;       // on the watcher: by sender place k, or nullptr
 
   // Per connection, this client's thread only.
   bool ready = false;
@@ -205,8 +207,8 @@ struct Client {
       req.set(beast::http::field::user_agent, "huddle-load/0.1");
     }));
     websocket::response_type response;
-    auto [hs_ec] = co_await ws.async_handshake(response, run.host_header, run.targets[group],
-                                               use_tuple);
+    auto [hs_ec] =
+        co_await ws.async_handshake(response, run.host_header, run.targets[group], use_tuple);
     if (hs_ec) {
       count(hs_ec == websocket::error::upgrade_declined ? ErrorKind::handshake_rejected
             : hs_ec == beast::error::timeout            ? ErrorKind::connect_timeout
@@ -236,24 +238,31 @@ struct Client {
       count(ErrorKind::server_error_frame);
     }
     if (frame.find(k_marker_prefix) == std::string_view::npos) return;
-    if (!run.published()) return;  // cannot be ours yet: nothing was sent
+    if (!run.published()) return; // cannot be ours yet: nothing was sent
     std::uint64_t const now = run.now_ns();
     MarkerScanner scanner(frame);
     while (auto marker = scanner.next()) {
       switch (run.accounting.arrived(receiver, *marker)) {
-        case Arrival::counted:
-          worker.latency.record(now > marker->send_ns ? now - marker->send_ns : 0);
-          [[fallthrough]];
-        case Arrival::unmeasured:
-          worker.stats.delivered.fetch_add(1, std::memory_order_relaxed);
-          notify_sender(*marker);
-          break;
-        case Arrival::duplicate: count(ErrorKind::duplicate); break;
-        case Arrival::foreign: count(ErrorKind::foreign_marker); break;
-        case Arrival::unexpected_self: count(ErrorKind::unexpected_self); break;
+      case Arrival::counted:
+        worker.latency.record(now > marker->send_ns ? now - marker->send_ns : 0);
+        [[fallthrough]];
+      case Arrival::unmeasured:
+        worker.stats.delivered.fetch_add(1, std::memory_order_relaxed);
+        notify_sender(*marker);
+        break;
+      case Arrival::duplicate:
+        count(ErrorKind::duplicate);
+        break;
+      case Arrival::foreign:
+        count(ErrorKind::foreign_marker);
+        break;
+      case Arrival::unexpected_self:
+        count(ErrorKind::unexpected_self);
+        break;
       }
     }
-    for (std::size_t i = 0; i < scanner.malformed(); ++i) count(ErrorKind::malformed_marker);
+    for (std::size_t i = 0; i < scanner.malformed(); ++i)
+      count(ErrorKind::malformed_marker);
   }
 
   void notify_sender(Marker const& marker) {
@@ -328,7 +337,8 @@ struct Client {
     // Spread all senders over one period so they do not fire in lockstep bursts.
     std::uint64_t const senders =
         std::uint64_t{run.accounting.groups()} * run.accounting.senders_per_group();
-    std::uint64_t next = phases.warmup_begin + period * *sender / std::max<std::uint64_t>(1, senders);
+    std::uint64_t next =
+        phases.warmup_begin + period * *sender / std::max<std::uint64_t>(1, senders);
     bool ok = true;
     while (ok && open && next < phases.measure_end) {
       co_await sleep_until_ns(run, next);
@@ -343,18 +353,21 @@ struct Client {
     std::string payload;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     wake = &timer;
-    std::uint64_t claimed = 0;   // messages this sender wrote
-    std::uint64_t forgiven = 0;  // after a stall, what is no longer waited for
+    std::uint64_t claimed = 0;  // messages this sender wrote
+    std::uint64_t forgiven = 0; // after a stall, what is no longer waited for
     std::uint64_t const window = run.options.window;
     bool ok = true;
     co_await sleep_until_ns(run, phases.warmup_begin);
     while (ok && open && run.now_ns() < phases.measure_end) {
-      auto in_flight = [&] { return claimed - std::min(claimed, std::max(forgiven, seen_next.load())); };
+      auto in_flight = [&] {
+        return claimed - std::min(claimed, std::max(forgiven, seen_next.load()));
+      };
       if (in_flight() >= window) {
         waiting.store(true);
         if (in_flight() >= window) {
           std::uint64_t const before = seen_next.load();
-          std::uint64_t const until = std::min(phases.measure_end, run.now_ns() + k_window_stall_ns);
+          std::uint64_t const until =
+              std::min(phases.measure_end, run.now_ns() + k_window_stall_ns);
           timer.expires_after(std::chrono::nanoseconds(until - std::min(until, run.now_ns())));
           auto [ec] = co_await timer.async_wait(use_tuple);
           waiting.store(false);
@@ -466,7 +479,7 @@ char const* phase_name(Phases const* p, std::uint64_t now) {
   return "closing";
 }
 
-}  // namespace
+} // namespace
 
 Report LoadRunner::Impl::run() {
   // Resolve once: thousands of clients must not each ask the resolver.
@@ -474,8 +487,8 @@ Report LoadRunner::Impl::run() {
     asio::io_context resolver_ioc;
     tcp::resolver resolver(resolver_ioc);
     boost::system::error_code ec;
-    auto const results = resolver.resolve(options.url_template.host,
-                                          std::to_string(options.url_template.port), ec);
+    auto const results =
+        resolver.resolve(options.url_template.host, std::to_string(options.url_template.port), ec);
     if (ec || results.empty()) {
       throw std::runtime_error("--url: cannot resolve '" + options.url_template.host +
                                "': " + ec.message());
@@ -499,7 +512,8 @@ Report LoadRunner::Impl::run() {
     targets.push_back(options.url_template.target(options.group_base + g, query));
   }
 
-  for (std::uint32_t t = 0; t < options.threads; ++t) workers.emplace_back();
+  for (std::uint32_t t = 0; t < options.threads; ++t)
+    workers.emplace_back();
 
   // Stable clients first, group by group; the first senders_per_group of each group send.
   std::uint32_t const spg = accounting.senders_per_group();
@@ -510,8 +524,8 @@ Report LoadRunner::Impl::run() {
       std::optional<Accounting::SenderId> sender;
       if (c < spg) sender = accounting.sender_id(g, c);
       auto const receiver = accounting.add_receiver(g, sender);
-      clients.push_back(std::make_unique<Client>(*this, workers[index % workers.size()], index,
-                                                 g, false, sender, receiver));
+      clients.push_back(std::make_unique<Client>(*this, workers[index % workers.size()], index, g,
+                                                 false, sender, receiver));
       stable_by_group[g].push_back(clients.back().get());
     }
   }
@@ -519,8 +533,8 @@ Report LoadRunner::Impl::run() {
   for (std::uint32_t g = 0; g < options.groups; ++g) {
     for (std::uint32_t c = 0; c < options.churners; ++c, ++index) {
       auto const receiver = accounting.add_receiver(g, std::nullopt, false);
-      clients.push_back(std::make_unique<Client>(*this, workers[index % workers.size()], index,
-                                                 g, true, std::nullopt, receiver));
+      clients.push_back(std::make_unique<Client>(*this, workers[index % workers.size()], index, g,
+                                                 true, std::nullopt, receiver));
     }
   }
   // Closed loop: a sender's window is freed by what its group's last member sees (the
@@ -547,8 +561,9 @@ Report LoadRunner::Impl::run() {
     if (client.churner) {
       asio::co_spawn(client.worker.ioc, client.churn_loop(), on_done);
     } else {
-      std::uint64_t const at =
-          options.connect_rate > 0 ? seconds_to_ns(static_cast<double>(i) / options.connect_rate) : 0;
+      std::uint64_t const at = options.connect_rate > 0
+                                   ? seconds_to_ns(static_cast<double>(i) / options.connect_rate)
+                                   : 0;
       asio::co_spawn(client.worker.ioc, client.stable_session(at), on_done);
     }
   }
@@ -564,13 +579,15 @@ Report LoadRunner::Impl::run() {
 
   auto sum = [this](auto member) {
     std::int64_t total = 0;
-    for (auto& w : workers) total += static_cast<std::int64_t>((w.stats.*member).load());
+    for (auto& w : workers)
+      total += static_cast<std::int64_t>((w.stats.*member).load());
     return total;
   };
   auto error_sum = [this] {
     std::uint64_t total = 0;
     for (auto& w : workers)
-      for (auto& e : w.stats.errors) total += e.load();
+      for (auto& e : w.stats.errors)
+        total += e.load();
     return total;
   };
 
@@ -599,18 +616,22 @@ Report LoadRunner::Impl::run() {
       p.warmup_begin = now;
       p.measure_begin = now + seconds_to_ns(options.warmup_s);
       p.measure_end = p.measure_begin + seconds_to_ns(options.duration_s);
-      p.drain_end = p.measure_end + seconds_to_ns(options.senders_per_group() > 0 ? options.drain_s : 0);
+      p.drain_end =
+          p.measure_end + seconds_to_ns(options.senders_per_group() > 0 ? options.drain_s : 0);
       accounting.set_window(MeasuredWindow{p.measure_begin, p.measure_end});
       phases = p;
       phases_ready.store(true, std::memory_order_release);
       report.connect_phase_s = static_cast<double>(now) / 1e9;
-      report.connected = static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open)));
+      report.connected =
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open)));
       hard_deadline = p.drain_end + close_grace;
     }
     report.peak_connected =
-        std::max(report.peak_connected, static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open))));
+        std::max(report.peak_connected,
+                 static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open))));
     if (now >= hard_deadline && !stopped) {
-      for (auto& w : workers) w.ioc.stop();
+      for (auto& w : workers)
+        w.ioc.stop();
       stopped = true;
     }
     if (now < next_tick) continue;
@@ -641,7 +662,8 @@ Report LoadRunner::Impl::run() {
     last_delivered = delivered;
   }
   if (options.progress && tty) std::fputs("\n", stderr);
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
 
   report.elapsed_s = static_cast<double>(now_ns()) / 1e9;
   report.measured_s = options.duration_s;
@@ -669,6 +691,8 @@ Report LoadRunner::Impl::run() {
 
 LoadRunner::LoadRunner(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 LoadRunner::~LoadRunner() = default;
-Report LoadRunner::run() { return impl_->run(); }
+Report LoadRunner::run() {
+  return impl_->run();
+}
 
-}  // namespace huddle::load
+} // namespace huddle::load

@@ -15,7 +15,7 @@
 namespace huddle::load {
 
 class LoadRunner {
- public:
+public:
   explicit LoadRunner(Options options);
   ~LoadRunner();
   LoadRunner(LoadRunner const&) = delete;
@@ -28,8 +28,8 @@ class LoadRunner {
   // Defined in the .cpp only; public so the client coroutines there can name it.
   struct Impl;
 
- private:
+private:
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace huddle::load
+} // namespace huddle::load

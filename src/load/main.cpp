@@ -21,7 +21,7 @@ void raise_file_limit() {
   }
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   using namespace huddle::load;

@@ -8,16 +8,14 @@ namespace huddle::load {
 
 namespace {
 
-template <typename T>
-void append_number(std::string& out, T value) {
+template <typename T> void append_number(std::string& out, T value) {
   char digits[24];
   auto const res = std::to_chars(std::begin(digits), std::end(digits), value);
   out.append(digits, res.ptr);
 }
 
 // Reads decimal digits up to the next ':' and steps past it.
-template <typename T>
-bool read_field(std::string_view& text, T& value) noexcept {
+template <typename T> bool read_field(std::string_view& text, T& value) noexcept {
   auto const res = std::from_chars(text.data(), text.data() + text.size(), value);
   if (res.ec != std::errc{} || res.ptr == text.data()) return false;
   auto const used = static_cast<std::size_t>(res.ptr - text.data());
@@ -26,7 +24,7 @@ bool read_field(std::string_view& text, T& value) noexcept {
   return true;
 }
 
-}  // namespace
+} // namespace
 
 void append_marker(std::string& out, Marker const& marker) {
   out.append(k_marker_prefix);
@@ -78,4 +76,4 @@ std::optional<Marker> MarkerScanner::next() noexcept {
   return std::nullopt;
 }
 
-}  // namespace huddle::load
+} // namespace huddle::load

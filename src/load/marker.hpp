@@ -42,15 +42,15 @@ std::optional<Marker> parse_marker(std::string_view text);
 // Iterates over the markers in a frame: `next` returns the next well-formed marker and
 // counts, in malformed(), prefixes that were not followed by one.
 class MarkerScanner {
- public:
+public:
   explicit MarkerScanner(std::string_view frame) noexcept : frame_(frame) {}
   std::optional<Marker> next() noexcept;
   std::size_t malformed() const noexcept { return malformed_; }
 
- private:
+private:
   std::string_view frame_;
   std::size_t pos_ = 0;
   std::size_t malformed_ = 0;
 };
 
-}  // namespace huddle::load
+} // namespace huddle::load

@@ -45,7 +45,7 @@ std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string&
   auto const slash = url.find('/');
   std::string_view authority = url.substr(0, slash);
   out.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  if (authority.starts_with('[')) {  // [::1]:port
+  if (authority.starts_with('[')) { // [::1]:port
     auto const close = authority.find(']');
     if (close == std::string_view::npos) {
       error = "unterminated [IPv6] host";
@@ -68,7 +68,8 @@ std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string&
       return std::nullopt;
     }
     unsigned port = 0;
-    auto const res = std::from_chars(authority.data() + 1, authority.data() + authority.size(), port);
+    auto const res =
+        std::from_chars(authority.data() + 1, authority.data() + authority.size(), port);
     if (res.ec != std::errc{} || res.ptr != authority.data() + authority.size() || port == 0 ||
         port > 65535) {
       error = "has a malformed port";
@@ -104,8 +105,7 @@ std::string url_encode(std::string_view text) {
   std::string out;
   for (unsigned char const c : text) {
     bool const unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-                            c == '~';
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
     if (unreserved) {
       out.push_back(static_cast<char>(c));
     } else {
@@ -180,8 +180,7 @@ namespace {
 
 // Numbers are taken as strings so a bad one is reported with its flag, and "-1" is not
 // silently wrapped into a huge unsigned value.
-template <typename T>
-bool to_number(std::string const& text, T& out) {
+template <typename T> bool to_number(std::string const& text, T& out) {
   auto const res = std::from_chars(text.data(), text.data() + text.size(), out);
   return !text.empty() && res.ec == std::errc{} && res.ptr == text.data() + text.size();
 }
@@ -190,8 +189,7 @@ struct Failure {
   std::string message;
 };
 
-template <typename T>
-T whole(po::variables_map const& vm, char const* name) {
+template <typename T> T whole(po::variables_map const& vm, char const* name) {
   T value{};
   auto const& text = vm[name].as<std::string>();
   if (!to_number(text, value)) {
@@ -213,8 +211,8 @@ double seconds(po::variables_map const& vm, char const* name) {
   auto const& text = vm[name].as<std::string>();
   auto value = parse_duration(text);
   if (!value) {
-    throw Failure{std::string("--") + name + ": expected a duration like 10, 10s, 500ms or 2m, got '" +
-                  text + "'"};
+    throw Failure{std::string("--") + name +
+                  ": expected a duration like 10, 10s, 500ms or 2m, got '" + text + "'"};
   }
   return *value;
 }
@@ -226,43 +224,43 @@ po::options_description describe() {
       "Opens --groups x --clients WebSocket clients on --url, makes --senders per group send\n"
       "messages carrying a marker, and counts deliveries, losses and latency.\n\nOptions");
   auto text = [] { return po::value<std::string>(); };
-  d.add_options()
-      ("help,h", "show this help")
-      ("scenario", text(), "preset: fanout (1x200, 4 senders, 64 B, closed loop), rooms "
-                           "(100x10, all send 5/s, 128 B), idle (10x100 idle), churn (10x10, "
-                           "2 senders 20/s, 10 churners per group); later flags override it")
-      ("url", text(), "ws://host:port/path; {group} is replaced by the group id "
-                      "[ws://127.0.0.1:8080/ws/{group}]")
-      ("groups", text(), "number of groups [1]")
-      ("group-base", text(), "id of the first group [1]")
-      ("clients", text(), "stable members per group [10]")
-      ("senders", text(), "members per group that send [1]")
-      ("rate", text(), "messages/s per sender, open loop; 0 = closed loop [0]")
-      ("window", text(), "closed loop: messages in flight per sender [8]")
-      ("size", text(), "payload bytes (at least the marker) [64]")
-      ("duration", text(), "measured period [10s]")
-      ("warmup", text(), "sending before measuring [1s]")
-      ("drain", text(), "waiting for deliveries after sending stops [2s]")
-      ("connect-rate", text(), "connections opened per second; 0 = all at once [5000]")
-      ("connect-timeout", text(), "TCP connect + handshake limit [10s]")
-      ("settle", text(), "without a welcome frame, a join counts as done after [100ms]")
-      ("threads", text(), "client threads, one io_context each [1]")
-      ("idle", po::bool_switch(), "hold connections only, send nothing")
-      ("token", text(), "sent as ?token=")
-      ("query", text(), "extra query string, e.g. name=x&since=0")
-      ("echo", po::bool_switch(), "ask for own messages back (?echo=1) and expect them")
-      ("churners", text(), "per group: extra clients that join and leave in a loop [0]")
-      ("churn-hold", text(), "how long a churner stays, MIN or MIN:MAX [200ms:1s]")
-      ("source-addresses", text(), "spread client sockets over 127.0.0.1..127.0.x.y "
-                                   "(N addresses) when ephemeral ports run out [1]")
-      ("seed", text(), "random seed for churn timing [1]")
-      ("json", po::bool_switch(), "print the result as one JSON object on stdout")
-      ("quiet,q", po::bool_switch(), "no progress line on stderr")
-      ("version", "print the version");
+  d.add_options()("help,h", "show this help")(
+      "scenario", text(),
+      "preset: fanout (1x200, 4 senders, 64 B, closed loop), rooms "
+      "(100x10, all send 5/s, 128 B), idle (10x100 idle), churn (10x10, "
+      "2 senders 20/s, 10 churners per group); later flags override it")(
+      "url", text(),
+      "ws://host:port/path; {group} is replaced by the group id "
+      "[ws://127.0.0.1:8080/ws/{group}]")("groups", text(), "number of groups [1]")(
+      "group-base", text(), "id of the first group [1]")(
+      "clients", text(), "stable members per group [10]")("senders", text(),
+                                                          "members per group that send [1]")(
+      "rate", text(), "messages/s per sender, open loop; 0 = closed loop [0]")(
+      "window", text(), "closed loop: messages in flight per sender [8]")(
+      "size", text(), "payload bytes (at least the marker) [64]")(
+      "duration", text(), "measured period [10s]")("warmup", text(),
+                                                   "sending before measuring [1s]")(
+      "drain", text(), "waiting for deliveries after sending stops [2s]")(
+      "connect-rate", text(), "connections opened per second; 0 = all at once [5000]")(
+      "connect-timeout", text(), "TCP connect + handshake limit [10s]")(
+      "settle", text(), "without a welcome frame, a join counts as done after [100ms]")(
+      "threads", text(), "client threads, one io_context each [1]")(
+      "idle", po::bool_switch(), "hold connections only, send nothing")(
+      "token", text(), "sent as ?token=")("query", text(),
+                                          "extra query string, e.g. name=x&since=0")(
+      "echo", po::bool_switch(), "ask for own messages back (?echo=1) and expect them")(
+      "churners", text(), "per group: extra clients that join and leave in a loop [0]")(
+      "churn-hold", text(), "how long a churner stays, MIN or MIN:MAX [200ms:1s]")(
+      "source-addresses", text(),
+      "spread client sockets over 127.0.0.1..127.0.x.y "
+      "(N addresses) when ephemeral ports run out [1]")("seed", text(),
+                                                        "random seed for churn timing [1]")(
+      "json", po::bool_switch(), "print the result as one JSON object on stdout")(
+      "quiet,q", po::bool_switch(), "no progress line on stderr")("version", "print the version");
   return d;
 }
 
-}  // namespace
+} // namespace
 
 ParseResult parse_options(std::vector<std::string> const& args) {
   ParseResult result;
@@ -270,8 +268,8 @@ ParseResult parse_options(std::vector<std::string> const& args) {
   po::variables_map vm;
   try {
     // No guessing of abbreviated flags: a typo must not select another option.
-    auto const style = po::command_line_style::default_style &
-                       ~po::command_line_style::allow_guessing;
+    auto const style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(args).options(description).style(style).run(), vm);
     po::notify(vm);
   } catch (po::error const& e) {
@@ -329,7 +327,8 @@ ParseResult parse_options(std::vector<std::string> const& args) {
       auto const hi = colon == std::string::npos
                           ? lo
                           : parse_duration(std::string_view(text).substr(colon + 1));
-      if (!lo || !hi) throw Failure{"--churn-hold: expected MIN or MIN:MAX durations, got '" + text + "'"};
+      if (!lo || !hi)
+        throw Failure{"--churn-hold: expected MIN or MIN:MAX durations, got '" + text + "'"};
       o.churn_hold_min_s = *lo;
       o.churn_hold_max_s = *hi;
     }
@@ -357,4 +356,4 @@ ParseResult parse_options(std::vector<std::string> const& args) {
   return result;
 }
 
-}  // namespace huddle::load
+} // namespace huddle::load

@@ -39,29 +39,29 @@ struct Options {
   UrlTemplate url_template;
   std::string scenario = "custom";
   std::uint32_t groups = 1;
-  std::uint64_t group_base = 1;          // id of the first group
-  std::uint32_t clients = 10;            // stable members per group
-  std::uint32_t senders = 1;             // of those, how many send
-  double rate = 0;                       // msgs/s per sender; 0 means closed loop
-  std::uint32_t window = 8;              // closed loop: messages in flight per sender
-  std::uint32_t size = 64;               // payload bytes
-  double duration_s = 10;                // measured period
-  double warmup_s = 1;                   // sending, not measured
-  double drain_s = 2;                    // after sending stops, before counting losses
-  double connect_rate = 5000;            // new connections per second; 0: all at once
-  double connect_timeout_s = 10;         // TCP connect + WebSocket handshake
-  double settle_s = 0.1;                 // without a welcome frame: join taken as done after
-  std::uint32_t threads = 1;             // io_contexts, one thread each
-  bool idle = false;                     // hold connections, send nothing
+  std::uint64_t group_base = 1;  // id of the first group
+  std::uint32_t clients = 10;    // stable members per group
+  std::uint32_t senders = 1;     // of those, how many send
+  double rate = 0;               // msgs/s per sender; 0 means closed loop
+  std::uint32_t window = 8;      // closed loop: messages in flight per sender
+  std::uint32_t size = 64;       // payload bytes
+  double duration_s = 10;        // measured period
+  double warmup_s = 1;           // sending, not measured
+  double drain_s = 2;            // after sending stops, before counting losses
+  double connect_rate = 5000;    // new connections per second; 0: all at once
+  double connect_timeout_s = 10; // TCP connect + WebSocket handshake
+  double settle_s = 0.1;         // without a welcome frame: join taken as done after
+  std::uint32_t threads = 1;     // io_contexts, one thread each
+  bool idle = false;             // hold connections, send nothing
   std::string token;
-  std::string query;                     // extra query string, appended as is
+  std::string query; // extra query string, appended as is
   bool echo = false;
   bool json = false;
   bool progress = true;
-  std::uint32_t churners = 0;            // per group: clients that join and leave in a loop
+  std::uint32_t churners = 0; // per group: clients that join and leave in a loop
   double churn_hold_min_s = 0.2;
   double churn_hold_max_s = 1.0;
-  std::uint32_t source_addresses = 1;    // spread client sockets over 127.0.0.1..N
+  std::uint32_t source_addresses = 1; // spread client sockets over 127.0.0.1..N
   std::uint64_t seed = 1;
 
   bool closed_loop() const noexcept { return rate <= 0; }
@@ -74,9 +74,9 @@ struct Options {
 };
 
 struct ParseResult {
-  std::optional<Options> options;  // set when the run can go ahead
-  std::string help;                // set for --help / --version
-  std::string error;               // one line naming the flag, for exit code 2
+  std::optional<Options> options; // set when the run can go ahead
+  std::string help;               // set for --help / --version
+  std::string error;              // one line naming the flag, for exit code 2
 };
 
 ParseResult parse_options(std::vector<std::string> const& args);
@@ -87,4 +87,4 @@ bool apply_scenario(std::string_view name, Options& options);
 // Cross-field checks; returns the one-line error or an empty string.
 std::string validate(Options const& options);
 
-}  // namespace huddle::load
+} // namespace huddle::load

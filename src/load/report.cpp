@@ -13,10 +13,14 @@ namespace json = boost::json;
 
 namespace {
 
-double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double us(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
 
 // Three significant decimals are all a percentile from 1/64-wide buckets can claim.
-double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
+double round3(double value) {
+  return std::round(value * 1000.0) / 1000.0;
+}
 
 // printf into a std::string; the attribute keeps format checking on every call.
 [[gnu::format(printf, 1, 2)]] std::string format(char const* fmt, ...) {
@@ -34,7 +38,7 @@ std::string percentile_label(double p) {
   return buf;
 }
 
-}  // namespace
+} // namespace
 
 std::uint64_t Report::error_total() const noexcept {
   return std::accumulate(errors.begin(), errors.end(), std::uint64_t{0});
@@ -97,7 +101,8 @@ std::string Report::to_json() const {
   out["errors"] = std::move(errs);
   json::object examples;
   for (std::size_t i = 0; i < k_error_kinds; ++i) {
-    if (errors[i] != 0 && !error_examples[i].empty()) examples[k_error_names[i]] = error_examples[i];
+    if (errors[i] != 0 && !error_examples[i].empty())
+      examples[k_error_names[i]] = error_examples[i];
   }
   out["error_examples"] = std::move(examples);
   out["error_total"] = error_total();
@@ -117,20 +122,21 @@ std::string Report::to_table() const {
     out += format("  %-12s ", label) + text + "\n";
   };
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  row("connections", format("%llu connected of %llu planned, %llu failed, peak %llu",
-      u(connected), u(planned_connections), u(failed_connects), u(peak_connected)));
+  row("connections", format("%llu connected of %llu planned, %llu failed, peak %llu", u(connected),
+                            u(planned_connections), u(failed_connects), u(peak_connected)));
   row("measured", format("%.2f s (after %.2f s connecting, %.2f s warm-up)", measured_s,
-      connect_phase_s, options.warmup_s));
+                         connect_phase_s, options.warmup_s));
   row("sent", format("%llu  (%.0f/s)", u(tally.sent), sends_per_s()));
   row("delivered", format("%llu  (%.0f/s)", u(tally.delivered), deliveries_per_s()));
-  row("expected", format("%llu  (delivered of them %llu)", u(tally.expected),
-      u(tally.delivered_accountable)));
+  row("expected",
+      format("%llu  (delivered of them %llu)", u(tally.expected), u(tally.delivered_accountable)));
   row("lost", format("%llu  (after %.2f s drain)", u(tally.lost), options.drain_s));
   if (latency_ns.count() > 0) {
-    row("latency ms", format("p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f",
-        us(latency_ns.percentile(50)) / 1000, us(latency_ns.percentile(90)) / 1000,
-        us(latency_ns.percentile(99)) / 1000, us(latency_ns.percentile(99.9)) / 1000,
-        us(latency_ns.max()) / 1000));
+    row("latency ms",
+        format("p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f",
+               us(latency_ns.percentile(50)) / 1000, us(latency_ns.percentile(90)) / 1000,
+               us(latency_ns.percentile(99)) / 1000, us(latency_ns.percentile(99.9)) / 1000,
+               us(latency_ns.max()) / 1000));
   }
   if (error_total() == 0) {
     row("errors", "none");
@@ -151,4 +157,4 @@ std::string Report::to_table() const {
   return out;
 }
 
-}  // namespace huddle::load
+} // namespace huddle::load

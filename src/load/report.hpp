@@ -17,27 +17,27 @@ namespace huddle::load {
 
 // One progress tick, kept for the deliveries-over-time plot.
 struct Sample {
-  double t_s = 0;                 // since the run started
-  std::uint64_t connected = 0;    // open now
-  std::uint64_t sent = 0;         // cumulative, all phases
-  std::uint64_t delivered = 0;    // cumulative, all phases
-  std::uint64_t errors = 0;       // cumulative
+  double t_s = 0;              // since the run started
+  std::uint64_t connected = 0; // open now
+  std::uint64_t sent = 0;      // cumulative, all phases
+  std::uint64_t delivered = 0; // cumulative, all phases
+  std::uint64_t errors = 0;    // cumulative
 };
 
 struct Report {
   Options options;
   std::uint64_t planned_connections = 0;
-  std::uint64_t connected = 0;          // open when sending started
-  std::uint64_t failed_connects = 0;    // attempts that did not reach an open socket
-  std::uint64_t connects = 0;           // successful, churn reconnects included
+  std::uint64_t connected = 0;       // open when sending started
+  std::uint64_t failed_connects = 0; // attempts that did not reach an open socket
+  std::uint64_t connects = 0;        // successful, churn reconnects included
   std::uint64_t peak_connected = 0;
   double connect_phase_s = 0;
-  double measured_s = 0;                // length of the measured window
+  double measured_s = 0; // length of the measured window
   double elapsed_s = 0;
   Tally tally;
-  Histogram latency_ns;                 // measured deliveries
+  Histogram latency_ns; // measured deliveries
   ErrorCounts errors{};
-  std::array<std::string, k_error_kinds> error_examples;  // first message per kind
+  std::array<std::string, k_error_kinds> error_examples; // first message per kind
   std::vector<Sample> timeline;
 
   std::uint64_t error_total() const noexcept;
@@ -51,4 +51,4 @@ struct Report {
 // Latency percentiles reported everywhere, in this order.
 inline constexpr double k_report_percentiles[] = {50, 75, 90, 95, 99, 99.9, 99.99};
 
-}  // namespace huddle::load
+} // namespace huddle::load

@@ -29,7 +29,7 @@ bool parse_group(std::string const& resource, std::uint64_t& group) {
   return true;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   unsigned short const port = argc > 1 ? static_cast<unsigned short>(std::atoi(argv[1])) : 0;
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     auto it = group_of.find(hdl);
     if (it == group_of.end()) return;
     for (auto const& member : groups[it->second]) {
-      if (!member.owner_before(hdl) && !hdl.owner_before(member)) continue;  // the sender
+      if (!member.owner_before(hdl) && !hdl.owner_before(member)) continue; // the sender
       websocketpp::lib::error_code ec;
       server.send(member, msg->get_payload(), msg->get_opcode(), ec);
     }

@@ -15,7 +15,7 @@ std::uint64_t send(Accounting& a, Accounting::SenderId sender, std::uint64_t sen
   return seq;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("every member that was there gets every measured message: nothing lost") {
   Accounting a(1, 1, false);
@@ -24,9 +24,10 @@ TEST_CASE("every member that was there gets every measured message: nothing lost
   auto const r_sender = a.add_receiver(0, s);
   auto const r1 = a.add_receiver(0, std::nullopt);
   auto const r2 = a.add_receiver(0, std::nullopt);
-  for (auto r : {r_sender, r1, r2}) a.ready(r);
+  for (auto r : {r_sender, r1, r2})
+    a.ready(r);
 
-  auto const warm = send(a, s, 500);  // warm-up: not measured
+  auto const warm = send(a, s, 500); // warm-up: not measured
   CHECK(a.arrived(r1, {s, warm, 500}) == Arrival::unmeasured);
   for (std::uint64_t t = 1000; t < 1010; ++t) {
     auto const seq = send(a, s, t);
@@ -35,7 +36,7 @@ TEST_CASE("every member that was there gets every measured message: nothing lost
   }
   auto const tally = a.tally();
   CHECK(tally.sent == 10);
-  CHECK(tally.expected == 20);  // the sender does not expect its own
+  CHECK(tally.expected == 20); // the sender does not expect its own
   CHECK(tally.delivered == 20);
   CHECK(tally.lost == 0);
 }
@@ -51,7 +52,7 @@ TEST_CASE("a missing delivery is lost; a duplicate is flagged, not counted twice
   auto const m2 = send(a, s, 1300);
   CHECK(a.arrived(r, {s, m0, 1100}) == Arrival::counted);
   CHECK(a.arrived(r, {s, m0, 1100}) == Arrival::duplicate);
-  CHECK(a.arrived(r, {s, m2, 1300}) == Arrival::counted);  // m1 never came
+  CHECK(a.arrived(r, {s, m2, 1300}) == Arrival::counted);   // m1 never came
   CHECK(a.arrived(r, {s, m1, 1200}) == Arrival::duplicate); // too late: out of order
   auto const tally = a.tally();
   CHECK(tally.expected == 3);
@@ -67,13 +68,17 @@ TEST_CASE("a member that joins late expects only what was sent after it joined")
   auto const late = a.add_receiver(0, std::nullopt);
   a.ready(early);
   std::uint64_t seqs[6];
-  for (int i = 0; i < 3; ++i) seqs[i] = send(a, s, 1100 + i);
-  a.ready(late);  // joins after three messages
-  for (int i = 3; i < 6; ++i) seqs[i] = send(a, s, 1100 + i);
-  for (int i = 0; i < 6; ++i) a.arrived(early, {s, seqs[i], 1100u + i});
+  for (int i = 0; i < 3; ++i)
+    seqs[i] = send(a, s, 1100 + i);
+  a.ready(late); // joins after three messages
+  for (int i = 3; i < 6; ++i)
+    seqs[i] = send(a, s, 1100 + i);
+  for (int i = 0; i < 6; ++i)
+    a.arrived(early, {s, seqs[i], 1100u + i});
   // The server may still deliver one sent just before the join: delivered, not expected.
   a.arrived(late, {s, seqs[2], 1102});
-  for (int i = 3; i < 6; ++i) a.arrived(late, {s, seqs[i], 1100u + i});
+  for (int i = 3; i < 6; ++i)
+    a.arrived(late, {s, seqs[i], 1100u + i});
   auto const tally = a.tally();
   CHECK(tally.expected == 6 + 3);
   CHECK(tally.delivered == 6 + 4);
@@ -98,7 +103,7 @@ TEST_CASE("churn: members who leave are not owed anything; those who stay are") 
     if (t % 2 == 0) a.arrived(churner, {s, seq, t});
   }
   a.left(leaves);
-  a.ready(churner);  // rejoins: its sequence tracking starts over
+  a.ready(churner); // rejoins: its sequence tracking starts over
   auto const tally = a.tally();
   CHECK(tally.expected == 10);
   CHECK(tally.delivered == 10 + 5 + 5);
@@ -124,7 +129,7 @@ TEST_CASE("a member the server drops stays accountable: what it missed is lost")
   a.ready(dropped);
   auto const seq = send(a, s, 1100);
   a.arrived(dropped, {s, seq, 1100});
-  send(a, s, 1200);  // after the server closed it
+  send(a, s, 1200); // after the server closed it
   CHECK(a.tally().lost == 1);
 }
 

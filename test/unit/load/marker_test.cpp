@@ -29,11 +29,11 @@ TEST_CASE("payloads have the exact size, start with the marker and need no JSON 
   CHECK(payload.size() == 128);
   CHECK(parse_marker(payload) == m);
   for (char c : payload) {
-    bool const plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == ':';
+    bool const plain =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':';
     CHECK(plain);
   }
-  make_payload(payload, m, 4);  // smaller than the marker: the marker wins
+  make_payload(payload, m, 4); // smaller than the marker: the marker wins
   CHECK(payload == encode_marker(m));
 }
 
@@ -41,9 +41,8 @@ TEST_CASE("markers are found inside a protocol v1 envelope and in raw text") {
   Marker const m{5, 99, 123};
   std::string payload;
   make_payload(payload, m, 64);
-  std::string const envelope =
-      R"({"type":"message","group":7,"id":42,"from":"u5","text":")" + payload +
-      R"(","ts":1764000000123})";
+  std::string const envelope = R"({"type":"message","group":7,"id":42,"from":"u5","text":")" +
+                               payload + R"(","ts":1764000000123})";
   MarkerScanner in_json(envelope);
   CHECK(in_json.next() == m);
   CHECK_FALSE(in_json.next());
@@ -52,8 +51,8 @@ TEST_CASE("markers are found inside a protocol v1 envelope and in raw text") {
 }
 
 TEST_CASE("a frame with several markers yields each; broken ones are counted") {
-  std::string const frame = encode_marker({1, 2, 3}) + " HLD:x " + encode_marker({4, 5, 6}) +
-                            " HLD:7:8:";
+  std::string const frame =
+      encode_marker({1, 2, 3}) + " HLD:x " + encode_marker({4, 5, 6}) + " HLD:7:8:";
   MarkerScanner scanner(frame);
   CHECK(scanner.next() == Marker{1, 2, 3});
   CHECK(scanner.next() == Marker{4, 5, 6});
@@ -64,8 +63,8 @@ TEST_CASE("a frame with several markers yields each; broken ones are counted") {
 TEST_CASE("parse rejects what is not a marker") {
   CHECK_FALSE(parse_marker(""));
   CHECK_FALSE(parse_marker("HLD:"));
-  CHECK_FALSE(parse_marker("HLD:1:2:3"));        // no closing ':'
+  CHECK_FALSE(parse_marker("HLD:1:2:3")); // no closing ':'
   CHECK_FALSE(parse_marker("HLD:-1:2:3:"));
-  CHECK_FALSE(parse_marker("HLD:99999999999:2:3:"));  // sender beyond 32 bits
+  CHECK_FALSE(parse_marker("HLD:99999999999:2:3:")); // sender beyond 32 bits
   CHECK_FALSE(parse_marker("xHLD:1:2:3:"));
 }

@@ -6,9 +6,11 @@ using namespace huddle::load;
 
 namespace {
 
-ParseResult parse(std::vector<std::string> args) { return parse_options(args); }
+ParseResult parse(std::vector<std::string> args) {
+  return parse_options(args);
+}
 
-}  // namespace
+} // namespace
 
 TEST_CASE("defaults parse and validate") {
   auto r = parse({});
@@ -50,7 +52,7 @@ TEST_CASE("bad input gives one line naming the flag") {
            {{"--scenario", "fast"}, "--scenario"},
            {{"--threads", "0"}, "--threads"},
            {{"--nope"}, "--nope"},
-           {{"--clien", "3"}, "--clien"},  // no guessing of abbreviations
+           {{"--clien", "3"}, "--clien"}, // no guessing of abbreviations
        }) {
     auto const r = parse(c.args);
     CAPTURE(c.flag);

@@ -12,7 +12,8 @@ TEST_CASE("the JSON report carries what scripts read") {
   r.connected = 10;
   r.measured_s = 2;
   r.tally = Tally{100, 400, 400, 400, 0};
-  for (std::uint64_t v = 1; v <= 1000; ++v) r.latency_ns.record(v * 1000);
+  for (std::uint64_t v = 1; v <= 1000; ++v)
+    r.latency_ns.record(v * 1000);
   r.errors[static_cast<std::size_t>(ErrorKind::server_close_policy)] = 2;
   r.error_examples[static_cast<std::size_t>(ErrorKind::server_close_policy)] = "1008 slow consumer";
   r.timeline.push_back(Sample{1.0, 10, 50, 200, 0});
@@ -25,7 +26,8 @@ TEST_CASE("the JSON report carries what scripts read") {
   }
   CHECK(doc.at("deliveries_per_s").to_number<double>() == 200.0);
   auto const& latency = doc.at("latency_us").as_object();
-  for (char const* p : {"p50", "p90", "p99", "p99.9", "max"}) CHECK(latency.contains(p));
+  for (char const* p : {"p50", "p90", "p99", "p99.9", "max"})
+    CHECK(latency.contains(p));
   CHECK(latency.at("max").to_number<double>() == 1000.0);
   CHECK(doc.at("errors").as_object().at("server_close_1008").to_number<int>() == 2);
   CHECK(doc.at("error_examples").as_object().at("server_close_1008").as_string() ==
