@@ -12,7 +12,10 @@
 // - A broadcast only offers (a non-blocking push onto the member's own queue); it never
 //   waits for a socket, so a slow member delays nobody but itself.
 // - Members whose offer fails are removed under the group's lock; a group left without
-//   members is erased. Its last id is kept, so ids never repeat while the process lives.
+//   members is erased. Its last id is kept, so ids never repeat while the process lives;
+//   with a MessageLog, ids continue from the log's last_ids() across restarts too.
+// - With a MessageLog, each message is appended to it inside the same critical section, so
+//   the log sees a group's messages in id order.
 // - Broadcast snapshots are a shared pointer to an immutable member list, replaced
 //   (copy-on-write) only when membership changes.
 #pragma once
@@ -20,11 +23,13 @@
 #include <huddle/async_mutex.hpp>
 #include <huddle/member.hpp>
 #include <huddle/message.hpp>
+#include <huddle/message_log.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -40,7 +45,13 @@ struct JoinResult {
 
 class ChatManager {
 public:
-  explicit ChatManager(boost::asio::any_io_executor executor);
+  // Called with the message once it is durable (see MessageLog), from any thread.
+  using OnDurable = std::function<void(const MessagePtr&)>;
+
+  // `log` (may be null) records every message; its last_ids() are read here, so ids
+  // continue where the log left off.
+  explicit ChatManager(boost::asio::any_io_executor executor,
+                       std::shared_ptr<MessageLog> log = nullptr);
   ~ChatManager();
 
   ChatManager(const ChatManager&) = delete;
@@ -57,10 +68,12 @@ public:
   boost::asio::awaitable<bool> disconnect(GroupId group, const Member& member);
 
   // Assigns the group's next id to `draft` and offers the message to every member but
-  // `exclude` (which may be null). Returns the message, e.g. for the sender's ack. A group
-  // with no members still gets an id (the message reaches nobody).
+  // `exclude` (which may be null). Returns the message. A group with no members still gets
+  // an id (the message reaches nobody). `on_durable` (may be empty) is called once the
+  // log has stored the message (e.g. to send the sender's ack), or right after the
+  // broadcast when there is no log.
   boost::asio::awaitable<MessagePtr> broadcast(GroupId group, MessageDraft draft,
-                                               const Member* exclude);
+                                               const Member* exclude, OnDurable on_durable = {});
 
   boost::asio::awaitable<std::size_t> group_count();
   boost::asio::awaitable<std::size_t> member_count(GroupId group);
@@ -80,6 +93,7 @@ private:
   void remove_locked(GroupId id, Group& group, std::vector<const Member*> failed);
 
   boost::asio::any_io_executor executor_;
+  const std::shared_ptr<MessageLog> log_;
   AsyncMutex groups_mutex_;
   std::unordered_map<GroupId, GroupPtr> groups_;
   std::unordered_map<GroupId, MessageId> retired_last_ids_; // last ids of erased groups

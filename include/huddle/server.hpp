@@ -25,8 +25,9 @@ namespace huddle {
 
 class Server {
 public:
-  // Binds config.address:config.port. Throws boost::system::system_error when the address
-  // cannot be resolved or bound (e.g. the port is in use).
+  // Opens the history (config.db_path) and binds config.address:config.port. Throws
+  // boost::system::system_error when the address cannot be resolved or bound (e.g. the
+  // port is in use), std::runtime_error when the history database cannot be opened.
   Server(boost::asio::any_io_executor executor, ServerConfig config);
   ~Server();
 

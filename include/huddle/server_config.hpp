@@ -1,5 +1,7 @@
-// ServerConfig: every setting of huddle's server, with the defaults `huddle serve` uses.
-// A plain struct: the command line (src/app/) fills it, an embedding app sets fields.
+// ServerConfig: every setting of huddle's server, with the defaults `huddle serve` uses
+// (except db_path: `huddle serve` stores history in ./huddle.db, an embedding app in memory
+// unless it names a file). A plain struct: the command line (src/app/) fills it, an
+// embedding app sets fields.
 #pragma once
 
 #include <chrono>
@@ -8,6 +10,13 @@
 #include <string>
 
 namespace huddle {
+
+// When the sender's ack is sent, and what a crash may lose (docs/operations.md).
+enum class Durability {
+  none,  // ack at once; messages are written in the background (a crash loses the last ones)
+  batch, // ack after the group commit (survives a killed process, not a power cut)
+  sync,  // ack after the group commit is fsync'ed
+};
 
 struct ServerConfig {
   std::string address = "127.0.0.1";
@@ -28,6 +37,13 @@ struct ServerConfig {
   std::size_t max_connections = 100'000;
   // How long stop() lets sessions flush before their sockets are closed hard.
   std::chrono::milliseconds shutdown_timeout{5'000};
+
+  // History: the SQLite file ("" keeps it in memory, lost at exit).
+  std::string db_path;
+  Durability durability = Durability::batch;
+  // Messages kept per group (0: no limit), and for how long (0: forever).
+  std::size_t history_per_group = 10'000;
+  std::chrono::milliseconds history_max_age{30LL * 24 * 3600 * 1000};
 };
 
 } // namespace huddle

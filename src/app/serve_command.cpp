@@ -32,7 +32,7 @@ int serve_command(const std::vector<std::string>& args) {
   std::optional<Server> server;
   try {
     server.emplace(io.get_executor(), options.server);
-  } catch (const boost::system::system_error& e) {
+  } catch (const std::runtime_error& e) { // port in use, bad address, unusable --db
     std::cerr << "huddle serve: " << e.what() << '\n';
     return k_exit_failure;
   }

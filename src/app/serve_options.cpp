@@ -17,6 +17,7 @@ namespace {
 std::string format_duration(std::chrono::milliseconds duration) {
   const auto ms = duration.count();
   if (ms % 1000 != 0) return std::to_string(ms) + "ms";
+  if (ms != 0 && ms % 86'400'000 == 0) return std::to_string(ms / 86'400'000) + "d";
   return std::to_string(ms / 1000) + "s";
 }
 
@@ -48,6 +49,17 @@ po::options_description describe(const ServeOptions& defaults) {
       "shutdown-timeout",
       po::value<std::string>()->default_value(format_duration(d.shutdown_timeout)),
       "on SIGINT/SIGTERM, time left to clients to take their close frame (1001)")(
+      "db", po::value<std::string>()->default_value(d.db_path),
+      "SQLite file holding the message history (created if missing; \"\": in memory only)")(
+      "durability", po::value<std::string>()->default_value("batch"),
+      "when a sender's ack is sent: none (at once), batch (after the group commit: survives "
+      "a killed process), sync (after the commit is fsync'ed: survives a power cut)")(
+      "history-per-group",
+      po::value<std::string>()->default_value(std::to_string(d.history_per_group)),
+      "messages kept per group; older ones are deleted in the background (0: no limit)")(
+      "history-max-age",
+      po::value<std::string>()->default_value(format_duration(d.history_max_age)),
+      "messages older than this are deleted in the background (0: keep forever)")(
       "log-level", po::value<std::string>()->default_value(defaults.log_level),
       "trace, debug, info, warning, error or fatal")(
       "log-format", po::value<std::string>()->default_value("text"),
@@ -58,6 +70,7 @@ po::options_description describe(const ServeOptions& defaults) {
 ServeOptions defaults() {
   ServeOptions options;
   options.threads = std::max(1u, std::thread::hardware_concurrency());
+  options.server.db_path = "huddle.db"; // the library's default is in memory
   return options;
 }
 
@@ -88,6 +101,8 @@ std::chrono::milliseconds parse_duration(const std::string& flag, const std::str
     scale = 60'000;
   else if (unit == "h")
     scale = 3'600'000;
+  else if (unit == "d")
+    scale = 86'400'000;
   if (digits == 0 || scale == 0)
     throw UsageError("--" + flag + " must be a duration like 250ms, 10s, 5m or 1h, got \"" + text +
                      "\"");
@@ -124,6 +139,21 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.max_connections =
       parse_integer<std::size_t>("max-connections", text("max-connections"), 1, 10'000'000);
   server.shutdown_timeout = parse_duration("shutdown-timeout", text("shutdown-timeout"));
+  server.db_path = text("db");
+  const std::string durability = text("durability");
+  if (durability == "none")
+    server.durability = Durability::none;
+  else if (durability == "batch")
+    server.durability = Durability::batch;
+  else if (durability == "sync")
+    server.durability = Durability::sync;
+  else
+    throw UsageError("--durability must be none, batch or sync, got \"" + durability + "\"");
+  server.history_per_group =
+      parse_integer<std::size_t>("history-per-group", text("history-per-group"), 0, 1'000'000'000);
+  const std::string max_age = text("history-max-age");
+  server.history_max_age =
+      max_age == "0" ? std::chrono::milliseconds(0) : parse_duration("history-max-age", max_age);
   if (server.idle_timeout <= server.ping_interval)
     throw UsageError("--idle-timeout must be longer than --ping-interval, or a live peer could be "
                      "dropped before it is pinged");

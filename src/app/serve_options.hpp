@@ -27,7 +27,7 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args);
 // The --help text of `huddle serve`, with every default.
 std::string serve_help();
 
-// "250ms", "10s", "5m", "1h"; a bare number is seconds. Throws UsageError naming `flag`.
+// "250ms", "10s", "5m", "1h", "30d"; a bare number is seconds. Throws UsageError naming `flag`.
 std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text);
 
 } // namespace huddle::app

@@ -43,8 +43,11 @@ struct ChatManager::LockedGroup {
   AsyncMutex::Guard guard;
 };
 
-ChatManager::ChatManager(boost::asio::any_io_executor executor)
-    : executor_(executor), groups_mutex_(executor) {}
+ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<MessageLog> log)
+    : executor_(executor), log_(std::move(log)), groups_mutex_(executor) {
+  // Groups not created yet take their first id from here (see lock_group()).
+  if (log_) retired_last_ids_ = log_->last_ids();
+}
 
 ChatManager::~ChatManager() = default;
 
@@ -134,16 +137,26 @@ boost::asio::awaitable<bool> ChatManager::disconnect(GroupId id, const Member& m
 }
 
 boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDraft draft,
-                                                          const Member* exclude) {
+                                                          const Member* exclude,
+                                                          OnDurable on_durable) {
   auto [group, guard] = co_await lock_group(id, true);
-  // The id is assigned and the message offered in one critical section: that is what
-  // gives every member the same order.
+  // The id is assigned, the message logged and offered in one critical section: that is
+  // what gives every member, and the log, the same order.
   MessagePtr message = Message::make(id, ++group->last_id, std::move(draft));
   std::vector<const Member*> failed;
   group->offer_all(message->frame(), exclude, failed);
   if (!failed.empty()) remove_locked(id, *group, std::move(failed));
+  // Logged after the offers, so an ack sent from on_durable (possibly at once, on another
+  // thread) never overtakes the message itself in an echoing sender's queue.
+  if (log_) {
+    std::function<void()> durable;
+    if (on_durable)
+      durable = [on_durable = std::move(on_durable), message] { on_durable(message); };
+    log_->append(message, std::move(durable));
+  }
   const bool empty = group->members->empty();
   guard.release();
+  if (!log_ && on_durable) on_durable(message);
   if (empty) co_await erase_if_empty(id, std::move(group));
   co_return message;
 }

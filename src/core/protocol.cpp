@@ -16,16 +16,18 @@ std::string encode_message(GroupId group, MessageId id, std::string_view from,
 }
 
 std::string encode_welcome(GroupId group, std::string_view user, MessageId last_id,
-                           const std::vector<std::string>& members) {
+                           const std::vector<std::string>& members, std::optional<bool> truncated) {
   json::array names;
   names.reserve(members.size());
   for (const auto& name : members)
     names.emplace_back(name);
-  return json::serialize(json::object{{"type", "welcome"},
-                                      {"group", group},
-                                      {"user", user},
-                                      {"last_id", last_id},
-                                      {"members", std::move(names)}});
+  json::object welcome{{"type", "welcome"},
+                       {"group", group},
+                       {"user", user},
+                       {"last_id", last_id},
+                       {"members", std::move(names)}};
+  if (truncated) welcome["truncated"] = *truncated;
+  return json::serialize(welcome);
 }
 
 std::string encode_presence(std::string_view type, GroupId group, std::string_view user) {

@@ -16,8 +16,11 @@ namespace huddle::protocol {
 
 std::string encode_message(GroupId group, MessageId id, std::string_view from,
                            std::string_view text, std::int64_t ts_ms);
+// `truncated` is sent only when set: for a reconnect with ?since=, whether history older
+// than retention was missing from the replay.
 std::string encode_welcome(GroupId group, std::string_view user, MessageId last_id,
-                           const std::vector<std::string>& members);
+                           const std::vector<std::string>& members,
+                           std::optional<bool> truncated = std::nullopt);
 // `type` is "join" or "leave".
 std::string encode_presence(std::string_view type, GroupId group, std::string_view user);
 // `ref` is omitted from the frame when the client sent none.

@@ -1,5 +1,6 @@
 // One accepted TCP connection: HTTP requests (keep-alive) until it upgrades to WebSocket.
-// Routes: GET /healthz, GET /ws/{group_id} (upgrade); anything else is a JSON 404.
+// Routes: GET /healthz, GET /api/groups/{id}/messages and /members (docs/protocol.md),
+// GET /ws/{group_id} (upgrade); anything else is a JSON 404.
 // Every refusal before the upgrade is an HTTP status with `{"error","detail"}`.
 #pragma once
 

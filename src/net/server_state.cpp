@@ -7,6 +7,24 @@
 
 namespace huddle::net {
 
+namespace {
+
+store::HistoryConfig history_config(const ServerConfig& config) {
+  store::HistoryConfig history;
+  history.path = config.db_path;
+  history.durability = config.durability;
+  history.max_per_group = config.history_per_group;
+  history.max_age = config.history_max_age;
+  return history;
+}
+
+} // namespace
+
+ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
+    : config_(std::move(config)),
+      history_(std::make_shared<store::HistoryStore>(history_config(config_))),
+      chat_(executor, history_), drained_(executor, 1) {}
+
 bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;
   if (slots_.fetch_add(1) < config_.max_connections) return true;

@@ -1,7 +1,10 @@
-// ServerState: what every connection of one Server shares: its config, the ChatManager,
-// and the registry of open WebSocket sessions that stop() and the connection limit use.
-// Thread-safe: connections on any thread of the io_context touch it.
+// ServerState: what every connection of one Server shares: its config, the history store,
+// the ChatManager (which logs to the store), and the registry of open WebSocket sessions that
+// stop() and the connection limit use. Thread-safe: connections on any thread of the io_context
+// touch it.
 #pragma once
+
+#include "store/history_store.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/server_config.hpp>
@@ -20,11 +23,12 @@ class WsSession;
 
 class ServerState {
 public:
-  ServerState(boost::asio::any_io_executor executor, ServerConfig config)
-      : config_(std::move(config)), chat_(executor), drained_(executor, 1) {}
+  // Opens the history (throws std::runtime_error when it cannot).
+  ServerState(boost::asio::any_io_executor executor, ServerConfig config);
 
   const ServerConfig& config() const noexcept { return config_; }
   ChatManager& chat() noexcept { return chat_; }
+  store::HistoryStore& history() noexcept { return *history_; }
 
   // Claims a connection slot; false when max_connections are open or the server stops.
   bool try_reserve_slot() noexcept;
@@ -47,6 +51,7 @@ public:
 
 private:
   const ServerConfig config_;
+  const std::shared_ptr<store::HistoryStore> history_;
   ChatManager chat_;
   std::atomic<std::size_t> slots_{0};
   std::atomic<std::uint64_t> guests_{0};

@@ -20,6 +20,41 @@ std::optional<GroupId> parse_group(std::string_view digits) {
   return group;
 }
 
+// A message id for ?since=: 0 .. 2^63-1, decimal digits only.
+std::optional<MessageId> parse_since(std::string_view digits) {
+  MessageId since = 0;
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), since);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || since < 0) return std::nullopt;
+  return since;
+}
+
+TargetError bad_group(std::string_view path) {
+  return TargetError{"bad_group", "the group id must be an integer from 1 to 2^63-1, got \"" +
+                                      std::string(path.substr(0, 64)) + "\""};
+}
+
+TargetError bad_since() {
+  return TargetError{"bad_since", "since must be a message id, an integer from 0 to 2^63-1"};
+}
+
+// Calls `visit(key, raw_value)` for each `key=value` pair of a query string until it
+// returns an error.
+template <typename Visit>
+std::optional<TargetError> for_each_parameter(std::string_view query, Visit visit) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    const std::string_view raw =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (auto error = visit(key, raw)) return error;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
@@ -83,30 +118,69 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
 
   WsTarget result;
   const auto group = parse_group(path);
-  if (!group)
-    return TargetError{"bad_group", "the group id must be an integer from 1 to 2^63-1, got \"" +
-                                        std::string(path.substr(0, 64)) + "\""};
+  if (!group) return bad_group(path);
   result.group = *group;
 
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    const std::string_view raw =
-        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    if (key == "name") {
-      auto name = percent_decode(raw);
-      if (!name || !is_valid_name(*name))
-        return TargetError{"bad_name", "name must be 1-32 printable characters of UTF-8"};
-      result.name = std::move(*name);
-    } else if (key == "echo") {
-      if (raw != "0" && raw != "1") return TargetError{"bad_echo", "echo must be 0 or 1"};
-      result.echo = raw == "1";
-    }
-    // Other parameters (token, since) belong to later protocol features; ignored here.
-  }
+  auto error = for_each_parameter(
+      query, [&](std::string_view key, std::string_view raw) -> std::optional<TargetError> {
+        if (key == "name") {
+          auto name = percent_decode(raw);
+          if (!name || !is_valid_name(*name))
+            return TargetError{"bad_name", "name must be 1-32 printable characters of UTF-8"};
+          result.name = std::move(*name);
+        } else if (key == "echo") {
+          if (raw != "0" && raw != "1") return TargetError{"bad_echo", "echo must be 0 or 1"};
+          result.echo = raw == "1";
+        } else if (key == "since") {
+          result.since = parse_since(raw);
+          if (!result.since) return bad_since();
+        }
+        // Other parameters (token) belong to later protocol features; ignored here.
+        return std::nullopt;
+      });
+  if (error) return *error;
+  return result;
+}
+
+std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string_view target) {
+  target.remove_prefix(k_api_groups_prefix.size());
+  const auto query_start = target.find('?');
+  const std::string_view path = target.substr(0, query_start);
+  const std::string_view query =
+      query_start == std::string_view::npos ? std::string_view{} : target.substr(query_start + 1);
+  const auto slash = path.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view resource = path.substr(slash + 1);
+
+  ApiTarget result;
+  if (resource == "messages")
+    result.resource = ApiTarget::Resource::messages;
+  else if (resource == "members")
+    result.resource = ApiTarget::Resource::members;
+  else
+    return std::nullopt;
+  const auto group = parse_group(path.substr(0, slash));
+  if (!group) return bad_group(path.substr(0, slash));
+  result.group = *group;
+
+  auto error = for_each_parameter(
+      query, [&](std::string_view key, std::string_view raw) -> std::optional<TargetError> {
+        if (result.resource != ApiTarget::Resource::messages) return std::nullopt;
+        if (key == "since") {
+          result.since = parse_since(raw);
+          if (!result.since) return bad_since();
+        } else if (key == "limit") {
+          std::size_t limit = 0;
+          auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), limit);
+          if (raw.empty() || ec != std::errc{} || end != raw.data() + raw.size() || limit < 1 ||
+              limit > k_max_history_limit)
+            return TargetError{"bad_limit", "limit must be an integer from 1 to " +
+                                                std::to_string(k_max_history_limit)};
+          result.limit = limit;
+        }
+        return std::nullopt;
+      });
+  if (error) return *error;
   return result;
 }
 

@@ -1,5 +1,6 @@
-// The request target of a WebSocket upgrade, `/ws/{group_id}?name=…&echo=0|1`, checked
-// before any upgrade so a bad one is answered with HTTP 400 and a JSON error body.
+// Request targets: a WebSocket upgrade's, `/ws/{group_id}?name=…&echo=0|1&since=ID`, checked
+// before any upgrade so a bad one is answered with HTTP 400 and a JSON error body; and the
+// group API's, `/api/groups/{group_id}/messages?since=ID&limit=N` and `…/members`.
 // Pure string handling, unit-tested without sockets.
 #pragma once
 
@@ -14,11 +15,23 @@ namespace huddle::net {
 
 inline constexpr std::string_view k_ws_prefix = "/ws/";
 inline constexpr std::size_t k_max_name_chars = 32;
+inline constexpr std::string_view k_api_groups_prefix = "/api/groups/";
+inline constexpr std::size_t k_default_history_limit = 100;
+inline constexpr std::size_t k_max_history_limit = 1000;
 
 struct WsTarget {
   GroupId group = 0;
   std::optional<std::string> name; // absent: the server picks `guest-<n>`
   bool echo = false;               // the sender also receives its own messages
+  std::optional<MessageId> since;  // replay the history after this id before going live
+};
+
+struct ApiTarget {
+  enum class Resource { messages, members };
+  GroupId group = 0;
+  Resource resource = Resource::messages;
+  std::optional<MessageId> since; // messages: absent means the newest `limit`
+  std::size_t limit = k_default_history_limit;
 };
 
 struct TargetError {
@@ -28,6 +41,9 @@ struct TargetError {
 
 // `target` must start with k_ws_prefix.
 std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target);
+
+// `target` must start with k_api_groups_prefix. nullopt: no such resource (a 404).
+std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string_view target);
 
 // Decodes %XX escapes and '+' (as a space). Returns nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view text);

@@ -66,7 +66,7 @@ asio::awaitable<void> WsSession::run(Request request) {
 
   auto self = shared_from_this();
   last_heard_ = last_ping_ = Clock::now();
-  co_await state_->chat().connect(target_.group, self);
+  join_ = co_await state_->chat().connect(target_.group, self);
   asio::co_spawn(ws_.get_executor(), writer(), asio::detached);
   asio::co_spawn(ws_.get_executor(), watchdog(), asio::detached);
 
@@ -102,9 +102,14 @@ asio::awaitable<void> WsSession::reader() {
         // A named draft, not a temporary inside the co_await: g++ 12 destroys such
         // temporaries twice (GCC bug 100611 and relatives).
         MessageDraft draft{user_, std::move(message.text), now_ms()};
-        MessagePtr sent =
-            co_await chat.broadcast(target_.group, std::move(draft), target_.echo ? nullptr : this);
-        offer(make_frame(protocol::encode_ack(message.ref, sent->id())));
+        // The ack promises the message is in history (--durability): the store calls this
+        // after its commit, from its own thread; the session is kept alive until then.
+        ChatManager::OnDurable ack = [self = shared_from_this(),
+                                      ref = std::move(message.ref)](const MessagePtr& sent) {
+          self->offer(make_frame(protocol::encode_ack(ref, sent->id())));
+        };
+        co_await chat.broadcast(target_.group, std::move(draft), target_.echo ? nullptr : this,
+                                std::move(ack));
       }
     }
     buffer.consume(bytes);
@@ -116,9 +121,22 @@ asio::awaitable<void> WsSession::reader() {
 asio::awaitable<void> WsSession::writer() {
   auto self = shared_from_this();
   std::vector<Frame> batch;
+  bool replay_due = target_.since.has_value() && join_.added;
   for (;;) {
     queue_.take(batch);
-    for (const Frame& frame : batch) {
+    std::size_t first = 0;
+    if (replay_due && !batch.empty()) {
+      // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
+      replay_due = false;
+      if (!co_await replay()) {
+        finish();
+        co_return;
+      }
+      queue_.written(batch[0]->size());
+      first = 1;
+    }
+    for (std::size_t i = first; i < batch.size(); ++i) {
+      const Frame& frame = batch[i];
       if (queue_.overflowed()) break; // the rest is dropped: the peer is being closed
       auto [ec, written] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
       if (ec) {
@@ -153,6 +171,40 @@ asio::awaitable<void> WsSession::writer() {
                              << " code=" << reason->code << " (" << reason->reason << ")"
                              << (ec ? ": " + ec.message() : std::string());
   }
+}
+
+asio::awaitable<bool> WsSession::replay() {
+  // Everything up to join_.last_id was appended to the store before the welcome was
+  // offered, and everything after it is in our queue behind the welcome: reading the
+  // store (pending messages included) up to last_id leaves no gap and no duplicate.
+  const MessageId since = *target_.since;
+  const MessageId last_id = join_.last_id;
+  std::vector<MessagePtr> missed;
+  if (since < last_id) {
+    const auto wanted = static_cast<std::size_t>(last_id - since);
+    try {
+      missed = co_await state_->history().async_read(target_.group, since, last_id, wanted);
+    } catch (const std::exception& e) { // the database failed: better no session than a gap
+      BOOST_LOG_TRIVIAL(error) << "replay failed group=" << target_.group << ": " << e.what();
+      co_return false;
+    }
+  }
+  // Ids are consecutive: anything missing before the first one kept was removed by
+  // retention (or never stored).
+  const bool truncated = since < last_id && (missed.empty() || missed.front()->id() != since + 1);
+  const std::string welcome =
+      protocol::encode_welcome(target_.group, user_, last_id, join_.members, truncated);
+  auto [welcome_error, welcome_bytes] = co_await ws_.async_write(asio::buffer(welcome), use_tuple);
+  if (welcome_error) co_return false;
+  for (const MessagePtr& message : missed) {
+    const Frame frame = message->frame();
+    auto [ec, written] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
+    if (ec) co_return false;
+  }
+  BOOST_LOG_TRIVIAL(debug) << "replayed group=" << target_.group << " user=" << user_
+                           << " since=" << since << " messages=" << missed.size()
+                           << (truncated ? " (truncated)" : "");
+  co_return true;
 }
 
 asio::awaitable<void> WsSession::watchdog() {

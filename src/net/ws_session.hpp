@@ -1,9 +1,12 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
 // Three coroutines on the session's strand, one job each (as in Asio's chat_server):
-// - reader(): reads frames, answers protocol errors, broadcasts messages, acks them;
+// - reader(): reads frames, answers protocol errors, broadcasts messages; the ack is
+//   offered when the history store reports the message durable (from its writer thread);
 // - writer(): the only one writing to the stream (Beast allows one outstanding write);
-//   it drains the SendQueue whenever woken, and sends pings and the final close frame;
+//   it drains the SendQueue whenever woken, and sends pings and the final close frame.
+//   With ?since=ID it first writes the welcome, then the stored messages after ID up to
+//   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
 // - watchdog(): asks for a ping after ping_interval of silence, drops the peer after
 //   idle_timeout, and closes the socket hard when a close handshake takes too long.
 // offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and
@@ -13,6 +16,7 @@
 #include "core/send_queue.hpp"
 #include "net/target.hpp"
 
+#include <huddle/chat_manager.hpp>
 #include <huddle/member.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -59,6 +63,9 @@ private:
 
   boost::asio::awaitable<void> reader();
   boost::asio::awaitable<void> writer();
+  // Writes the welcome (with "truncated") and the history after target_.since; false when
+  // a write failed.
+  boost::asio::awaitable<bool> replay();
   boost::asio::awaitable<void> watchdog();
   void wake_writer() noexcept;
   // On the strand: ends all three coroutines.
@@ -78,6 +85,7 @@ private:
   std::atomic<bool> ping_due_{false};
 
   // Strand-only state.
+  JoinResult join_; // set before the writer starts
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
   Clock::time_point hard_close_at_ = Clock::time_point::max();

@@ -7,14 +7,16 @@ usage: cli_test.py HUDDLE_EXE [VERSION]
 """
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-EXE = sys.argv[1]
+EXE = os.path.abspath(sys.argv[1])
 VERSION = sys.argv[2] if len(sys.argv) > 2 else None
 TIMEOUT = 15
 
@@ -118,7 +120,8 @@ def test_version_and_help():
     check(result.returncode == 0, "serve --help exits 0")
     for flag in ["--address", "--port", "--threads", "--max-message-bytes", "--send-queue-bytes",
                  "--handshake-timeout", "--ping-interval", "--idle-timeout", "--max-connections",
-                 "--shutdown-timeout", "--log-level", "--log-format"]:
+                 "--shutdown-timeout", "--log-level", "--log-format", "--db", "--durability",
+                 "--history-per-group", "--history-max-age"]:
         check(flag in result.stdout, f"serve --help lists {flag}")
 
     result = run("chat", "--help")
@@ -151,6 +154,9 @@ def test_usage_errors():
     check_usage_error(["serve", "--max-connections", "0"], "max-connections")
     check_usage_error(["serve", "--max-message-bytes", "lots"], "max-message-bytes")
     check_usage_error(["serve", "--send-queue-bytes", "1e6"], "send-queue-bytes")
+    check_usage_error(["serve", "--durability", "maybe"], "durability")
+    check_usage_error(["serve", "--history-per-group", "many"], "history-per-group")
+    check_usage_error(["serve", "--history-max-age", "1y"], "history-max-age")
     check_usage_error(["serve", "--ping-interval", "10s", "--idle-timeout", "5s"], "idle-timeout")
     check_usage_error(["frobnicate"], "frobnicate")
     check_usage_error(["chat"], "URL")
@@ -179,6 +185,15 @@ def test_startup_failures():
     check(result.returncode == 1, f"unresolvable address: exit 1 (got {result.returncode})")
     check(len(lines) == 1 and "no-such-host.invalid" in lines[0],
           f"unresolvable address: one line naming it: {lines}")
+
+
+def test_unusable_db():
+    result = run("serve", "--address", "127.0.0.1", "--port", "0", "--db", "/no-such-dir/h.db")
+    lines = result.stderr.strip().splitlines()
+    check(result.returncode == 1, f"unusable --db: exit 1 (got {result.returncode})")
+    check(len(lines) == 1 and "/no-such-dir/h.db" in lines[0],
+          f"unusable --db: one line naming the file: {lines}")
+    check("listening" not in result.stdout, "unusable --db: no 'listening' line")
 
 
 def test_signals():
@@ -247,9 +262,21 @@ def test_chat_between_two_processes():
 
 
 def main():
+    # `huddle serve` keeps its history in ./huddle.db: run it in a directory of its own.
+    workdir = tempfile.mkdtemp(prefix="huddle-cli-")
+    os.chdir(workdir)
+    try:
+        run_tests()
+    finally:
+        os.chdir("/")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_tests():
     test_version_and_help()
     test_usage_errors()
     test_startup_failures()
+    test_unusable_db()
     test_signals()
     test_chat_between_two_processes()
     if failures:

@@ -9,6 +9,7 @@ bool async_mutex_ok();
 bool chat_manager_ok();
 bool member_ok();
 bool message_ok();
+bool message_log_ok();
 bool server_ok();
 bool server_config_ok();
 bool version_ok();
@@ -20,6 +21,7 @@ TEST_CASE("every public header compiles on its own") {
   CHECK(chat_manager_ok());
   CHECK(member_ok());
   CHECK(message_ok());
+  CHECK(message_log_ok());
   CHECK(server_ok());
   CHECK(server_config_ok());
   CHECK(version_ok());

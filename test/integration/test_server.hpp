@@ -6,7 +6,8 @@
 //   WsClient alice; alice.join(server.port(), 7, "alice");
 //
 // The destructor stops the server and waits (bounded) for run() to complete. Declare the
-// TestServer before the clients of a test, so the clients go first.
+// TestServer before the clients of a test, so the clients go first. History is in memory
+// unless the config names a file (e.g. in a TempDir).
 #pragma once
 
 #include <huddle/server.hpp>
@@ -23,14 +24,34 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace huddle::test {
+
+// A fresh temporary directory (e.g. for a history file), removed with its content at the end.
+struct TempDir {
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "huddle-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const char* name) const { return (path / name).string(); }
+  std::filesystem::path path;
+};
 
 class TestServer {
 public:

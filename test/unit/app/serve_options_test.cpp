@@ -64,3 +64,35 @@ TEST_CASE("a bad value names its flag") {
   CHECK(usage_error({"--ping-interval", "60s", "--idle-timeout", "30s"}).find("--idle-timeout") !=
         std::string::npos);
 }
+
+TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max-age") {
+  const ServeOptions defaults = parse_serve_options({});
+  CHECK(defaults.server.db_path == "huddle.db"); // a file for serve; in memory for the library
+  CHECK(huddle::ServerConfig{}.db_path.empty());
+  CHECK(defaults.server.durability == huddle::Durability::batch);
+  CHECK(defaults.server.history_per_group == 10'000);
+  CHECK(defaults.server.history_max_age == 30 * 24h);
+
+  const ServeOptions options =
+      parse_serve_options({"--db", "/tmp/x.db", "--durability", "sync", "--history-per-group", "50",
+                           "--history-max-age", "7d"});
+  CHECK(options.server.db_path == "/tmp/x.db");
+  CHECK(options.server.durability == huddle::Durability::sync);
+  CHECK(options.server.history_per_group == 50);
+  CHECK(options.server.history_max_age == 7 * 24h);
+  CHECK(parse_serve_options({"--durability", "none"}).server.durability ==
+        huddle::Durability::none);
+  CHECK(parse_serve_options({"--db", ""}).server.db_path.empty());
+  CHECK(parse_serve_options({"--history-per-group", "0"}).server.history_per_group == 0);
+  CHECK(parse_serve_options({"--history-max-age", "0"}).server.history_max_age == 0ms);
+  CHECK(parse_serve_options({"--history-max-age", "90m"}).server.history_max_age == 90min);
+
+  CHECK(usage_error({"--durability", "always"}).find("--durability") != std::string::npos);
+  CHECK(usage_error({"--history-per-group", "-1"}).find("--history-per-group") !=
+        std::string::npos);
+  CHECK(usage_error({"--history-max-age", "month"}).find("--history-max-age") != std::string::npos);
+
+  const std::string help = serve_help();
+  for (auto flag : {"--db", "--durability", "--history-per-group", "--history-max-age", "30d"})
+    CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
+}

@@ -7,6 +7,7 @@
 // run_one_until with a generous limit) and followed by a check that the work completed, so a
 // deadlock fails the test instead of hanging it; nothing asserts on durations.
 #include <huddle/chat_manager.hpp>
+#include <huddle/message_log.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -34,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -934,4 +937,84 @@ TEST_CASE("a busy group does not hold up other groups") {
   done.rethrow();
   CHECK(gate->opened());
   CHECK(other->message_ids() == std::vector<MessageId>{1});
+}
+
+namespace {
+
+// Records what the manager appends; the test decides when messages become durable.
+class FakeLog final : public huddle::MessageLog {
+public:
+  void append(const huddle::MessagePtr& message, std::function<void()> on_durable) override {
+    std::lock_guard lock(mutex_);
+    appended_[message->group()].push_back(message->id());
+    if (on_durable) callbacks_.push_back(std::move(on_durable));
+  }
+  std::unordered_map<GroupId, MessageId> last_ids() override { return {{5, 41}}; }
+
+  std::vector<MessageId> appended(GroupId group) {
+    std::lock_guard lock(mutex_);
+    return appended_[group];
+  }
+  // Makes everything appended so far durable.
+  void commit() {
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard lock(mutex_);
+      callbacks.swap(callbacks_);
+    }
+    for (auto& callback : callbacks)
+      callback();
+  }
+
+private:
+  std::mutex mutex_;
+  std::map<GroupId, std::vector<MessageId>> appended_;
+  std::vector<std::function<void()>> callbacks_;
+};
+
+} // namespace
+
+TEST_CASE("a MessageLog sees each group's messages in id order; ids continue from it") {
+  asio::io_context io{4};
+  auto log = std::make_shared<FakeLog>();
+  ChatManager chat(io.get_executor(), log);
+  auto member = fake("reader");
+  {
+    Sync setup;
+    const auto joined = setup(chat.connect(5, member));
+    CHECK(joined.last_id == 41); // from the log's last_ids()
+  }
+  Completion senders;
+  for (int s = 0; s < 8; ++s)
+    asio::co_spawn(
+        asio::make_strand(io),
+        [&chat, s]() -> asio::awaitable<void> {
+          for (int n = 0; n < 100; ++n)
+            co_await chat.broadcast(s % 2 == 0 ? 5 : 6, draft("s", std::to_string(n)), nullptr);
+        },
+        senders.handler());
+  run_threads(io, 4);
+  REQUIRE(senders.finished == 8);
+  senders.rethrow();
+  CHECK(log->appended(5) == ids_from(42, 441));
+  CHECK(log->appended(6) == ids_from(1, 400));
+  CHECK(member->message_ids() == ids_from(42, 441));
+}
+
+TEST_CASE("on_durable comes from the log, or right after the broadcast without one") {
+  Sync sync;
+  auto log = std::make_shared<FakeLog>();
+  ChatManager logged(sync.executor(), log);
+  std::vector<MessageId> durable;
+  ChatManager::OnDurable record = [&](const huddle::MessagePtr& m) { durable.push_back(m->id()); };
+  sync(logged.broadcast(9, draft("a", "x"), nullptr, record));
+  sync(logged.broadcast(9, draft("a", "y"), nullptr, record));
+  CHECK(durable.empty()); // not yet durable
+  log->commit();
+  CHECK(durable == std::vector<MessageId>{1, 2});
+
+  ChatManager plain(sync.executor());
+  durable.clear();
+  sync(plain.broadcast(9, draft("a", "x"), nullptr, record));
+  CHECK(durable == std::vector<MessageId>{1});
 }

@@ -65,6 +65,10 @@ TEST_CASE("server frames are the exact JSON of protocol v1") {
         R"({"type":"welcome","group":7,"user":"alice","last_id":0,"members":[]})");
   CHECK(protocol::encode_welcome(1, "a", 3, {"b", "c"}) ==
         R"({"type":"welcome","group":1,"user":"a","last_id":3,"members":["b","c"]})");
+  CHECK(protocol::encode_welcome(1, "a", 3, {}, true) ==
+        R"({"type":"welcome","group":1,"user":"a","last_id":3,"members":[],"truncated":true})");
+  CHECK(protocol::encode_welcome(1, "a", 3, {}, false) ==
+        R"({"type":"welcome","group":1,"user":"a","last_id":3,"members":[],"truncated":false})");
   CHECK(protocol::encode_presence("join", 7, "bob") == R"({"type":"join","group":7,"user":"bob"})");
   CHECK(protocol::encode_presence("leave", 7, "bob") ==
         R"({"type":"leave","group":7,"user":"bob"})");

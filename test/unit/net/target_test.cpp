@@ -62,3 +62,55 @@ TEST_CASE("names count characters, not bytes, and reject malformed UTF-8") {
   CHECK_FALSE(is_valid_name("\x7F"));
   CHECK(is_valid_name("\xF0\x9F\x98\x80")); // an emoji
 }
+
+TEST_CASE("since is a message id from 0 to 2^63-1") {
+  CHECK_FALSE(ok("/ws/1").since.has_value());
+  CHECK(ok("/ws/1?since=0").since == 0);
+  CHECK(ok("/ws/1?name=bob&since=42").since == 42);
+  CHECK(ok("/ws/1?since=9223372036854775807").since == INT64_MAX);
+  for (auto bad : {"/ws/1?since=", "/ws/1?since=-1", "/ws/1?since=x", "/ws/1?since=1.5",
+                   "/ws/1?since=+3", "/ws/1?since=9223372036854775808", "/ws/1?since"})
+    CHECK_MESSAGE(error_code(bad) == "bad_since", bad);
+}
+
+namespace {
+
+ApiTarget api_ok(std::string_view target) {
+  auto parsed = parse_api_target(target);
+  REQUIRE_MESSAGE(parsed.has_value(), target);
+  REQUIRE_MESSAGE(std::holds_alternative<ApiTarget>(*parsed), target);
+  return std::get<ApiTarget>(*parsed);
+}
+
+std::string api_error(std::string_view target) {
+  auto parsed = parse_api_target(target);
+  REQUIRE_MESSAGE(parsed.has_value(), target);
+  REQUIRE_MESSAGE(std::holds_alternative<TargetError>(*parsed), target);
+  return std::get<TargetError>(*parsed).code;
+}
+
+} // namespace
+
+TEST_CASE("group API targets: messages with since and limit, members") {
+  const ApiTarget plain = api_ok("/api/groups/7/messages");
+  CHECK(plain.group == 7);
+  CHECK(plain.resource == ApiTarget::Resource::messages);
+  CHECK_FALSE(plain.since.has_value());
+  CHECK(plain.limit == 100);
+  const ApiTarget paged = api_ok("/api/groups/7/messages?since=40&limit=1000");
+  CHECK(paged.since == 40);
+  CHECK(paged.limit == 1000);
+  CHECK(api_ok("/api/groups/3/members").resource == ApiTarget::Resource::members);
+
+  for (auto bad : {"/api/groups/0/messages", "/api/groups/x/members", "/api/groups//messages"})
+    CHECK_MESSAGE(api_error(bad) == "bad_group", bad);
+  for (auto bad : {"/api/groups/1/messages?since=-2", "/api/groups/1/messages?since=a"})
+    CHECK_MESSAGE(api_error(bad) == "bad_since", bad);
+  for (auto bad : {"/api/groups/1/messages?limit=0", "/api/groups/1/messages?limit=1001",
+                   "/api/groups/1/messages?limit=", "/api/groups/1/messages?limit=-5"})
+    CHECK_MESSAGE(api_error(bad) == "bad_limit", bad);
+
+  for (auto none :
+       {"/api/groups/1", "/api/groups/1/", "/api/groups/1/other", "/api/groups/1/messages/2"})
+    CHECK_MESSAGE(!parse_api_target(none).has_value(), none);
+}

@@ -1,0 +1,492 @@
+#include "store/history_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/log/trivial.hpp>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+namespace huddle::store {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr int k_busy_timeout_ms = 5'000;
+constexpr std::size_t k_reader_threads = 2;
+
+// A prepared statement, finalized when it goes out of scope.
+class Statement {
+public:
+  Statement() = default;
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("SQLite prepare failed: ") + sqlite3_errmsg(db) +
+                               " in: " + sql);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(Statement&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
+  Statement& operator=(Statement&& other) noexcept {
+    std::swap(db_, other.db_);
+    std::swap(stmt_, other.stmt_);
+    return *this;
+  }
+
+  Statement& bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& bind(int index, const std::string& text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    return *this;
+  }
+  // SQLITE_ROW or SQLITE_DONE; anything else is returned too, for the caller to judge.
+  int step() { return sqlite3_step(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                : std::string();
+  }
+
+private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errmsg(db);
+    sqlite3_free(error);
+    throw std::runtime_error("SQLite: " + message + " in: " + sql);
+  }
+}
+
+sqlite3* open_db(const std::string& path) {
+  sqlite3* db = nullptr;
+  const char* name = path.empty() ? ":memory:" : path.c_str();
+  const int rc = sqlite3_open_v2(name, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open history database \"" + path + "\": " + message);
+  }
+  sqlite3_busy_timeout(db, k_busy_timeout_ms);
+  return db;
+}
+
+// Schema migrations: k_migrations[v] takes a file from version v to v + 1. Append only.
+constexpr const char* k_migrations[] = {
+    // 0 -> 1: messages, and each group's newest id (kept when retention empties a group,
+    // so ids never restart).
+    "CREATE TABLE messages(group_id INTEGER NOT NULL, id INTEGER NOT NULL,"
+    " sender TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL,"
+    " PRIMARY KEY(group_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX messages_by_ts ON messages(ts);"
+    "CREATE TABLE groups(group_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);",
+};
+static_assert(std::size(k_migrations) == HistoryStore::k_schema_version);
+
+void migrate(sqlite3* db, const std::string& path) {
+  exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+  Statement select(db, "SELECT max(version) FROM schema_version");
+  int version = select.step() == SQLITE_ROW ? static_cast<int>(select.integer(0)) : 0;
+  if (version > HistoryStore::k_schema_version)
+    throw std::runtime_error("history database \"" + path + "\" has schema version " +
+                             std::to_string(version) + ", newer than this huddle's " +
+                             std::to_string(HistoryStore::k_schema_version));
+  const int from = version;
+  while (version < HistoryStore::k_schema_version) {
+    exec(db, "BEGIN IMMEDIATE");
+    try {
+      exec(db, k_migrations[version]);
+      ++version;
+      exec(db, "DELETE FROM schema_version");
+      Statement insert(db, "INSERT INTO schema_version(version) VALUES(?)");
+      insert.bind(1, version);
+      if (insert.step() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
+      exec(db, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    // A new file is no news; upgrading an existing one is worth a line at info.
+    if (from > 0) {
+      BOOST_LOG_TRIVIAL(info) << "history database \"" << path << "\" migrated to schema version "
+                              << version;
+    } else {
+      BOOST_LOG_TRIVIAL(debug) << "history database \"" << path << "\" created, schema version "
+                               << version;
+    }
+  }
+}
+
+MessagePtr row_message(GroupId group, const Statement& row) {
+  MessageDraft draft{row.text(1), row.text(2), row.integer(3)};
+  return Message::make(group, row.integer(0), std::move(draft));
+}
+
+void sort_unique(std::vector<MessagePtr>& messages) {
+  std::sort(messages.begin(), messages.end(),
+            [](const MessagePtr& a, const MessagePtr& b) { return a->id() < b->id(); });
+  messages.erase(
+      std::unique(messages.begin(), messages.end(),
+                  [](const MessagePtr& a, const MessagePtr& b) { return a->id() == b->id(); }),
+      messages.end());
+}
+
+} // namespace
+
+struct HistoryStore::Core {
+  struct Entry {
+    MessagePtr message;
+    std::function<void()> on_durable;
+  };
+
+  explicit Core(HistoryConfig cfg) : config(std::move(cfg)) {
+    write_db = open_db(config.path);
+    try {
+      if (!config.path.empty()) exec(write_db, "PRAGMA journal_mode=WAL");
+      switch (config.durability) {
+      case Durability::none:
+        exec(write_db, "PRAGMA synchronous=OFF");
+        break;
+      case Durability::batch:
+        exec(write_db, "PRAGMA synchronous=NORMAL");
+        break;
+      case Durability::sync:
+        exec(write_db, "PRAGMA synchronous=FULL");
+        break;
+      }
+      migrate(write_db, config.path);
+      // An in-memory database exists only for its one connection: readers share it.
+      read_db = config.path.empty() ? write_db : open_db(config.path);
+      insert = Statement(write_db,
+                         "INSERT INTO messages(group_id, id, sender, text, ts) VALUES(?,?,?,?,?)");
+      upsert_group = Statement(write_db, "INSERT INTO groups(group_id, last_id) VALUES(?, ?)"
+                                         " ON CONFLICT(group_id) DO UPDATE SET"
+                                         " last_id = max(last_id, excluded.last_id)");
+    } catch (...) {
+      close();
+      throw;
+    }
+    // Retention looks at every group once after start-up, then at those written to.
+    Statement groups(read_db, "SELECT group_id FROM groups");
+    while (groups.step() == SQLITE_ROW)
+      touched.insert(groups.integer(0));
+  }
+
+  ~Core() {
+    readers.join();
+    close();
+  }
+
+  void close() {
+    insert = Statement();
+    upsert_group = Statement();
+    if (read_db != write_db) sqlite3_close(read_db);
+    sqlite3_close(write_db);
+    read_db = write_db = nullptr;
+  }
+
+  // Locks the read connection; in memory it is the writer's too.
+  std::unique_lock<std::mutex> lock_reads() { return std::unique_lock(read_mutex); }
+  std::unique_lock<std::mutex> lock_writes() {
+    return read_db == write_db ? std::unique_lock(read_mutex) : std::unique_lock<std::mutex>();
+  }
+
+  void run_writer() {
+    auto next_retention = std::chrono::steady_clock::now() + config.retention_interval;
+    for (;;) {
+      std::uint64_t taken_seq = 0;
+      std::uint64_t retention_seq = 0;
+      {
+        std::unique_lock lock(mutex);
+        wake.wait_until(lock, next_retention, [&] {
+          return !pending.empty() || stopping || retention_asked > retention_done;
+        });
+        if (pending.empty() && stopping) break;
+        in_flight.swap(pending); // in_flight is empty here
+        taken_seq = appended_seq;
+        retention_seq = retention_asked;
+      }
+      if (!in_flight.empty()) {
+        const bool committed = commit(in_flight);
+        std::vector<Entry> done;
+        {
+          std::lock_guard lock(mutex);
+          done.swap(in_flight); // readers find them in the database from now on
+        }
+        if (committed)
+          for (auto& entry : done)
+            if (entry.on_durable) entry.on_durable();
+        done.clear();
+        {
+          std::lock_guard lock(mutex); // flush() returns once the callbacks have run
+          committed_seq = taken_seq;
+        }
+        flushed.notify_all();
+      }
+      if (std::chrono::steady_clock::now() >= next_retention || retention_seq > retention_done) {
+        retain();
+        next_retention = std::chrono::steady_clock::now() + config.retention_interval;
+        {
+          std::lock_guard lock(mutex);
+          retention_done = retention_seq;
+        }
+        flushed.notify_all();
+      }
+    }
+  }
+
+  // One transaction for the whole batch (group commit). False when it could not commit.
+  bool commit(const std::vector<Entry>& batch) {
+    auto db_lock = lock_writes();
+    try {
+      exec(write_db, "BEGIN IMMEDIATE");
+      std::unordered_map<GroupId, MessageId> newest;
+      for (const Entry& entry : batch) {
+        const Message& m = *entry.message;
+        insert.bind(1, m.group()).bind(2, m.id()).bind(3, m.from()).bind(4, m.text());
+        insert.bind(5, m.ts_ms());
+        // A constraint failure only fails this row (an id stored before: a second server on
+        // the same file); the others still commit.
+        if (insert.step() != SQLITE_DONE)
+          BOOST_LOG_TRIVIAL(error) << "history: message group=" << m.group() << " id=" << m.id()
+                                   << " not stored: " << sqlite3_errmsg(write_db);
+        insert.reset();
+        auto& id = newest[m.group()];
+        id = std::max(id, m.id());
+      }
+      for (const auto& [group, id] : newest) {
+        upsert_group.bind(1, group).bind(2, id);
+        upsert_group.step();
+        upsert_group.reset();
+        touched.insert(group);
+      }
+      exec(write_db, "COMMIT");
+      return true;
+    } catch (const std::exception& e) {
+      sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
+      BOOST_LOG_TRIVIAL(error) << "history: a batch of " << batch.size()
+                               << " messages was not stored: " << e.what();
+      return false;
+    }
+  }
+
+  void retain() {
+    try {
+      auto db_lock = lock_writes();
+      if (config.max_per_group > 0 && !touched.empty()) {
+        Statement trim(write_db, "DELETE FROM messages WHERE group_id = ?1 AND id <= "
+                                 "(SELECT last_id FROM groups WHERE group_id = ?1) - ?2");
+        exec(write_db, "BEGIN IMMEDIATE");
+        for (GroupId group : touched) {
+          trim.bind(1, group).bind(2, static_cast<std::int64_t>(config.max_per_group));
+          trim.step();
+          trim.reset();
+        }
+        exec(write_db, "COMMIT");
+      }
+      touched.clear();
+      if (config.max_age.count() > 0) {
+        Statement expire(write_db, "DELETE FROM messages WHERE ts < ?");
+        expire.bind(1, now_ms() - config.max_age.count());
+        expire.step();
+      }
+    } catch (const std::exception& e) {
+      sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
+      BOOST_LOG_TRIVIAL(error) << "history: retention failed: " << e.what();
+    }
+  }
+
+  // Pending and in-flight messages of `group` that `keep` accepts; taken before the
+  // database is read, so a message committed in between is found at least once.
+  template <typename Keep> std::vector<MessagePtr> unwritten(GroupId group, Keep keep) {
+    std::vector<MessagePtr> found;
+    std::lock_guard lock(mutex);
+    for (const auto* entries : {&in_flight, &pending})
+      for (const Entry& entry : *entries)
+        if (entry.message->group() == group && keep(*entry.message)) found.push_back(entry.message);
+    return found;
+  }
+
+  std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit) {
+    if (limit == 0 || upto <= after) return {};
+    auto found =
+        unwritten(group, [&](const Message& m) { return m.id() > after && m.id() <= upto; });
+    {
+      auto db_lock = lock_reads();
+      Statement select(read_db, "SELECT id, sender, text, ts FROM messages"
+                                " WHERE group_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?");
+      select.bind(1, group).bind(2, after).bind(3, upto);
+      select.bind(4, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+      while (select.step() == SQLITE_ROW)
+        found.push_back(row_message(group, select));
+    }
+    sort_unique(found);
+    if (found.size() > limit) found.resize(limit);
+    return found;
+  }
+
+  std::vector<MessagePtr> read_latest(GroupId group, std::size_t limit) {
+    if (limit == 0) return {};
+    auto found = unwritten(group, [](const Message&) { return true; });
+    {
+      auto db_lock = lock_reads();
+      Statement select(read_db, "SELECT id, sender, text, ts FROM messages"
+                                " WHERE group_id = ? ORDER BY id DESC LIMIT ?");
+      select.bind(1, group);
+      select.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+      while (select.step() == SQLITE_ROW)
+        found.push_back(row_message(group, select));
+    }
+    sort_unique(found);
+    if (found.size() > limit)
+      found.erase(found.begin(), found.end() - static_cast<std::ptrdiff_t>(limit));
+    return found;
+  }
+
+  const HistoryConfig config;
+  sqlite3* write_db = nullptr; // the writer thread's (and, in memory, everybody's)
+  sqlite3* read_db = nullptr;
+  std::mutex read_mutex; // guards read_db
+  Statement insert;      // writer thread only
+  Statement upsert_group;
+  std::unordered_set<GroupId> touched; // writer thread only: groups retention must look at
+
+  std::mutex mutex; // guards what follows
+  std::condition_variable wake;
+  std::condition_variable flushed;
+  std::vector<Entry> pending;
+  std::vector<Entry> in_flight; // being committed; the writer reads it without the lock
+  std::uint64_t appended_seq = 0;
+  std::uint64_t committed_seq = 0;
+  std::uint64_t retention_asked = 0; // enforce_retention() calls, and those the writer ran
+  std::uint64_t retention_done = 0;
+  bool stopping = false;
+
+  asio::thread_pool readers{k_reader_threads};
+};
+
+HistoryStore::HistoryStore(HistoryConfig config)
+    : core_(std::make_shared<Core>(std::move(config))) {
+  writer_ = std::thread([core = core_] { core->run_writer(); });
+}
+
+HistoryStore::~HistoryStore() {
+  {
+    std::lock_guard lock(core_->mutex);
+    core_->stopping = true;
+  }
+  core_->wake.notify_one();
+  // The last owner may be an on_durable callback running on the writer thread itself.
+  if (writer_.get_id() == std::this_thread::get_id())
+    writer_.detach();
+  else
+    writer_.join();
+}
+
+void HistoryStore::append(const MessagePtr& message, std::function<void()> on_durable) {
+  Core& core = *core_;
+  if (core.config.durability == Durability::none && on_durable) {
+    on_durable();
+    on_durable = nullptr;
+  }
+  bool first = false;
+  {
+    std::lock_guard lock(core.mutex);
+    first = core.pending.empty();
+    core.pending.push_back(Core::Entry{message, std::move(on_durable)});
+    ++core.appended_seq;
+  }
+  if (first) core.wake.notify_one();
+}
+
+std::unordered_map<GroupId, MessageId> HistoryStore::last_ids() {
+  std::unordered_map<GroupId, MessageId> ids;
+  {
+    auto db_lock = core_->lock_reads();
+    Statement select(core_->read_db, "SELECT group_id, last_id FROM groups");
+    while (select.step() == SQLITE_ROW)
+      ids[select.integer(0)] = select.integer(1);
+  }
+  std::lock_guard lock(core_->mutex);
+  for (const auto* entries : {&core_->in_flight, &core_->pending})
+    for (const auto& entry : *entries) {
+      auto& id = ids[entry.message->group()];
+      id = std::max(id, entry.message->id());
+    }
+  return ids;
+}
+
+std::vector<MessagePtr> HistoryStore::read(GroupId group, MessageId after, MessageId upto,
+                                           std::size_t limit) {
+  return core_->read(group, after, upto, limit);
+}
+
+std::vector<MessagePtr> HistoryStore::read_latest(GroupId group, std::size_t limit) {
+  return core_->read_latest(group, limit);
+}
+
+asio::awaitable<std::vector<MessagePtr>>
+HistoryStore::async_read(GroupId group, MessageId after, MessageId upto, std::size_t limit) {
+  // A plain pointer: the caller keeps the store alive while it waits, and the job must not
+  // be what destroys the store on a reader thread.
+  auto job = [core = core_.get(), group, after, upto,
+              limit]() -> asio::awaitable<std::vector<MessagePtr>> {
+    co_return core->read(group, after, upto, limit);
+  };
+  co_return co_await asio::co_spawn(core_->readers, std::move(job), asio::use_awaitable);
+}
+
+asio::awaitable<std::vector<MessagePtr>> HistoryStore::async_read_latest(GroupId group,
+                                                                         std::size_t limit) {
+  auto job = [core = core_.get(), group, limit]() -> asio::awaitable<std::vector<MessagePtr>> {
+    co_return core->read_latest(group, limit);
+  };
+  co_return co_await asio::co_spawn(core_->readers, std::move(job), asio::use_awaitable);
+}
+
+void HistoryStore::flush() {
+  Core& core = *core_;
+  std::unique_lock lock(core.mutex);
+  const std::uint64_t target = core.appended_seq;
+  core.wake.notify_one();
+  core.flushed.wait(lock, [&] { return core.committed_seq >= target; });
+}
+
+void HistoryStore::enforce_retention() {
+  // Retention runs on the writer thread, which owns the write connection; this asks it to
+  // and waits (it commits what is pending first).
+  Core& core = *core_;
+  std::unique_lock lock(core.mutex);
+  const std::uint64_t asked = ++core.retention_asked;
+  const std::uint64_t target = core.appended_seq;
+  core.wake.notify_one();
+  core.flushed.wait(lock,
+                    [&] { return core.retention_done >= asked && core.committed_seq >= target; });
+}
+
+const HistoryConfig& HistoryStore::config() const noexcept {
+  return core_->config;
+}
+
+} // namespace huddle::store

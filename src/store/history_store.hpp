@@ -1,0 +1,87 @@
+// HistoryStore: every message of every group in SQLite, the MessageLog of huddle's server.
+//
+// Writes: append() is a memory push (it runs inside a group's critical section). One
+// dedicated writer thread drains everything pending into ONE transaction (group commit),
+// then calls the messages' `on_durable` callbacks: with Durability::batch after COMMIT
+// (WAL, synchronous=NORMAL: survives a killed process, not a power cut), with sync after
+// COMMIT with synchronous=FULL (fsync), with none at once, inside append().
+// Reads: blocking read() calls, or async_read() which runs them on the store's own small
+// thread pool, never on the caller's (I/O) threads. Reads see messages still pending in
+// the writer's queue too, so a message is readable from the moment append() returned.
+// Retention (max messages per group, max age) is enforced by the writer thread in the
+// background, at most every `retention_interval`.
+//
+// The file is in WAL mode, its schema versioned (table schema_version) and migrated
+// forward when opened. An empty path keeps the history in memory for this object's life.
+// Thread-safe; the constructor and last_ids() block (call them at start-up).
+#pragma once
+
+#include <huddle/message_log.hpp>
+#include <huddle/server_config.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace huddle::store {
+
+using huddle::Durability; // none, batch, sync: see server_config.hpp
+
+struct HistoryConfig {
+  std::string path; // "" : in memory
+  Durability durability = Durability::batch;
+  std::size_t max_per_group = 10'000;                         // 0: no limit
+  std::chrono::milliseconds max_age{30LL * 24 * 3600 * 1000}; // 0: no limit
+  std::chrono::milliseconds retention_interval{5'000};
+};
+
+class HistoryStore : public MessageLog {
+public:
+  // Opens (creating and migrating) the database and starts the writer thread. Throws
+  // std::runtime_error naming the file when it cannot be opened or migrated.
+  explicit HistoryStore(HistoryConfig config);
+  // Commits what is pending (calling its callbacks), then stops the threads.
+  ~HistoryStore() override;
+
+  HistoryStore(const HistoryStore&) = delete;
+  HistoryStore& operator=(const HistoryStore&) = delete;
+
+  void append(const MessagePtr& message, std::function<void()> on_durable) override;
+  std::unordered_map<GroupId, MessageId> last_ids() override;
+
+  // Messages of `group` with after < id <= upto, in id order, at most `limit`.
+  std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit);
+  // The newest `limit` messages of `group`, in id order.
+  std::vector<MessagePtr> read_latest(GroupId group, std::size_t limit);
+
+  // The same, run on the store's reader threads; the caller resumes on its own executor.
+  boost::asio::awaitable<std::vector<MessagePtr>> async_read(GroupId group, MessageId after,
+                                                             MessageId upto, std::size_t limit);
+  boost::asio::awaitable<std::vector<MessagePtr>> async_read_latest(GroupId group,
+                                                                    std::size_t limit);
+
+  // Blocks until everything appended before the call is committed (tests, shutdown).
+  void flush();
+  // Runs retention now, on the calling thread (tests); the writer does it on its own.
+  void enforce_retention();
+
+  const HistoryConfig& config() const noexcept;
+
+  // The schema version this build writes; older files are migrated to it when opened.
+  static constexpr int k_schema_version = 1;
+
+private:
+  struct Core;
+  std::shared_ptr<Core> core_; // shared with the writer thread, which may outlive *this
+  std::thread writer_;
+};
+
+} // namespace huddle::store

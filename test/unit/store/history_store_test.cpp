@@ -1,0 +1,222 @@
+// HistoryStore against real SQLite files: group commit and callbacks, reads (including
+// messages not committed yet), ids across reopen, retention, schema migration.
+#include "store/history_store.hpp"
+
+#include <sqlite3.h>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace huddle;
+using namespace huddle::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory, removed with everything in it at the end of the test.
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "huddle-store-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  std::string file(const char* name) const { return (path / name).string(); }
+  fs::path path;
+};
+
+MessagePtr message(GroupId group, MessageId id, std::string text = "hi",
+                   std::int64_t ts = now_ms()) {
+  MessageDraft draft{"alice", std::move(text), ts};
+  return Message::make(group, id, std::move(draft));
+}
+
+std::vector<MessageId> ids(const std::vector<MessagePtr>& messages) {
+  std::vector<MessageId> out;
+  for (const auto& m : messages)
+    out.push_back(m->id());
+  return out;
+}
+
+std::vector<MessageId> range(MessageId first, MessageId last) {
+  std::vector<MessageId> out;
+  for (MessageId id = first; id <= last; ++id)
+    out.push_back(id);
+  return out;
+}
+
+HistoryConfig file_config(const TempDir& dir, Durability durability = Durability::batch) {
+  HistoryConfig config;
+  config.path = dir.file("history.db");
+  config.durability = durability;
+  return config;
+}
+
+} // namespace
+
+TEST_CASE("appended messages are durable, then readable in id order, with all their fields") {
+  TempDir dir;
+  HistoryStore store(file_config(dir));
+  std::atomic<int> durable{0};
+  for (MessageId id = 1; id <= 50; ++id)
+    store.append(message(7, id, "m" + std::to_string(id), 1000 + id), [&] { ++durable; });
+  store.append(message(8, 1), nullptr);
+  store.flush();
+  CHECK(durable == 50);
+
+  const auto all = store.read(7, 0, INT64_MAX, 1000);
+  CHECK(ids(all) == range(1, 50));
+  CHECK(all[4]->from() == "alice");
+  CHECK(all[4]->text() == "m5");
+  CHECK(all[4]->ts_ms() == 1005);
+  CHECK(all[4]->group() == 7);
+  CHECK(*all[4]->frame() == *message(7, 5, "m5", 1005)->frame());
+
+  CHECK(ids(store.read(7, 10, INT64_MAX, 5)) == range(11, 15));
+  CHECK(ids(store.read(7, 10, 12, 100)) == range(11, 12));
+  CHECK(store.read(7, 50, INT64_MAX, 100).empty());
+  CHECK(store.read(7, 0, INT64_MAX, 0).empty());
+  CHECK(ids(store.read_latest(7, 3)) == range(48, 50));
+  CHECK(ids(store.read_latest(8, 3)) == range(1, 1));
+  CHECK(store.read_latest(9, 3).empty());
+  CHECK(store.last_ids() == std::unordered_map<GroupId, MessageId>{{7, 50}, {8, 1}});
+}
+
+TEST_CASE("a message is readable as soon as append() returns, committed or not") {
+  TempDir dir;
+  HistoryStore store(file_config(dir, Durability::sync));
+  for (MessageId id = 1; id <= 200; ++id) {
+    store.append(message(1, id), nullptr);
+    // Whatever the writer is doing (pending, in flight, committed), nothing is missing.
+    const auto read = store.read(1, id - 1, id, 10);
+    REQUIRE(ids(read) == std::vector<MessageId>{id});
+  }
+  CHECK(ids(store.read(1, 0, INT64_MAX, 1000)) == range(1, 200));
+  CHECK(ids(store.read_latest(1, 1000)) == range(1, 200));
+}
+
+TEST_CASE("durability none calls back at once; batch and sync after the commit") {
+  TempDir dir;
+  {
+    HistoryStore store(file_config(dir, Durability::none));
+    bool called = false;
+    store.append(message(1, 1), [&] { called = true; });
+    CHECK(called); // inside append(), before any commit
+    store.flush();
+    CHECK(store.read(1, 0, 10, 10).size() == 1);
+  }
+  for (auto durability : {Durability::batch, Durability::sync}) {
+    TempDir other;
+    HistoryStore store(file_config(other, durability));
+    std::atomic<bool> called{false};
+    store.append(message(1, 1), [&] { called = true; });
+    store.flush();
+    CHECK(called);
+  }
+}
+
+TEST_CASE("ids continue after reopening the file, even when retention emptied a group") {
+  TempDir dir;
+  HistoryConfig config = file_config(dir);
+  config.max_age = std::chrono::hours(1);
+  {
+    HistoryStore store(config);
+    for (MessageId id = 1; id <= 5; ++id)
+      store.append(message(3, id), nullptr);
+    store.append(message(4, 1, "old", now_ms() - 2 * 3600 * 1000), nullptr);
+  } // the destructor commits what is pending
+  HistoryStore store(config);
+  store.enforce_retention();
+  CHECK(store.read(4, 0, INT64_MAX, 10).empty()); // expired
+  CHECK(store.last_ids() == std::unordered_map<GroupId, MessageId>{{3, 5}, {4, 1}});
+  CHECK(ids(store.read(3, 0, INT64_MAX, 10)) == range(1, 5));
+}
+
+TEST_CASE("retention keeps the newest messages of each group, and drops old ones") {
+  TempDir dir;
+  HistoryConfig config = file_config(dir);
+  config.max_per_group = 10;
+  config.max_age = std::chrono::hours(24);
+  HistoryStore store(config);
+  const auto old_ts = now_ms() - 48LL * 3600 * 1000;
+  for (MessageId id = 1; id <= 25; ++id)
+    store.append(message(1, id), nullptr);
+  for (MessageId id = 1; id <= 4; ++id)
+    store.append(message(2, id, "old", old_ts), nullptr);
+  store.append(message(2, 5), nullptr);
+  store.enforce_retention();
+  CHECK(ids(store.read(1, 0, INT64_MAX, 100)) == range(16, 25));
+  CHECK(ids(store.read(2, 0, INT64_MAX, 100)) == range(5, 5));
+
+  HistoryConfig unlimited = file_config(dir);
+  unlimited.max_per_group = 0;
+  unlimited.max_age = std::chrono::milliseconds(0);
+  TempDir other;
+  unlimited.path = other.file("unlimited.db");
+  HistoryStore keep_all(unlimited);
+  for (MessageId id = 1; id <= 25; ++id)
+    keep_all.append(message(1, id, "x", old_ts), nullptr);
+  keep_all.enforce_retention();
+  CHECK(keep_all.read(1, 0, INT64_MAX, 100).size() == 25);
+}
+
+TEST_CASE("an empty file is migrated to the current schema; a newer one is refused") {
+  TempDir dir;
+  const std::string path = dir.file("empty.db");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  HistoryConfig config = file_config(dir);
+  config.path = path;
+  {
+    HistoryStore store(config);
+    store.append(message(1, 1), nullptr);
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  auto single_integer = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    const auto value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+  };
+  CHECK(single_integer("SELECT version FROM schema_version") == HistoryStore::k_schema_version);
+  CHECK(single_integer("SELECT count(*) FROM messages") == 1);
+  REQUIRE(sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  CHECK_THROWS_AS(HistoryStore{config}, std::runtime_error);
+}
+
+TEST_CASE("an unusable path is a start-up error naming the file") {
+  HistoryConfig config;
+  config.path = "/nonexistent-dir/huddle.db";
+  try {
+    HistoryStore store(config);
+    FAIL("opened");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("/nonexistent-dir/huddle.db") != std::string::npos);
+  }
+}
+
+TEST_CASE("in memory: the same reads, nothing on disk") {
+  HistoryConfig config; // path "": in memory
+  HistoryStore store(config);
+  for (MessageId id = 1; id <= 30; ++id)
+    store.append(message(5, id), nullptr);
+  store.flush();
+  CHECK(ids(store.read(5, 20, INT64_MAX, 100)) == range(21, 30));
+  CHECK(store.last_ids().at(5) == 30);
+}
