@@ -1,6 +1,7 @@
 #include "net/ws_session.hpp"
 
 #include "core/protocol.hpp"
+#include "net/frame_header.hpp"
 #include "net/server_state.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -49,8 +50,7 @@ asio::awaitable<void> WsSession::run(Request request) {
   ws_.control_callback(
       [this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
   ws_.read_message_max(config.max_message_bytes);
-  ws_.auto_fragment(false);
-  ws_.text(true);
+  // Data frames bypass Beast's write path (writer()); Beast only writes control frames.
 
   auto [accept_error] = co_await ws_.async_accept(request, use_tuple);
   if (accept_error) {
@@ -124,28 +124,27 @@ asio::awaitable<void> WsSession::writer() {
   bool replay_due = target_.since.has_value() && join_.added;
   for (;;) {
     queue_.take(batch);
-    std::size_t first = 0;
-    if (replay_due && !batch.empty()) {
-      // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
-      replay_due = false;
-      if (!co_await replay()) {
+    if (!batch.empty() && !queue_.overflowed()) { // overflowed: the peer is being closed
+      std::size_t first = 0;
+      if (replay_due) {
+        // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
+        replay_due = false;
+        if (!co_await replay()) {
+          finish();
+          co_return;
+        }
+        first = 1;
+      }
+      if (!co_await write_frames(batch, first)) {
         finish();
         co_return;
       }
-      queue_.written(batch[0]->size());
-      first = 1;
+      std::size_t bytes = 0;
+      for (const Frame& frame : batch)
+        bytes += frame->size();
+      queue_.written(bytes);
+      continue; // look again before sleeping: more may have come
     }
-    for (std::size_t i = first; i < batch.size(); ++i) {
-      const Frame& frame = batch[i];
-      if (queue_.overflowed()) break; // the rest is dropped: the peer is being closed
-      auto [ec, written] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
-      if (ec) {
-        finish();
-        co_return;
-      }
-      queue_.written(frame->size());
-    }
-    if (!batch.empty()) continue; // look again before sleeping: more may have come
 
     if (queue_.closed()) break;
     if (ping_due_.exchange(false)) {
@@ -173,6 +172,22 @@ asio::awaitable<void> WsSession::writer() {
   }
 }
 
+asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first) {
+  // One write for all of them: each frame's header and its shared payload side by side,
+  // so a broadcast's bytes are never copied per recipient (docs/benchmarks.md).
+  headers_.clear();
+  buffers_.clear();
+  for (std::size_t i = first; i < frames.size(); ++i)
+    headers_.push_back(text_frame_header(frames[i]->size()));
+  for (std::size_t i = first; i < frames.size(); ++i) {
+    const FrameHeader& header = headers_[i - first];
+    buffers_.emplace_back(header.bytes.data(), header.size);
+    buffers_.emplace_back(frames[i]->data(), frames[i]->size());
+  }
+  auto [ec, written] = co_await ws_.next_layer().async_write_locked(buffers_, use_tuple);
+  co_return !ec;
+}
+
 asio::awaitable<bool> WsSession::replay() {
   // Everything up to join_.last_id was appended to the store before the welcome was
   // offered, and everything after it is in our queue behind the welcome: reading the
@@ -194,13 +209,12 @@ asio::awaitable<bool> WsSession::replay() {
   const bool truncated = since < last_id && (missed.empty() || missed.front()->id() != since + 1);
   const std::string welcome =
       protocol::encode_welcome(target_.group, user_, last_id, join_.members, truncated);
-  auto [welcome_error, welcome_bytes] = co_await ws_.async_write(asio::buffer(welcome), use_tuple);
-  if (welcome_error) co_return false;
-  for (const MessagePtr& message : missed) {
-    const Frame frame = message->frame();
-    auto [ec, written] = co_await ws_.async_write(asio::buffer(*frame), use_tuple);
-    if (ec) co_return false;
-  }
+  std::vector<Frame> frames;
+  frames.reserve(missed.size() + 1);
+  frames.push_back(make_frame(welcome));
+  for (const MessagePtr& message : missed)
+    frames.push_back(message->frame());
+  if (!co_await write_frames(frames, 0)) co_return false;
   BOOST_LOG_TRIVIAL(debug) << "replayed group=" << target_.group << " user=" << user_
                            << " since=" << since << " messages=" << missed.size()
                            << (truncated ? " (truncated)" : "");

@@ -3,8 +3,9 @@
 // Three coroutines on the session's strand, one job each (as in Asio's chat_server):
 // - reader(): reads frames, answers protocol errors, broadcasts messages; the ack is
 //   offered when the history store reports the message durable (from its writer thread);
-// - writer(): the only one writing to the stream (Beast allows one outstanding write);
-//   it drains the SendQueue whenever woken, and sends pings and the final close frame.
+// - writer(): drains the SendQueue whenever woken, writing everything queued as one
+//   gather write of pre-framed messages (SerialWriteStream keeps Beast's own control frames
+//   from interleaving with it); it also sends pings and the final close frame.
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
 //   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
 // - watchdog(): asks for a ping after ping_interval of silence, drops the peer after
@@ -14,6 +15,8 @@
 #pragma once
 
 #include "core/send_queue.hpp"
+#include "net/frame_header.hpp"
+#include "net/serial_write_stream.hpp"
 #include "net/target.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -33,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace huddle::net {
 
@@ -66,12 +70,14 @@ private:
   // Writes the welcome (with "truncated") and the history after target_.since; false when
   // a write failed.
   boost::asio::awaitable<bool> replay();
+  // Writes frames[first..] in one gather write; false when the connection failed.
+  boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);
   boost::asio::awaitable<void> watchdog();
   void wake_writer() noexcept;
   // On the strand: ends all three coroutines.
   void finish();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<SerialWriteStream> ws_;
   const std::shared_ptr<ServerState> state_;
   const WsTarget target_;
   const std::string user_;
@@ -85,6 +91,8 @@ private:
   std::atomic<bool> ping_due_{false};
 
   // Strand-only state.
+  std::vector<FrameHeader> headers_; // write_frames() scratch, reused for every batch
+  std::vector<boost::asio::const_buffer> buffers_;
   JoinResult join_; // set before the writer starts
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
