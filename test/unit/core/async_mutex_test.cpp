@@ -19,6 +19,8 @@
 #include <boost/system/system_error.hpp>
 #include <doctest/doctest.h>
 
+#include "concurrency_support.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -32,11 +34,12 @@
 namespace {
 
 namespace asio = boost::asio;
+using huddle_test::Completion;
+using huddle_test::k_limit;
+using huddle_test::run_threads;
 using namespace asio::experimental::awaitable_operators;
 using huddle::AsyncMutex;
 using namespace std::chrono_literals;
-
-constexpr std::chrono::seconds k_limit{60};
 
 // Runs `io` (single thread) until `done()` holds, it runs out of work, or `k_limit` passed.
 template <typename Done> bool run_until(asio::io_context& io, Done done) {
@@ -45,15 +48,6 @@ template <typename Done> bool run_until(asio::io_context& io, Done done) {
   while (!done() && io.run_one_until(deadline) != 0) {
   }
   return done();
-}
-
-// Runs `io` on `threads` threads until it is out of work, or `k_limit` passed.
-void run_threads(asio::io_context& io, int threads) {
-  std::vector<std::thread> pool;
-  for (int i = 0; i < threads; ++i)
-    pool.emplace_back([&io] { io.run_for(k_limit); });
-  for (auto& thread : pool)
-    thread.join();
 }
 
 // The outcome of one lock() spawned as its own coroutine.
@@ -68,26 +62,6 @@ struct LockAttempt {
       error = e;
       guard = std::move(g);
     };
-  }
-};
-
-// Counts coroutines spawned with it that completed, and keeps the first exception.
-struct Completion {
-  std::atomic<int> finished{0};
-  std::mutex mutex;
-  std::exception_ptr error;
-
-  auto handler() {
-    return [this](std::exception_ptr e) {
-      if (e) {
-        std::lock_guard lock(mutex);
-        if (!error) error = e;
-      }
-      ++finished;
-    };
-  }
-  void rethrow() {
-    if (error) std::rethrow_exception(error);
   }
 };
 

@@ -19,6 +19,8 @@
 #include <boost/log/core.hpp>
 #include <doctest/doctest.h>
 
+#include "concurrency_support.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -42,6 +44,9 @@
 namespace {
 
 namespace asio = boost::asio;
+using huddle_test::Completion;
+using huddle_test::k_limit;
+using huddle_test::run_threads;
 namespace json = boost::json;
 using huddle::ChatManager;
 using huddle::Frame;
@@ -49,7 +54,6 @@ using huddle::GroupId;
 using huddle::MessageId;
 
 // Generous: a test that needs this long has deadlocked, not merely run on a slow machine.
-constexpr std::chrono::seconds k_limit{60};
 constexpr std::int64_t k_ts = 1764000000123;
 
 // The manager logs every join and leave; the tests make thousands of them.
@@ -233,35 +237,6 @@ public:
 
 private:
   asio::io_context io_;
-};
-
-// Runs `io` on `threads` threads until it is out of work, or `k_limit` passed.
-void run_threads(asio::io_context& io, int threads) {
-  std::vector<std::thread> pool;
-  for (int i = 0; i < threads; ++i)
-    pool.emplace_back([&io] { io.run_for(k_limit); });
-  for (auto& thread : pool)
-    thread.join();
-}
-
-// Counts coroutines spawned with it that completed, and keeps the first exception.
-struct Completion {
-  std::atomic<int> finished{0};
-  std::mutex mutex;
-  std::exception_ptr error;
-
-  auto handler() {
-    return [this](std::exception_ptr e) {
-      if (e) {
-        std::lock_guard lock(mutex);
-        if (!error) error = e;
-      }
-      ++finished;
-    };
-  }
-  void rethrow() {
-    if (error) std::rethrow_exception(error);
-  }
 };
 
 } // namespace
