@@ -95,7 +95,9 @@ TEST_CASE("the messages API refuses bad parameters with 400 and a JSON error") {
       {"/api/groups/7/messages?limit=ten", "bad_limit"},
       {"/ws/7?since=-5", "bad_since"},
   };
-  for (const auto& [target, code] : cases) {
+  for (const auto& entry : cases) { // not a structured binding: clang 14 cannot capture one
+    const char* target = entry.first;
+    const char* code = entry.second;
     const bool upgrade = std::string_view(target).starts_with("/ws/");
     const HttpAnswer answer = http_request(server.port(), target, upgrade);
     REQUIRE(!answer.ec);

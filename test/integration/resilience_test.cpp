@@ -206,6 +206,19 @@ TEST_CASE("a client that never answers pings is dropped after idle_timeout") {
   CHECK(TestServer::eventually([&] { return server.server().session_count() == 0; }));
 }
 
+TEST_CASE("a client that vanishes without a close frame produces a leave after idle_timeout") {
+  TestServer server(idle_config());
+  WsClient watcher; // always reading from here on, so it answers pings and stays
+  watcher.join(server.port(), 32, "watcher");
+  SilentClient silent;
+  REQUIRE(silent.upgrade(server.port(), "/ws/32?name=silent") == 101);
+  CHECK(str(watcher.expect("join"), "user") == "silent");
+  const json::object leave = watcher.next_of("leave");
+  CHECK(str(leave, "user") == "silent");
+  CHECK(num(leave, "group") == 32);
+  CHECK(TestServer::eventually([&] { return server.member_count(32) == 1; }));
+}
+
 TEST_CASE("a client that answers pings but sends nothing stays connected past idle_timeout") {
   TestServer server(idle_config());
   // listener reads all the time (Beast answers each ping with a pong while a read is
