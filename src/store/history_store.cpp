@@ -1,11 +1,12 @@
 #include "store/history_store.hpp"
 
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/log/trivial.hpp>
-
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -23,120 +24,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr int k_busy_timeout_ms = 5'000;
 constexpr std::size_t k_reader_threads = 2;
-
-// A prepared statement, finalized when it goes out of scope.
-class Statement {
-public:
-  Statement() = default;
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("SQLite prepare failed: ") + sqlite3_errmsg(db) +
-                               " in: " + sql);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(Statement&& other) noexcept
-      : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
-  Statement& operator=(Statement&& other) noexcept {
-    std::swap(db_, other.db_);
-    std::swap(stmt_, other.stmt_);
-    return *this;
-  }
-
-  Statement& bind(int index, std::int64_t value) {
-    sqlite3_bind_int64(stmt_, index, value);
-    return *this;
-  }
-  Statement& bind(int index, const std::string& text) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-    return *this;
-  }
-  // SQLITE_ROW or SQLITE_DONE; anything else is returned too, for the caller to judge.
-  int step() { return sqlite3_step(stmt_); }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-  std::string text(int column) const {
-    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
-                : std::string();
-  }
-
-private:
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : sqlite3_errmsg(db);
-    sqlite3_free(error);
-    throw std::runtime_error("SQLite: " + message + " in: " + sql);
-  }
-}
-
-sqlite3* open_db(const std::string& path) {
-  sqlite3* db = nullptr;
-  const char* name = path.empty() ? ":memory:" : path.c_str();
-  const int rc = sqlite3_open_v2(name, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open history database \"" + path + "\": " + message);
-  }
-  sqlite3_busy_timeout(db, k_busy_timeout_ms);
-  return db;
-}
-
-// Schema migrations: k_migrations[v] takes a file from version v to v + 1. Append only.
-constexpr const char* k_migrations[] = {
-    // 0 -> 1: messages, and each group's newest id (kept when retention empties a group,
-    // so ids never restart).
-    "CREATE TABLE messages(group_id INTEGER NOT NULL, id INTEGER NOT NULL,"
-    " sender TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL,"
-    " PRIMARY KEY(group_id, id)) WITHOUT ROWID;"
-    "CREATE INDEX messages_by_ts ON messages(ts);"
-    "CREATE TABLE groups(group_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL);",
-};
-static_assert(std::size(k_migrations) == HistoryStore::k_schema_version);
-
-void migrate(sqlite3* db, const std::string& path) {
-  exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
-  Statement select(db, "SELECT max(version) FROM schema_version");
-  int version = select.step() == SQLITE_ROW ? static_cast<int>(select.integer(0)) : 0;
-  if (version > HistoryStore::k_schema_version)
-    throw std::runtime_error("history database \"" + path + "\" has schema version " +
-                             std::to_string(version) + ", newer than this huddle's " +
-                             std::to_string(HistoryStore::k_schema_version));
-  const int from = version;
-  while (version < HistoryStore::k_schema_version) {
-    exec(db, "BEGIN IMMEDIATE");
-    try {
-      exec(db, k_migrations[version]);
-      ++version;
-      exec(db, "DELETE FROM schema_version");
-      Statement insert(db, "INSERT INTO schema_version(version) VALUES(?)");
-      insert.bind(1, version);
-      if (insert.step() != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
-      exec(db, "COMMIT");
-    } catch (...) {
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-    // A new file is no news; upgrading an existing one is worth a line at info.
-    if (from > 0) {
-      BOOST_LOG_TRIVIAL(info) << "history database \"" << path << "\" migrated to schema version "
-                              << version;
-    } else {
-      BOOST_LOG_TRIVIAL(debug) << "history database \"" << path << "\" created, schema version "
-                               << version;
-    }
-  }
-}
 
 MessagePtr row_message(GroupId group, const Statement& row) {
   MessageDraft draft{row.text(1), row.text(2), row.integer(3)};
@@ -161,9 +49,8 @@ struct HistoryStore::Core {
   };
 
   explicit Core(HistoryConfig cfg) : config(std::move(cfg)) {
-    write_db = open_db(config.path);
+    write_db = open_database(config.path).release(); // WAL, busy timeout; closed by close()
     try {
-      if (!config.path.empty()) exec(write_db, "PRAGMA journal_mode=WAL");
       switch (config.durability) {
       case Durability::none:
         exec(write_db, "PRAGMA synchronous=OFF");
@@ -177,7 +64,7 @@ struct HistoryStore::Core {
       }
       migrate(write_db, config.path);
       // An in-memory database exists only for its one connection: readers share it.
-      read_db = config.path.empty() ? write_db : open_db(config.path);
+      read_db = config.path.empty() ? write_db : open_database(config.path).release();
       insert = Statement(write_db,
                          "INSERT INTO messages(group_id, id, sender, text, ts) VALUES(?,?,?,?,?)");
       upsert_group = Statement(write_db, "INSERT INTO groups(group_id, last_id) VALUES(?, ?)"

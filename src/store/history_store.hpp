@@ -11,8 +11,9 @@
 // Retention (max messages per group, max age) is enforced by the writer thread in the
 // background, at most every `retention_interval`.
 //
-// The file is in WAL mode, its schema versioned (table schema_version) and migrated
-// forward when opened. An empty path keeps the history in memory for this object's life.
+// The file is in WAL mode, its schema versioned (table schema_version, shared with the
+// accounts: store/schema.hpp) and migrated forward when opened. An empty path keeps the
+// history in memory for this object's life.
 // Thread-safe; the constructor and last_ids() block (call them at start-up).
 #pragma once
 
@@ -74,9 +75,6 @@ public:
   void enforce_retention();
 
   const HistoryConfig& config() const noexcept;
-
-  // The schema version this build writes; older files are migrated to it when opened.
-  static constexpr int k_schema_version = 1;
 
 private:
   struct Core;

@@ -1,6 +1,7 @@
 // HistoryStore against real SQLite files: group commit and callbacks, reads (including
 // messages not committed yet), ids across reopen, retention, schema migration.
 #include "store/history_store.hpp"
+#include "store/schema.hpp"
 
 #include <sqlite3.h>
 
@@ -192,7 +193,7 @@ TEST_CASE("an empty file is migrated to the current schema; a newer one is refus
     sqlite3_finalize(stmt);
     return value;
   };
-  CHECK(single_integer("SELECT version FROM schema_version") == HistoryStore::k_schema_version);
+  CHECK(single_integer("SELECT version FROM schema_version") == k_schema_version);
   CHECK(single_integer("SELECT count(*) FROM messages") == 1);
   REQUIRE(sqlite3_exec(db, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr) ==
           SQLITE_OK);

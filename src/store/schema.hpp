@@ -1,0 +1,22 @@
+// The schema of huddle's one SQLite file: the history (HistoryStore) and the accounts
+// (AccountStore) share it and its single table schema_version, so the migrations of both
+// form one ordered list, in schema.cpp. Whichever store opens the file first brings it to
+// k_schema_version; every step is its own transaction, so two processes opening an old
+// file at once cannot both apply one.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <string>
+
+namespace huddle::store {
+
+// The version this build writes: 1 history (messages, groups), 2 accounts (users,
+// chat_groups, memberships, access_revision).
+inline constexpr int k_schema_version = 2;
+
+// Brings the database behind `db` to k_schema_version. Throws std::runtime_error naming
+// `path` when a step fails or the file is newer than this build (it would misread it).
+void migrate(sqlite3* db, const std::string& path);
+
+} // namespace huddle::store
