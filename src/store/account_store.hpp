@@ -4,6 +4,10 @@
 // `huddle user|group` commands call them directly, on the same file while a server runs
 // (WAL mode, busy timeout).
 // Password hashes are opaque strings here (src/auth/password.hpp makes them).
+// Changes refuse a bad name or group id with AccountError (invalid_name, invalid_group);
+// queries (password_hash, group, role, groups_of) answer "none" instead, since no such
+// account can exist: a login path can pass what a client sent without validating it first.
+// Other failures (I/O, a file busy past the timeout) are std::runtime_error.
 #pragma once
 
 #include <huddle/message.hpp>
@@ -20,7 +24,7 @@
 namespace huddle::store {
 
 enum class Role { member, admin };
-std::string_view to_string(Role role) noexcept;            // "member", "admin"
+std::string_view to_string(Role role) noexcept; // "member", "admin"
 std::optional<Role> parse_role(std::string_view text) noexcept;
 
 struct UserInfo {
@@ -39,11 +43,19 @@ struct Membership {
   Role role = Role::member;
 };
 
-// A refused change, with what a command line or an API should say about it.
+// A refused change, with what a command line or an API should say about it: what() is one
+// sentence naming the thing, e.g. `no user "bob"`, `group 5 exists already`.
 class AccountError : public std::runtime_error {
 public:
-  enum class Kind { invalid_name, invalid_group, duplicate_user, duplicate_group, unknown_user,
-                    unknown_group, not_a_member };
+  enum class Kind {
+    invalid_name,
+    invalid_group,
+    duplicate_user,
+    duplicate_group,
+    unknown_user,
+    unknown_group,
+    not_a_member
+  };
   AccountError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   Kind kind() const noexcept { return kind_; }
 
@@ -77,7 +89,7 @@ public:
   void revoke(GroupId group, const std::string& user);
   std::optional<Role> role(GroupId group, const std::string& user);
   std::vector<Membership> groups_of(const std::string& user); // by group id
-  std::vector<std::pair<GroupId, std::string>> memberships();   // every (group, user)
+  std::vector<std::pair<GroupId, std::string>> memberships(); // every (group, user)
 
   // A counter stored in the file that every change taking access away (revoke, user
   // removal) increases, whichever process made it: the server polls it to close the

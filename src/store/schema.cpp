@@ -63,8 +63,8 @@ int current_version(sqlite3* db) {
 
 void migrate(sqlite3* db, const std::string& path) {
   int from = -1; // the version found the first time round
+  int version = 0;
   for (;;) {
-    int version = 0;
     try {
       // The version is read under the write lock: another process migrating the same file
       // finishes its step first, and this one then sees it done.
@@ -76,24 +76,23 @@ void migrate(sqlite3* db, const std::string& path) {
                                  ", newer than this huddle's " + std::to_string(k_schema_version));
       if (version == k_schema_version) {
         transaction.commit();
-        return;
+        break;
       }
       exec(db, k_migrations[version]);
-      ++version;
       exec(db, "DELETE FROM schema_version");
       Statement insert(db, "INSERT INTO schema_version(version) VALUES(?)");
-      insert.bind(1, version).run();
+      insert.bind(1, version + 1).run();
       transaction.commit();
     } catch (const std::exception& e) {
       throw std::runtime_error("database \"" + path + "\": " + e.what());
     }
-    // A new file is no news; upgrading an existing one is worth a line at info.
-    if (from > 0) {
-      BOOST_LOG_TRIVIAL(info) << "database \"" << path << "\" migrated to schema version "
-                              << version;
-    } else {
-      BOOST_LOG_TRIVIAL(debug) << "database \"" << path << "\" created, schema version " << version;
-    }
+  }
+  // A new file is no news; upgrading an existing one is worth a line at info.
+  if (from == 0) {
+    BOOST_LOG_TRIVIAL(debug) << "database \"" << path << "\" created, schema version " << version;
+  } else if (from < version) {
+    BOOST_LOG_TRIVIAL(info) << "database \"" << path << "\" migrated from schema version " << from
+                            << " to " << version;
   }
 }
 

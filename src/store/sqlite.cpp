@@ -72,6 +72,13 @@ void Statement::run() {
     throw std::runtime_error("SQLite: " + error() + " in: " + sqlite3_sql(stmt_));
 }
 
+bool Statement::next() {
+  const int rc = step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw std::runtime_error("SQLite: " + error() + " in: " + sqlite3_sql(stmt_));
+}
+
 void Statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

@@ -48,6 +48,9 @@ public:
   int step();
   // Steps once and throws std::runtime_error unless the statement is done.
   void run();
+  // For a query: true with a row to read, false when done, throws on anything else (a
+  // busy file after the timeout must not read as "no such row").
+  bool next();
   void reset();
 
   std::int64_t integer(int column) const;

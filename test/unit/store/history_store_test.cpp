@@ -2,37 +2,21 @@
 // messages not committed yet), ids across reopen, retention, schema migration.
 #include "store/history_store.hpp"
 #include "store/schema.hpp"
+#include "temp_dir.hpp"
 
 #include <sqlite3.h>
 
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 using namespace huddle;
 using namespace huddle::store;
-namespace fs = std::filesystem;
+using huddle::test::TempDir;
 
 namespace {
-
-// A fresh directory, removed with everything in it at the end of the test.
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "huddle-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-  fs::path path;
-};
 
 MessagePtr message(GroupId group, MessageId id, std::string text = "hi",
                    std::int64_t ts = now_ms()) {
