@@ -9,5 +9,7 @@ namespace huddle::app {
 
 int serve_command(const std::vector<std::string>& args);
 int chat_command(const std::vector<std::string>& args);
+int user_command(const std::vector<std::string>& args);  // add, list, remove, passwd
+int group_command(const std::vector<std::string>& args); // add, grant, revoke, list
 
 } // namespace huddle::app

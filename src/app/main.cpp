@@ -17,6 +17,8 @@ constexpr const char* k_usage =
     "commands:\n"
     "  serve [options]                    run the chat server (see huddle serve --help)\n"
     "  chat ws://HOST:PORT/ws/ID [--name N]  chat from this terminal: each line typed is sent\n"
+    "  user add|list|remove|passwd ...    manage the accounts (see huddle user --help)\n"
+    "  group add|grant|revoke|list ...    manage the groups and who is in them\n"
     "\n"
     "  --version                          print the version\n"
     "  --help                             print this help\n";
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "serve") return serve_command(rest);
     if (command == "chat") return chat_command(rest);
+    if (command == "user") return user_command(rest);
+    if (command == "group") return group_command(rest);
     if (command == "--version" || command == "version") {
       std::cout << "huddle " << huddle::k_version << '\n';
       return 0;
