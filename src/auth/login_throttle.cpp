@@ -34,8 +34,8 @@ std::chrono::seconds LoginThrottle::retry_after(const std::string& address, Cloc
   if (!buckets_.contains(address)) return std::chrono::seconds::zero();
   const Bucket& bucket = refill(address, now);
   if (bucket.tokens >= 1) return std::chrono::seconds::zero();
-  const double wait = std::min((1 - bucket.tokens) / config_.refill_per_second,
-                               k_max_retry_seconds);
+  const double wait =
+      std::min((1 - bucket.tokens) / config_.refill_per_second, k_max_retry_seconds);
   // Rounded up, less a microsecond of floating-point noise (0.6 / 0.2 must be 3 s, not 4 s).
   return std::chrono::seconds(
       std::max<long long>(1, static_cast<long long>(std::ceil(wait - 1e-6))));
@@ -68,16 +68,17 @@ LoginThrottle::Bucket& LoginThrottle::refill(const std::string& address, Clock::
   }
 
   if (buckets_.size() >= config_.max_addresses) {
-    std::erase_if(buckets_, [&](const auto& entry) { return tokens_at(entry.second) >= config_.burst; });
+    std::erase_if(buckets_,
+                  [&](const auto& entry) { return tokens_at(entry.second) >= config_.burst; });
     if (buckets_.size() >= config_.max_addresses) {
       // Nearest full first; among equals, the one least recently seen.
-      const auto victim = std::max_element(buckets_.begin(), buckets_.end(),
-                                           [&](const auto& a, const auto& b) {
-                                             const double ta = tokens_at(a.second);
-                                             const double tb = tokens_at(b.second);
-                                             if (ta != tb) return ta < tb;
-                                             return a.second.updated > b.second.updated;
-                                           });
+      const auto victim =
+          std::max_element(buckets_.begin(), buckets_.end(), [&](const auto& a, const auto& b) {
+            const double ta = tokens_at(a.second);
+            const double tb = tokens_at(b.second);
+            if (ta != tb) return ta < tb;
+            return a.second.updated > b.second.updated;
+          });
       buckets_.erase(victim);
     }
   }

@@ -30,9 +30,8 @@ constexpr std::size_t k_hash_bytes = 32;
 // change: the static_assert below catches a mismatch). burn_verify_time() verifies against it so
 // an unknown user costs what a wrong password costs.
 constexpr std::string_view k_params_prefix = "$argon2id$v=19$m=47104,t=2,p=1$";
-constexpr std::string_view k_dummy_hash =
-    "$argon2id$v=19$m=47104,t=2,p=1$cpXc9oY2DXAWo77szyxHtg$"
-    "NHwaAqO+tEbmHy5lzKomg44AaBS1TtNMgGaxbdcSfuU";
+constexpr std::string_view k_dummy_hash = "$argon2id$v=19$m=47104,t=2,p=1$cpXc9oY2DXAWo77szyxHtg$"
+                                          "NHwaAqO+tEbmHy5lzKomg44AaBS1TtNMgGaxbdcSfuU";
 static_assert(k_dummy_hash.starts_with(k_params_prefix),
               "k_dummy_hash must use the current Argon2 parameters");
 
@@ -54,8 +53,8 @@ std::string hash_password(std::string_view password) {
   std::array<std::byte, k_salt_bytes> salt{};
   fill_random(salt.data(), salt.size());
 
-  std::string encoded(argon2_encodedlen(k_time_cost, k_memory_kib, k_parallelism,
-                                        k_salt_bytes, k_hash_bytes, Argon2_id),
+  std::string encoded(argon2_encodedlen(k_time_cost, k_memory_kib, k_parallelism, k_salt_bytes,
+                                        k_hash_bytes, Argon2_id),
                       '\0');
   const int rc = argon2id_hash_encoded(k_time_cost, k_memory_kib, k_parallelism, password.data(),
                                        password.size(), salt.data(), salt.size(), k_hash_bytes,

@@ -27,7 +27,9 @@ constexpr std::size_t k_max_file_bytes = 4096; // a secret, not a document
   throw std::runtime_error("secret file " + file.string() + ": " + why);
 }
 
-std::string errno_text(int error) { return std::generic_category().message(error); }
+std::string errno_text(int error) {
+  return std::generic_category().message(error);
+}
 
 // Owns a file descriptor; closes it on every path out.
 class Fd {
@@ -87,7 +89,8 @@ std::string read_secret(const std::filesystem::path& file, const Fd& fd) {
     if (text.size() > k_max_file_bytes)
       fail(file, "larger than " + std::to_string(k_max_file_bytes) + " bytes");
   }
-  while (!text.empty() && std::string_view(" \t\r\n\v\f").find(text.back()) != std::string_view::npos)
+  while (!text.empty() &&
+         std::string_view(" \t\r\n\v\f").find(text.back()) != std::string_view::npos)
     text.pop_back();
   if (text.size() < k_secret_bytes)
     fail(file, "holds " + std::to_string(text.size()) + " bytes, fewer than the " +
@@ -137,6 +140,8 @@ std::string load_or_create_secret(const std::filesystem::path& file) {
   fail(file, "appeared and vanished while being created");
 }
 
-std::string random_secret() { return random_hex(k_secret_bytes); }
+std::string random_secret() {
+  return random_hex(k_secret_bytes);
+}
 
 } // namespace huddle::auth

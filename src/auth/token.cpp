@@ -141,7 +141,8 @@ std::optional<std::vector<std::int64_t>> group_ids(const boost::json::value& cla
 // libjwt reads) of at least k_min_rsa_bits.
 void check_rsa_public_key(const std::string& pem) {
   if (pem.size() > INT_MAX) throw std::invalid_argument("RS256 public key: too large");
-  const std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  const std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) throw std::bad_alloc();
   const std::unique_ptr<EVP_PKEY, PkeyFree> key(
       PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
@@ -157,13 +158,20 @@ void check_rsa_public_key(const std::string& pem) {
 
 std::string_view to_string(TokenError error) noexcept {
   switch (error) {
-  case TokenError::malformed: return "malformed";
-  case TokenError::wrong_algorithm: return "wrong_algorithm";
-  case TokenError::bad_signature: return "bad_signature";
-  case TokenError::expired: return "expired";
-  case TokenError::wrong_issuer: return "wrong_issuer";
-  case TokenError::wrong_audience: return "wrong_audience";
-  case TokenError::no_subject: return "no_subject";
+  case TokenError::malformed:
+    return "malformed";
+  case TokenError::wrong_algorithm:
+    return "wrong_algorithm";
+  case TokenError::bad_signature:
+    return "bad_signature";
+  case TokenError::expired:
+    return "expired";
+  case TokenError::wrong_issuer:
+    return "wrong_issuer";
+  case TokenError::wrong_audience:
+    return "wrong_audience";
+  case TokenError::no_subject:
+    return "no_subject";
   }
   return "unknown";
 }
@@ -181,7 +189,9 @@ TokenService::TokenService(TokenConfig config) : config_(std::move(config)) {
   if (rs256) check_rsa_public_key(config_.rs256_public_key_pem);
 }
 
-bool TokenService::can_issue() const noexcept { return !config_.hs256_secret.empty(); }
+bool TokenService::can_issue() const noexcept {
+  return !config_.hs256_secret.empty();
+}
 
 IssuedToken TokenService::issue(std::string_view user, Clock::time_point now) const {
   if (!can_issue()) throw std::logic_error("TokenService::issue: RS256 mode only verifies");
@@ -189,7 +199,8 @@ IssuedToken TokenService::issue(std::string_view user, Clock::time_point now) co
     throw std::invalid_argument("TokenService::issue: invalid user name");
 
   jwt_t* raw = nullptr;
-  if (const int rc = jwt_new(&raw); rc != 0) throw std::system_error(rc, std::generic_category(), "jwt_new");
+  if (const int rc = jwt_new(&raw); rc != 0)
+    throw std::system_error(rc, std::generic_category(), "jwt_new");
   const JwtPtr jwt(raw);
 
   const std::int64_t issued_at = epoch_seconds(now);
@@ -247,9 +258,9 @@ std::variant<Identity, TokenError> TokenService::verify(std::string_view token,
 
   jwt_t* raw = nullptr;
   const std::string terminated(token);
-  const int rc = jwt_decode(&raw, terminated.c_str(),
-                            reinterpret_cast<const unsigned char*>(key.data()),
-                            static_cast<int>(key.size()));
+  const int rc =
+      jwt_decode(&raw, terminated.c_str(), reinterpret_cast<const unsigned char*>(key.data()),
+                 static_cast<int>(key.size()));
   const JwtPtr jwt(raw);
   // The shape was checked above, so a failure here is the signature (libjwt says EINVAL for
   // both); ENOMEM is reported the same way: the token is refused either way.

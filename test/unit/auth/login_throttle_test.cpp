@@ -37,7 +37,8 @@ TEST_CASE("a burst of failures is allowed, then the address is refused until a t
 
 TEST_CASE("tokens come back at the refill rate, up to the burst") {
   LoginThrottle throttle(LoginThrottle::Config{.burst = 3, .refill_per_second = 1});
-  for (int i = 0; i < 3; ++i) throttle.record_failure("a", k_start);
+  for (int i = 0; i < 3; ++i)
+    throttle.record_failure("a", k_start);
   CHECK(throttle.retry_after("a", k_start) > 0s);
 
   // Two tokens back after 2 s: two more failures, the second empties the bucket.
@@ -65,7 +66,8 @@ TEST_CASE("failures beyond the burst do not push the wait further out") {
 
 TEST_CASE("other addresses are not affected") {
   LoginThrottle throttle;
-  for (int i = 0; i < 5; ++i) throttle.record_failure("10.0.0.1", k_start);
+  for (int i = 0; i < 5; ++i)
+    throttle.record_failure("10.0.0.1", k_start);
   CHECK(throttle.retry_after("10.0.0.1", k_start) > 0s);
   CHECK(throttle.retry_after("10.0.0.2", k_start) == 0s);
   CHECK(throttle.retry_after("2001:db8::1", k_start) == 0s);
@@ -103,9 +105,9 @@ TEST_CASE("the map is bounded: new addresses evict, the refused address stays re
 TEST_CASE("at capacity, buckets that are full again go first") {
   LoginThrottle throttle(
       LoginThrottle::Config{.burst = 2, .refill_per_second = 0.2, .max_addresses = 2});
-  throttle.record_failure("a", k_start);                 // 1 token left
+  throttle.record_failure("a", k_start); // 1 token left
   throttle.record_failure("b", k_start);
-  CHECK(throttle.record_failure("b", k_start));          // empty
+  CHECK(throttle.record_failure("b", k_start)); // empty
   // 6 s later: a has refilled to 2 (full), b holds 1.2.
   CHECK_FALSE(throttle.record_failure("c", k_start + 6s));
   // b survived the eviction: one failure takes it below one token.
@@ -116,8 +118,7 @@ TEST_CASE("a configuration that could never let anyone in is refused") {
   CHECK_THROWS_AS(LoginThrottle(LoginThrottle::Config{.burst = 0.5}), std::invalid_argument);
   CHECK_THROWS_AS(LoginThrottle(LoginThrottle::Config{.refill_per_second = 0}),
                   std::invalid_argument);
-  CHECK_THROWS_AS(LoginThrottle(LoginThrottle::Config{.max_addresses = 0}),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(LoginThrottle(LoginThrottle::Config{.max_addresses = 0}), std::invalid_argument);
 }
 
 TEST_CASE("concurrent failures from several threads are all counted") {
@@ -126,9 +127,11 @@ TEST_CASE("concurrent failures from several threads are all counted") {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&throttle] {
-      for (int i = 0; i < 250; ++i) throttle.record_failure("shared", k_start);
+      for (int i = 0; i < 250; ++i)
+        throttle.record_failure("shared", k_start);
     });
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   // 1000 failures at one instant used up exactly the burst of 1000.
   CHECK(throttle.retry_after("shared", k_start) == 1s);
   CHECK(throttle.retry_after("shared", k_start + 1s) == 0s);

@@ -136,8 +136,9 @@ RsaKeyPair make_rsa_key_pair() {
   const std::filesystem::path dir = dir_template;
   const auto private_file = dir / "private.pem";
   const auto public_file = dir / "public.pem";
-  const std::string generate = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '" +
-                               private_file.string() + "' 2>/dev/null";
+  const std::string generate =
+      "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '" +
+      private_file.string() + "' 2>/dev/null";
   const std::string extract = "openssl pkey -in '" + private_file.string() + "' -pubout -out '" +
                               public_file.string() + "' 2>/dev/null";
   const int generated = std::system(generate.c_str());
@@ -314,8 +315,7 @@ TEST_CASE("issuer and audience are set and checked when configured") {
   CHECK(error_of(verify_claims(R"(,"aud":"huddle")")) == TokenError::wrong_issuer);
   CHECK(error_of(verify_claims(R"(,"iss":"https://login.example","aud":"other")")) ==
         TokenError::wrong_audience);
-  CHECK(error_of(verify_claims(R"(,"iss":"https://login.example")")) ==
-        TokenError::wrong_audience);
+  CHECK(error_of(verify_claims(R"(,"iss":"https://login.example")")) == TokenError::wrong_audience);
   CHECK(error_of(verify_claims(R"(,"iss":"https://login.example","aud":["a","b"])")) ==
         TokenError::wrong_audience);
   CHECK(std::holds_alternative<Identity>(
@@ -393,8 +393,8 @@ TEST_CASE("RS256: HS256 keyed with the public key (algorithm confusion) is refus
   // Anyone can make this token: the public key is public. libjwt alone would accept it.
   const std::string forged = sign(JWT_ALG_HS256, keys.public_pem, claims_with(R"(,"sub":"root")"));
   CHECK(error_of(service.verify(forged, k_now)) == TokenError::wrong_algorithm);
-  const std::string none = base64url(R"({"alg":"none"})") + "." +
-                           base64url(claims_with(R"(,"sub":"root")")) + ".";
+  const std::string none =
+      base64url(R"({"alg":"none"})") + "." + base64url(claims_with(R"(,"sub":"root")")) + ".";
   CHECK(error_of(service.verify(none, k_now)) == TokenError::wrong_algorithm);
 }
 
@@ -410,7 +410,8 @@ TEST_CASE("the configuration needs exactly one usable key") {
   both.rs256_public_key_pem = rsa_keys().public_pem;
   CHECK_THROWS_AS(TokenService{both}, std::invalid_argument);
   TokenConfig garbage;
-  garbage.rs256_public_key_pem = "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n";
+  garbage.rs256_public_key_pem =
+      "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n";
   CHECK_THROWS_AS(TokenService{garbage}, std::invalid_argument);
   TokenConfig private_key;
   private_key.rs256_public_key_pem = rsa_keys().private_pem;
