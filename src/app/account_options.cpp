@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -57,17 +59,43 @@ std::string overview(const std::string& command, const std::vector<Subcommand>& 
   return out.str();
 }
 
-// The terminal's echo, off for this object's life.
+// What a signal arriving at the password prompt must put back. Process-wide because a
+// signal handler can reach nothing else; only one prompt is ever open.
+int g_prompt_fd = -1;
+termios g_prompt_saved{};
+
+constexpr int k_prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+// Ctrl-C at the prompt must not leave the shell's terminal without echo: put it back, then
+// die of the signal as if there had been no handler (tcsetattr is async-signal-safe).
+extern "C" void restore_echo_and_reraise(int signal_number) {
+  ::tcsetattr(g_prompt_fd, TCSANOW, &g_prompt_saved);
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+// The terminal's echo, off for this object's life (and until a signal ends the process).
 class EchoOff {
 public:
   explicit EchoOff(int fd) : fd_(fd) {
     if (::tcgetattr(fd_, &saved_) != 0) return;
+    g_prompt_fd = fd_;
+    g_prompt_saved = saved_;
+    struct sigaction action {};
+    action.sa_handler = restore_echo_and_reraise;
+    sigemptyset(&action.sa_mask);
+    for (std::size_t i = 0; i < std::size(k_prompt_signals); ++i)
+      ::sigaction(k_prompt_signals[i], &action, &previous_[i]);
     termios quiet = saved_;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     active_ = ::tcsetattr(fd_, TCSAFLUSH, &quiet) == 0;
   }
   ~EchoOff() {
     if (active_) ::tcsetattr(fd_, TCSAFLUSH, &saved_);
+    if (g_prompt_fd == fd_)
+      for (std::size_t i = 0; i < std::size(k_prompt_signals); ++i)
+        ::sigaction(k_prompt_signals[i], &previous_[i], nullptr);
+    g_prompt_fd = -1;
   }
   EchoOff(const EchoOff&) = delete;
   EchoOff& operator=(const EchoOff&) = delete;
@@ -75,6 +103,7 @@ public:
 private:
   int fd_;
   termios saved_{};
+  struct sigaction previous_[std::size(k_prompt_signals)]{};
   bool active_ = false;
 };
 

@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Command-line tests of `huddle user` and `huddle group` against a temporary database:
-add/list/remove/passwd users (passwords on stdin, and typed on a terminal without echo),
-add/grant/revoke/list groups, exit codes (0 ok, 1 a refused change with one line naming
-the thing, 2 a usage error), the migration of a history-only file, and the commands
-working on the file of a running `huddle serve`.
+add/list/remove/passwd users (passwords on stdin, and typed on a terminal without echo;
+Ctrl-C there gives the echo back), add/grant/revoke/list groups, exit codes (0 ok, 1 a
+refused change with one line naming the thing, 2 a usage error), the migration of a
+history-only file, and the commands working on the file of a running `huddle serve`.
 
 usage: accounts_cli_test.py HUDDLE_EXE
 """
+import fcntl
 import os
-import pty
 import queue
 import select
 import shutil
@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 
@@ -194,51 +195,57 @@ def test_groups(db):
 
 def run_on_terminal(args, answers):
     """Runs huddle with a pseudo-terminal as its controlling terminal, typing each answer
-    after the prompt before it shows; returns (exit code, everything the terminal showed)."""
-    pid, master = pty.fork()
-    if pid == 0:
-        try:
-            os.execv(EXE, [EXE, *args])
-        finally:
-            os._exit(127)
+    (with its own line ending, if any) once the prompt before it shows. Returns (exit code,
+    everything the terminal showed, whether the terminal echoes again afterwards)."""
+    master, slave = os.openpty()
+    # start_new_session: setsid() runs before preexec_fn, which then makes the terminal on
+    # fd 0 the session's controlling one (what /dev/tty opens), its group the foreground.
+    proc = subprocess.Popen([EXE, *args], stdin=slave, stdout=slave, stderr=slave,
+                            start_new_session=True,
+                            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
     shown = b""
     pending = list(answers)
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.1)
         if ready:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child is gone and the terminal closed
-                break
-            if not chunk:
-                break
-            shown += chunk
+            shown += os.read(master, 4096)
+        elif proc.poll() is not None:
+            break  # gone, and everything it wrote has been read
         if pending and shown.rstrip().endswith(pending[0][0].encode()):
-            os.write(master, pending.pop(0)[1].encode() + b"\n")
+            os.write(master, pending.pop(0)[1].encode())
             shown += b"<typed>"  # so the same prompt is not answered twice
-    else:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    if proc.poll() is None:
+        proc.kill()
+    code = proc.wait()
+    echoes = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
     os.close(master)
-    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+    os.close(slave)
+    return code, shown.decode(errors="replace"), echoes
 
 
 def test_terminal_prompt(db):
     d = db_args(db)
-    code, shown = run_on_terminal(["user", "add", "tina", *d],
-                                  [("Password:", "tty secret"), ("Again:", "tty secret")])
+    code, shown, echoes = run_on_terminal(
+        ["user", "add", "tina", *d], [("Password:", "tty secret\n"), ("Again:", "tty secret\n")])
     check(code == 0 and "Password:" in shown and "Again:" in shown,
           f"user add asks twice on the terminal (exit {code}, shown {shown!r})")
     check("tty secret" not in shown, "the typed password is not echoed")
+    check(echoes, "the terminal echoes again afterwards")
     check(query(db, "SELECT count(*) FROM users WHERE name = 'tina'") == [(1,)],
           "the user typed for was added")
 
-    code, shown = run_on_terminal(["user", "passwd", "tina", *d],
-                                  [("Password:", "one"), ("Again:", "two")])
+    code, shown, _ = run_on_terminal(["user", "passwd", "tina", *d],
+                                     [("Password:", "one\n"), ("Again:", "two\n")])
     check(code == 1 and "differ" in shown, f"two different answers: exit 1 ({shown!r})")
-    code, shown = run_on_terminal(["user", "add", "tom", *d], [("Password:", "")])
+    code, shown, _ = run_on_terminal(["user", "add", "tom", *d], [("Password:", "\n")])
     check(code == 1 and "empty" in shown, f"an empty answer: exit 1 ({shown!r})")
+
+    code, shown, echoes = run_on_terminal(["user", "add", "tom", *d], [("Password:", "\x03")])
+    check(code == -signal.SIGINT, f"Ctrl-C at the prompt ends the command (exit {code})")
+    check(echoes, "...and leaves the terminal echoing")
+    check(query(db, "SELECT count(*) FROM users WHERE name = 'tom'") == [(0,)],
+          "...and adds nobody")
 
 
 def test_history_file_migrates(workdir):
