@@ -35,14 +35,18 @@ void Accounting::sent(SenderId sender, std::uint64_t seq, std::uint64_t send_ns)
   ++ledger.measured_sent;
 }
 
+void Accounting::withdrawn(SenderId sender, std::uint64_t seq) {
+  senders_[sender].withdrawn.push_back(seq);
+}
+
 void Accounting::ready(ReceiverId receiver) noexcept {
   auto& ledger = receivers_[receiver];
   ledger.was_ready = true;
   for (std::uint32_t k = 0; k < senders_per_group_; ++k) {
     auto& from = ledger.from[k];
     from.snapshot = senders_[sender_id(ledger.group, k)].next_seq.load(std::memory_order_relaxed);
-    // A new membership may see sequence numbers below the old ones' (history replay).
-    from.next_seq = 0;
+    // A new membership may see what the old one saw again (history replay).
+    from.seen.clear();
   }
 }
 
@@ -58,11 +62,12 @@ Arrival Accounting::arrived(ReceiverId receiver, Marker const& marker) noexcept 
   }
   if (!echo_ && ledger.own_sender == marker.sender) return Arrival::unexpected_self;
   auto& from = ledger.from[marker.sender % senders_per_group_];
-  if (marker.seq < from.next_seq) return Arrival::duplicate;
-  from.next_seq = marker.seq + 1;
+  if (!from.seen.insert(marker.seq)) {
+    ++from.duplicates;
+    return Arrival::duplicate;
+  }
   if (!window_.contains(marker.send_ns)) return Arrival::unmeasured;
   ++from.delivered;
-  if (marker.seq >= from.snapshot) ++from.accountable;
   return Arrival::counted;
 }
 
@@ -75,15 +80,26 @@ Tally Accounting::tally() const noexcept {
     for (std::uint32_t k = 0; k < senders_per_group_; ++k) {
       auto const& from = ledger.from[k];
       tally.delivered += from.delivered;
+      tally.duplicates += from.duplicates;
       if (!ledger.accountable || !ledger.was_ready) continue;
       SenderId const sender = sender_id(ledger.group, k);
       if (!echo_ && ledger.own_sender == sender) continue;
       auto const& sent = senders_[sender];
       if (sent.measured_end == 0) continue;
+      // Sends are sequential, so the measured ones are [measured_first, measured_end)
+      // but for the withdrawn; of those, the receiver is owed the ones from its snapshot.
       std::uint64_t const from_seq = std::max(sent.measured_first, from.snapshot);
-      std::uint64_t const due = sent.measured_end > from_seq ? sent.measured_end - from_seq : 0;
-      // A message whose write failed after reaching the server can still arrive.
-      std::uint64_t const got = std::min(from.accountable, due);
+      if (from_seq >= sent.measured_end) continue;
+      std::uint64_t due = sent.measured_end - from_seq;
+      std::uint64_t got = from.seen.count_in(from_seq, sent.measured_end);
+      // A message whose write failed after reaching the server can still arrive: it is
+      // delivered, but owed to nobody.
+      auto const first = std::lower_bound(sent.withdrawn.begin(), sent.withdrawn.end(), from_seq);
+      auto const last = std::lower_bound(first, sent.withdrawn.end(), sent.measured_end);
+      for (auto it = first; it != last; ++it) {
+        --due;
+        if (from.seen.contains(*it)) --got;
+      }
       tally.expected += due;
       tally.delivered_accountable += got;
       tally.lost += due - got;

@@ -2,8 +2,11 @@
 //
 // Groups have a fixed number of senders; sender ids are global and contiguous per group
 // (id = group * senders_per_group + k), so a marker's sender names its group too. Each
-// sender numbers its messages 0, 1, 2, ...; the server keeps a group's order, so per
-// (receiver, sender) the sequence numbers must arrive increasing.
+// sender numbers its messages 0, 1, 2, .... Deliveries are deduplicated by (receiver,
+// sender, sequence number), in any order: a sender that reconnects may see its last
+// message of the old connection broadcast after its first of the new one, and a replay
+// after a reconnect (?since=) may repeat what was live. A repeat is a `duplicate`,
+// counted apart, never a second delivery.
 //
 // What is expected: a message counts for the run ("measured") when its send time is in
 // the measured window; it is expected at every *accountable* receiver of its group that
@@ -12,6 +15,9 @@
 // that leaves of its own accord (churn) is not accountable: what it got counts as
 // delivered, not what it missed. A receiver the server dropped stays accountable, so
 // what it missed is lost. lost = expected - delivered to accountable receivers.
+// A receiver that reconnects keeps its ledger (the runner does not call ready() again):
+// what the server replays fills its gaps; what it does not, is lost.
+// A message whose write failed is withdrawn: owed to nobody, delivered if it arrives.
 //
 // Threads: senders and receivers are created before the run. During it, each sender's
 // methods are called from one thread and each receiver's from one thread (possibly
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "load/marker.hpp"
+#include "load/sequence_set.hpp"
 
 namespace huddle::load {
 
@@ -39,7 +46,7 @@ struct MeasuredWindow {
 enum class Arrival {
   counted,        // measured, from a sender of this group: a delivery
   unmeasured,     // warm-up or after the window: fine, not counted
-  duplicate,      // sequence number not above the last one from that sender
+  duplicate,      // (sender, sequence number) already seen by this receiver
   foreign,        // marker of a sender in another group, or of no known sender
   unexpected_self // own message without --echo
 };
@@ -50,6 +57,7 @@ struct Tally {
   std::uint64_t delivered = 0;             // measured deliveries to any receiver
   std::uint64_t delivered_accountable = 0; // of those, the ones that were expected
   std::uint64_t lost = 0;                  // expected - delivered_accountable
+  std::uint64_t duplicates = 0;            // repeats of a delivery, all phases: a server bug
 };
 
 class Accounting {
@@ -74,12 +82,16 @@ public:
                           bool accountable = true);
 
   // Sender side. claim() hands out the next sequence number; sent() records that
-  // it was written, with the send time that went into its marker.
+  // it was written, with the send time that went into its marker; withdrawn() that its
+  // write failed, so no receiver is owed it.
   std::uint64_t claim(SenderId sender) noexcept;
   void sent(SenderId sender, std::uint64_t seq, std::uint64_t send_ns) noexcept;
+  void withdrawn(SenderId sender, std::uint64_t seq);
 
   // Receiver side. ready(): the server has registered it (welcome seen, or settled);
-  // may be called again after a reconnect (churn). left(): leaving on purpose.
+  // called again, it starts a new membership (churn: nothing seen before is kept). A
+  // reconnect that resumes the membership (?since=, or a stable member that carries on)
+  // calls nothing. left(): leaving on purpose.
   void ready(ReceiverId receiver) noexcept;
   void left(ReceiverId receiver) noexcept;
   Arrival arrived(ReceiverId receiver, Marker const& marker) noexcept;
@@ -93,12 +105,13 @@ private:
     std::uint64_t measured_first = UINT64_MAX;
     std::uint64_t measured_end = 0;
     std::uint64_t measured_sent = 0;
+    std::vector<std::uint64_t> withdrawn; // claimed, write failed; increasing
   };
   struct FromSender {
     std::uint64_t snapshot = UINT64_MAX; // nothing accountable until ready()
-    std::uint64_t next_seq = 0;          // one past the highest seen
+    SequenceSet seen;                    // every sequence number seen, all phases
     std::uint64_t delivered = 0;         // measured, any sequence number
-    std::uint64_t accountable = 0;       // measured, seq >= snapshot
+    std::uint64_t duplicates = 0;        // all phases
   };
   struct ReceiverLedger {
     std::uint32_t group = 0;

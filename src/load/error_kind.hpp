@@ -26,7 +26,7 @@ enum class ErrorKind : std::size_t {
   write_error,
   close_timeout,
   server_error_frame, // {"type":"error",...}
-  duplicate,
+  // (A delivery seen twice is not an error kind: Tally::duplicates counts it exactly.)
   foreign_marker,
   unexpected_self,
   malformed_marker,
@@ -41,8 +41,7 @@ inline constexpr std::array<std::string_view, k_error_kinds> k_error_names = {
     "handshake_error",   "server_close_1000", "server_close_1001",  "server_close_1008",
     "server_close_1009", "server_close_1011", "server_close_other", "connection_lost",
     "read_error",        "write_error",       "close_timeout",      "server_error_frame",
-    "duplicate",         "foreign_marker",    "unexpected_self",    "malformed_marker",
-    "window_stall",
+    "foreign_marker",    "unexpected_self",   "malformed_marker",   "window_stall",
 };
 
 constexpr std::string_view name_of(ErrorKind kind) noexcept {

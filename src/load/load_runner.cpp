@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "load/accounting.hpp"
+#include "load/envelope.hpp"
 #include "load/histogram.hpp"
 #include "load/marker.hpp"
 
@@ -43,6 +44,15 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint64_t k_never = UINT64_MAX;
 // Closed loop: with nothing seen for this long, send anyway rather than stall the run.
 constexpr std::uint64_t k_window_stall_ns = 1'000'000'000;
+// Reconnecting: attempts in a row that may fail (a connection shorter than
+// k_lasting_connection_ns counts as failed, so a server that accepts and drops at once
+// is not hammered), the backoff after the first failure (doubling), and the jitter.
+constexpr std::uint32_t k_reconnect_attempts = 5;
+constexpr std::uint64_t k_lasting_connection_ns = 1'000'000'000;
+constexpr std::uint64_t k_backoff_ns = 100'000'000;
+constexpr std::uint64_t k_backoff_jitter_ns = 20'000'000;
+// --drop-every: how long a sender waits for the acks of what it wrote before dropping.
+constexpr std::uint64_t k_ack_wait_ns = 1'000'000'000;
 
 std::uint64_t seconds_to_ns(double s) {
   return static_cast<std::uint64_t>(s * 1e9);
@@ -55,6 +65,7 @@ struct alignas(64) WorkerStats {
   std::atomic<std::int64_t> open{0};
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> failed_connects{0};
+  std::atomic<std::uint64_t> reconnects{0};
   std::array<std::atomic<std::uint64_t>, k_error_kinds> errors{};
 };
 
@@ -83,6 +94,7 @@ struct LoadRunner::Impl {
   tcp::endpoint server;
   Clock::time_point t0 = Clock::now();
   std::string host_header;
+  std::string query;                // options.query_string()
   std::vector<std::string> targets; // per group
 
   std::deque<Worker> workers;
@@ -123,9 +135,10 @@ asio::awaitable<void> sleep_until_ns(LoadRunner::Impl const& run, std::uint64_t 
 
 } // namespace
 
-// One simulated member: a stable client (connects once, stays, maybe sends) or a churner
-// (joins and leaves in a loop). Plain data; the socket lives in the coroutine frame, so
-// destroying an io_context destroys every I/O object with it, whatever state it was in.
+// One simulated member: a stable client (stays for the run, maybe sends, reconnects when
+// its connection ends early) or a churner (joins and leaves in a loop). Plain data; the
+// socket lives in the coroutine frame, so destroying an io_context destroys every I/O
+// object with it, whatever state it was in.
 struct Client {
   LoadRunner::Impl& run;
   Worker& worker;
@@ -134,7 +147,7 @@ struct Client {
   bool churner;
   std::optional<Accounting::SenderId> sender;
   Accounting::ReceiverId receiver;
-  std::minstd_rand random; // churn timing only; 8 bytes, not mt19937's 2.5 KB per client
+  std::minstd_rand random; // churn, drop and backoff timing; 8 bytes, not mt19937's 2.5 KB
 
   // Closed loop, on the sender: the watcher stores one past the highest sequence number it
   // saw and, if the sender is waiting, posts a wake-up to the sender's thread.
@@ -143,11 +156,28 @@ struct Client {
   asio::steady_timer* wake = nullptr; // the sender's own thread only
   std::vector<Client*> watched;       // on the watcher: by sender place k, or nullptr
 
+  // Across connections, this client's thread only.
+  bool registered = false;              // accounting.ready() called for this membership
+  bool v1 = false;                      // a welcome came: the server speaks protocol v1
+  std::optional<std::uint64_t> last_id; // newest message id seen, or passed at the join
+  std::uint64_t drop_at = k_never;      // --drop-every: when this connection is dropped
+  std::uint64_t next_drop_interval = 0;
+  std::uint64_t claimed = 0;           // closed loop: messages this sender claimed
+  std::uint64_t forgiven = 0;          // closed loop: after a stall, no longer waited for
+  std::uint64_t next_send = k_never;   // open loop: the schedule, once started
+  asio::steady_timer* pause = nullptr; // the drive's current wait, cut short by the reader
+
   // Per connection, this client's thread only.
   bool ready = false;
   bool open = false;
-  bool closing = false;
+  bool closing = false;  // we sent the close frame: the end of the run
+  bool dropping = false; // --drop-every: we closed the socket on purpose
   bool first_frame = true;
+  bool resumed = false;           // connected with ?since=
+  std::uint64_t replay_until = 0; // resumed: ids up to this one are the server's replay
+  std::uint64_t written = 0;      // messages written on this connection
+  std::uint64_t acked = 0;        // their acks (protocol v1)
+  bool awaiting_acks = false;
 
   Client(LoadRunner::Impl& r, Worker& w, std::uint32_t i, std::uint32_t g, bool churn,
          std::optional<Accounting::SenderId> s, Accounting::ReceiverId rcv)
@@ -166,10 +196,39 @@ struct Client {
   void mark_ready() {
     if (ready) return;
     ready = true;
+    // A stable member's reconnect carries its membership on: what it missed is either
+    // replayed (?since=) or lost, so the accounting must not start over.
+    if (registered && !churner) return;
+    registered = true;
     run.accounting.ready(receiver);
   }
 
-  asio::awaitable<bool> connect(WsStream& ws) {
+  // Waits until `at_ns`, or less: the reader cuts the wait short when the connection ends
+  // (and, while a drop waits for them, when the acks are in). Callers look again.
+  asio::awaitable<void> pause_until(std::uint64_t at_ns) {
+    std::uint64_t const now = run.now_ns();
+    if (!open || at_ns <= now) co_return;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    if (at_ns == k_never) {
+      timer.expires_at(Clock::time_point::max());
+    } else {
+      timer.expires_after(std::chrono::nanoseconds(at_ns - now));
+    }
+    pause = &timer;
+    co_await timer.async_wait(use_tuple);
+    pause = nullptr;
+  }
+
+  // The request target: with ?since=<last id seen> when this member reconnects to a
+  // protocol v1 server, so the server replays what it missed (docs/protocol.md).
+  std::string connect_target() {
+    resumed = !churner && v1 && last_id.has_value();
+    if (!resumed) return run.targets[group];
+    return run.options.url_template.target(run.options.group_base + group,
+                                           query_with_since(run.query, *last_id));
+  }
+
+  asio::awaitable<bool> connect(WsStream& ws, std::string const& target) {
     auto& options = run.options;
     auto& stream = beast::get_lowest_layer(ws);
     stream.expires_after(std::chrono::nanoseconds(seconds_to_ns(options.connect_timeout_s)));
@@ -207,8 +266,7 @@ struct Client {
       req.set(beast::http::field::user_agent, "huddle-load/0.1");
     }));
     websocket::response_type response;
-    auto [hs_ec] =
-        co_await ws.async_handshake(response, run.host_header, run.targets[group], use_tuple);
+    auto [hs_ec] = co_await ws.async_handshake(response, run.host_header, target, use_tuple);
     if (hs_ec) {
       count(hs_ec == websocket::error::upgrade_declined ? ErrorKind::handshake_rejected
             : hs_ec == beast::error::timeout            ? ErrorKind::connect_timeout
@@ -221,24 +279,49 @@ struct Client {
     ws.text(true);
     open = true;
     closing = false;
+    dropping = false;
     ready = false;
     first_frame = true;
+    replay_until = 0;
+    written = 0;
+    acked = 0;
     worker.stats.open.fetch_add(1, std::memory_order_relaxed);
     worker.stats.connects.fetch_add(1, std::memory_order_relaxed);
     co_return true;
   }
 
   void on_frame(std::string_view frame) {
+    auto const kind = kind_of(frame);
+    std::optional<std::uint64_t> id;
+    if (kind == FrameKind::message) {
+      id = uint_field(frame, "id");
+      if (id && (!last_id || *id > *last_id)) last_id = id;
+    }
     if (first_frame) {
       first_frame = false;
       // Protocol v1 servers register a member before they greet it; others never greet.
-      if (frame.find("\"type\":\"welcome\"") != std::string_view::npos) mark_ready();
+      if (kind == FrameKind::welcome) {
+        v1 = true;
+        auto const passed = uint_field(frame, "last_id");
+        if (resumed) {
+          // The replay (ids after since, up to last_id) follows; then live messages.
+          replay_until = passed.value_or(0);
+        } else if (passed && (!last_id || *passed > *last_id)) {
+          // Messages up to last_id came before this member joined: not owed, not wanted.
+          last_id = passed;
+        }
+        mark_ready();
+      }
     }
-    if (frame.find("\"type\":\"error\"") != std::string_view::npos) {
-      count(ErrorKind::server_error_frame);
+    if (kind == FrameKind::error) count(ErrorKind::server_error_frame);
+    if (kind == FrameKind::ack) {
+      ++acked;
+      if (awaiting_acks && acked >= written && pause != nullptr) pause->cancel();
     }
     if (frame.find(k_marker_prefix) == std::string_view::npos) return;
     if (!run.published()) return; // cannot be ours yet: nothing was sent
+    // A replay holds every message after since, this member's own ones included.
+    bool const replayed = id && *id <= replay_until;
     std::uint64_t const now = run.now_ns();
     MarkerScanner scanner(frame);
     while (auto marker = scanner.next()) {
@@ -250,14 +333,13 @@ struct Client {
         worker.stats.delivered.fetch_add(1, std::memory_order_relaxed);
         notify_sender(*marker);
         break;
-      case Arrival::duplicate:
-        count(ErrorKind::duplicate);
+      case Arrival::duplicate: // counted by the accounting, reported apart
         break;
       case Arrival::foreign:
         count(ErrorKind::foreign_marker);
         break;
       case Arrival::unexpected_self:
-        count(ErrorKind::unexpected_self);
+        if (!replayed) count(ErrorKind::unexpected_self);
         break;
       }
     }
@@ -284,7 +366,7 @@ struct Client {
     for (;;) {
       auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
       if (ec) {
-        if (!closing) classify_read_error(ws, ec);
+        if (!closing && !dropping) classify_read_error(ws, ec);
         break;
       }
       auto const data = buffer.cdata();
@@ -293,6 +375,9 @@ struct Client {
     }
     open = false;
     worker.stats.open.fetch_sub(1, std::memory_order_relaxed);
+    // Whatever the drive waits for, this connection will not bring it.
+    if (pause != nullptr) pause->cancel();
+    if (wake != nullptr) wake->cancel();
   }
 
   void classify_read_error(WsStream& ws, boost::system::error_code ec) {
@@ -316,6 +401,25 @@ struct Client {
     // Any other failure means the server went first; the read loop has counted it.
   }
 
+  // --drop-every: the socket goes without a close frame, as when a network path dies.
+  asio::awaitable<void> drop(WsStream& ws) {
+    drop_at = k_never;
+    // A v1 sender first waits (bounded) for the acks of what it wrote on this connection:
+    // close() with unread input sends RST and throws away output not yet sent, and a
+    // message this end threw away is not one the server lost.
+    if (sender && v1) {
+      std::uint64_t const deadline = run.now_ns() + k_ack_wait_ns;
+      awaiting_acks = true;
+      while (open && acked < written && run.now_ns() < deadline)
+        co_await pause_until(deadline);
+      awaiting_acks = false;
+    }
+    if (!open) co_return;
+    dropping = true;
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws).socket().close(ignored);
+  }
+
   asio::awaitable<void> send_one(WsStream& ws, std::string& payload, bool& ok) {
     auto const id = *sender;
     std::uint64_t const seq = run.accounting.claim(id);
@@ -324,28 +428,35 @@ struct Client {
     auto [ec, n] = co_await ws.async_write(asio::buffer(payload), use_tuple);
     if (ec) {
       if (open && !closing) count(ErrorKind::write_error, ec.message());
+      run.accounting.withdrawn(id, seq);
       ok = false;
       co_return;
     }
+    ++written;
     run.accounting.sent(id, seq, send_ns);
     worker.stats.sent.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // Sends on schedule until the measured window ends, the connection does, or its drop
+  // is due; the schedule carries over to the next connection (late: catch up at once).
   asio::awaitable<void> send_open_loop(WsStream& ws, Phases const& phases) {
     std::string payload;
     auto const period = static_cast<std::uint64_t>(1e9 / run.options.rate);
-    // Spread all senders over one period so they do not fire in lockstep bursts.
-    std::uint64_t const senders =
-        std::uint64_t{run.accounting.groups()} * run.accounting.senders_per_group();
-    std::uint64_t next =
-        phases.warmup_begin + period * *sender / std::max<std::uint64_t>(1, senders);
+    if (next_send == k_never) {
+      // Spread all senders over one period so they do not fire in lockstep bursts.
+      std::uint64_t const senders =
+          std::uint64_t{run.accounting.groups()} * run.accounting.senders_per_group();
+      next_send = phases.warmup_begin + period * *sender / std::max<std::uint64_t>(1, senders);
+    }
     bool ok = true;
-    while (ok && open && next < phases.measure_end) {
-      co_await sleep_until_ns(run, next);
-      if (!open || run.now_ns() >= phases.measure_end) break;
+    while (ok && open && next_send < phases.measure_end) {
+      co_await pause_until(std::min(next_send, drop_at));
+      std::uint64_t const now = run.now_ns();
+      if (!open || now >= phases.measure_end || now >= drop_at) break;
+      if (now < next_send) continue; // cut short
       co_await send_one(ws, payload, ok);
       // Behind schedule (the socket pushed back): send at once until caught up.
-      next += period;
+      next_send += period;
     }
   }
 
@@ -353,12 +464,12 @@ struct Client {
     std::string payload;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     wake = &timer;
-    std::uint64_t claimed = 0;  // messages this sender wrote
-    std::uint64_t forgiven = 0; // after a stall, what is no longer waited for
     std::uint64_t const window = run.options.window;
     bool ok = true;
-    co_await sleep_until_ns(run, phases.warmup_begin);
-    while (ok && open && run.now_ns() < phases.measure_end) {
+    while (open && run.now_ns() < phases.warmup_begin)
+      co_await pause_until(phases.warmup_begin);
+    auto const stop_at = std::min(phases.measure_end, drop_at);
+    while (ok && open && run.now_ns() < stop_at) {
       auto in_flight = [&] {
         return claimed - std::min(claimed, std::max(forgiven, seen_next.load()));
       };
@@ -366,12 +477,11 @@ struct Client {
         waiting.store(true);
         if (in_flight() >= window) {
           std::uint64_t const before = seen_next.load();
-          std::uint64_t const until =
-              std::min(phases.measure_end, run.now_ns() + k_window_stall_ns);
+          std::uint64_t const until = std::min(stop_at, run.now_ns() + k_window_stall_ns);
           timer.expires_after(std::chrono::nanoseconds(until - std::min(until, run.now_ns())));
           auto [ec] = co_await timer.async_wait(use_tuple);
           waiting.store(false);
-          if (!ec && seen_next.load() == before && run.now_ns() < phases.measure_end) {
+          if (!ec && open && seen_next.load() == before && run.now_ns() < stop_at) {
             count(ErrorKind::window_stall);
             forgiven = claimed;
           }
@@ -385,72 +495,142 @@ struct Client {
     wake = nullptr;
   }
 
-  // Stable member: connect once, take part until the drain ends, close.
+  // Stable member: connect, take part until the drain ends, close. A connection that
+  // ends before then (the server's doing, or --drop-every) is followed by another, after
+  // a short backoff that grows while attempts keep failing.
   asio::awaitable<void> stable_session(std::uint64_t connect_at_ns) {
     co_await sleep_until_ns(run, connect_at_ns);
-    WsStream ws(co_await asio::this_coro::executor);
-    bool const connected = co_await connect(ws);
-    if (!connected) worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
-    run.pending_connects.fetch_sub(1);
-    if (!connected) co_return;
-    co_await (read_loop(ws) && stable_drive(ws));
+    bool first = true;
+    std::uint32_t failures = 0; // in a row: failed connects and short-lived connections
+    for (;;) {
+      WsStream ws(co_await asio::this_coro::executor);
+      std::string const target = connect_target();
+      bool const connected = co_await connect(ws, target);
+      if (!connected) worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
+      if (first) {
+        first = false;
+        run.pending_connects.fetch_sub(1);
+        if (!connected) co_return; // as before reconnects: a member that never joined
+      } else if (connected) {
+        worker.stats.reconnects.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (connected) {
+        std::uint64_t const began = run.now_ns();
+        co_await (read_loop(ws) && stable_drive(ws));
+        if (dropping || run.now_ns() - began >= k_lasting_connection_ns) {
+          failures = 0;
+        } else {
+          ++failures;
+        }
+      } else {
+        ++failures;
+      }
+      if (failures >= k_reconnect_attempts || !reconnect_due()) co_return;
+      co_await backoff(failures);
+      if (!reconnect_due()) co_return;
+    }
   }
 
-  asio::awaitable<void> wait_for_phases(Phases const*& phases) {
+  // After a connection ended that we did not close at the end of the run.
+  bool reconnect_due() const {
+    if (closing) return false;
+    Phases const* phases = run.published();
+    return phases == nullptr || run.now_ns() < phases->drain_end;
+  }
+
+  asio::awaitable<void> backoff(std::uint32_t failures) {
+    // First attempt at once but for a jitter (a server restart must not see every client
+    // in the same millisecond); then 100 ms, 200 ms, ... up to 1.6 s.
+    std::uint64_t const base =
+        failures == 0 ? 0 : k_backoff_ns << std::min<std::uint32_t>(failures - 1, 4);
+    std::uniform_int_distribution<std::uint64_t> jitter(0, k_backoff_jitter_ns);
+    co_await sleep_until_ns(run, run.now_ns() + base + jitter(random));
+  }
+
+  asio::awaitable<void> wait_for_phases(Phases const*& phases, bool while_open) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     // Polling keeps the connect barrier simple; 10 ms is nothing next to a run.
-    while ((phases = run.published()) == nullptr) {
+    while ((phases = run.published()) == nullptr && (open || !while_open)) {
       timer.expires_after(std::chrono::milliseconds(10));
       co_await timer.async_wait(use_tuple);
     }
   }
 
   asio::awaitable<void> settle() {
-    co_await sleep_until_ns(run, run.now_ns() + seconds_to_ns(run.options.settle_s));
+    co_await pause_until(run.now_ns() + seconds_to_ns(run.options.settle_s));
     if (open) mark_ready();
   }
 
+  // --drop-every: a random moment in the next interval (of the measured window) that
+  // has not had its drop, or k_never.
+  void plan_drop(Phases const& phases) {
+    drop_at = k_never;
+    if (run.options.drop_every_s <= 0 || churner) return;
+    std::uint64_t const every = seconds_to_ns(run.options.drop_every_s);
+    std::uint64_t const now = run.now_ns();
+    std::uint64_t k = next_drop_interval;
+    if (now > phases.measure_begin) k = std::max(k, (now - phases.measure_begin) / every);
+    std::uint64_t const begin = std::max(now, phases.measure_begin + k * every);
+    std::uint64_t const end = phases.measure_begin + (k + 1) * every;
+    next_drop_interval = k + 1;
+    if (begin >= end) return;
+    std::uniform_int_distribution<std::uint64_t> at(begin, end - 1);
+    std::uint64_t const when = at(random);
+    if (when < phases.measure_end) drop_at = when;
+  }
+
+  // One connection of a stable member.
   asio::awaitable<void> stable_drive(WsStream& ws) {
-    co_await settle();
+    if (!registered) co_await settle();
     Phases const* phases = nullptr;
-    co_await wait_for_phases(phases);
-    if (sender && open) {
+    co_await wait_for_phases(phases, true);
+    if (phases == nullptr) co_return; // the connection ended first
+    plan_drop(*phases);
+    if (sender && open && run.now_ns() < phases->measure_end) {
       if (run.options.closed_loop()) {
         co_await send_closed_loop(ws, *phases);
       } else {
         co_await send_open_loop(ws, *phases);
       }
     }
-    co_await sleep_until_ns(run, phases->drain_end);
-    co_await close(ws);
+    std::uint64_t const until = std::min(phases->drain_end, drop_at);
+    while (open && run.now_ns() < until)
+      co_await pause_until(until);
+    if (!open) co_return;
+    if (drop_at != k_never && run.now_ns() >= drop_at) {
+      co_await drop(ws);
+    } else {
+      co_await close(ws);
+    }
   }
 
   // Churner: from the warm-up to the end of the measured window, join, stay a while, leave.
   asio::awaitable<void> churn_loop() {
     Phases const* phases = nullptr;
-    co_await wait_for_phases(phases);
+    co_await wait_for_phases(phases, false);
     auto const& options = run.options;
     std::uniform_int_distribution<std::uint64_t> hold(seconds_to_ns(options.churn_hold_min_s),
                                                       seconds_to_ns(options.churn_hold_max_s));
-    std::uniform_int_distribution<std::uint64_t> pause(0, 50'000'000);
-    co_await sleep_until_ns(run, phases->warmup_begin + pause(random));
+    std::uniform_int_distribution<std::uint64_t> pause_between(0, 50'000'000);
+    co_await sleep_until_ns(run, phases->warmup_begin + pause_between(random));
     while (run.now_ns() < phases->measure_end) {
       {
         WsStream ws(co_await asio::this_coro::executor);
-        if (co_await connect(ws)) {
+        if (co_await connect(ws, run.targets[group])) {
           std::uint64_t const leave_at = std::min(run.now_ns() + hold(random), phases->drain_end);
           co_await (read_loop(ws) && churn_stay(ws, leave_at));
         } else {
           worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
         }
       }
-      co_await sleep_until_ns(run, run.now_ns() + pause(random));
+      co_await sleep_until_ns(run, run.now_ns() + pause_between(random));
     }
   }
 
   asio::awaitable<void> churn_stay(WsStream& ws, std::uint64_t leave_at) {
     co_await settle();
-    co_await sleep_until_ns(run, leave_at);
+    while (open && run.now_ns() < leave_at)
+      co_await pause_until(leave_at);
     run.accounting.left(receiver);
     co_await close(ws);
   }
@@ -507,7 +687,7 @@ Report LoadRunner::Impl::run() {
     throw std::runtime_error("--source-addresses: needs a 127.0.0.0/8 server address");
   }
   host_header = options.url_template.host_header();
-  std::string const query = options.query_string();
+  query = options.query_string();
   for (std::uint32_t g = 0; g < options.groups; ++g) {
     targets.push_back(options.url_template.target(options.group_base + g, query));
   }
@@ -672,6 +852,7 @@ Report LoadRunner::Impl::run() {
     report.latency_ns.merge(w.latency);
     report.connects += w.stats.connects.load();
     report.failed_connects += w.stats.failed_connects.load();
+    report.reconnects += w.stats.reconnects.load();
     for (std::size_t i = 0; i < k_error_kinds; ++i) {
       report.errors[i] += w.stats.errors[i].load();
       if (report.error_examples[i].empty()) report.error_examples[i] = w.error_examples[i];

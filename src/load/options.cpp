@@ -117,6 +117,21 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+std::string query_with_since(std::string_view query, std::uint64_t since) {
+  std::string out;
+  while (!query.empty()) {
+    auto const amp = query.find('&');
+    auto const part = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    if (part.empty() || part == "since" || part.starts_with("since=")) continue;
+    out.append(part);
+    out.push_back('&');
+  }
+  out.append("since=");
+  out.append(std::to_string(since));
+  return out;
+}
+
 std::string Options::query_string() const {
   std::string out;
   auto add = [&out](std::string_view part) {
@@ -161,6 +176,9 @@ std::string validate(Options const& o) {
   if (o.threads < 1 || o.threads > 256) return "--threads: must be between 1 and 256";
   if (o.source_addresses < 1 || o.source_addresses > 65534) {
     return "--source-addresses: must be between 1 and 65534";
+  }
+  if (o.drop_every_s > 0 && o.drop_every_s < 0.01) {
+    return "--drop-every: must be 0 (off) or at least 10ms";
   }
   if (o.churn_hold_min_s > o.churn_hold_max_s) {
     return "--churn-hold: the minimum must not exceed the maximum";
@@ -251,10 +269,14 @@ po::options_description describe() {
       "echo", po::bool_switch(), "ask for own messages back (?echo=1) and expect them")(
       "churners", text(), "per group: extra clients that join and leave in a loop [0]")(
       "churn-hold", text(), "how long a churner stays, MIN or MIN:MAX [200ms:1s]")(
-      "source-addresses", text(),
-      "spread client sockets over 127.0.0.1..127.0.x.y "
-      "(N addresses) when ephemeral ports run out [1]")("seed", text(),
-                                                        "random seed for churn timing [1]")(
+      "drop-every", text(),
+      "each stable client drops its TCP connection abruptly (no close frame) at a random "
+      "moment in every interval this long while measuring, then reconnects, with "
+      "?since=<last id seen> on protocol v1 servers; tests that reconnects lose "
+      "nothing; 0 = never [0]")("source-addresses", text(),
+                                "spread client sockets over 127.0.0.1..127.0.x.y "
+                                "(N addresses) when ephemeral ports run out [1]")(
+      "seed", text(), "random seed for churn and drop timing [1]")(
       "json", po::bool_switch(), "print the result as one JSON object on stdout")(
       "quiet,q", po::bool_switch(), "no progress line on stderr")("version", "print the version");
   return d;
@@ -333,6 +355,7 @@ ParseResult parse_options(std::vector<std::string> const& args) {
       o.churn_hold_max_s = *hi;
     }
     if (has("source-addresses")) o.source_addresses = whole<std::uint32_t>(vm, "source-addresses");
+    if (has("drop-every")) o.drop_every_s = seconds(vm, "drop-every");
     if (has("seed")) o.seed = whole<std::uint64_t>(vm, "seed");
     o.json = vm["json"].as<bool>();
     o.progress = !vm["quiet"].as<bool>();

@@ -34,6 +34,10 @@ std::optional<double> parse_duration(std::string_view text);
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 std::string url_encode(std::string_view text);
 
+// `query` (without '?') with since=<id> in place of any since= it had: what a client
+// reconnecting to a protocol v1 server asks for, so the server replays what it missed.
+std::string query_with_since(std::string_view query, std::uint64_t since);
+
 struct Options {
   std::string url = "ws://127.0.0.1:8080/ws/{group}";
   UrlTemplate url_template;
@@ -63,6 +67,9 @@ struct Options {
   double churn_hold_max_s = 1.0;
   std::uint32_t source_addresses = 1; // spread client sockets over 127.0.0.1..N
   std::uint64_t seed = 1;
+  // Each stable client drops its TCP connection (no close frame) at a random moment in
+  // every interval of this length in the measured window, then reconnects; 0: never.
+  double drop_every_s = 0;
 
   bool closed_loop() const noexcept { return rate <= 0; }
   std::uint32_t senders_per_group() const noexcept { return idle ? 0 : senders; }

@@ -71,6 +71,8 @@ std::string Report::to_json() const {
   out["peak_connected"] = peak_connected;
   out["connects"] = connects;
   out["failed_connects"] = failed_connects;
+  out["reconnects"] = reconnects;
+  out["drop_every_s"] = options.drop_every_s;
   out["connect_phase_s"] = round3(connect_phase_s);
   out["warmup_s"] = options.warmup_s;
   out["duration_s"] = round3(measured_s);
@@ -81,6 +83,7 @@ std::string Report::to_json() const {
   out["expected"] = tally.expected;
   out["delivered_expected"] = tally.delivered_accountable;
   out["lost"] = tally.lost;
+  out["duplicates"] = tally.duplicates;
   out["sent_per_s"] = round3(sends_per_s());
   out["deliveries_per_s"] = round3(deliveries_per_s());
 
@@ -122,8 +125,10 @@ std::string Report::to_table() const {
     out += format("  %-12s ", label) + text + "\n";
   };
   auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-  row("connections", format("%llu connected of %llu planned, %llu failed, peak %llu", u(connected),
-                            u(planned_connections), u(failed_connects), u(peak_connected)));
+  row("connections",
+      format("%llu connected of %llu planned, %llu failed, peak %llu, %llu reconnects",
+             u(connected), u(planned_connections), u(failed_connects), u(peak_connected),
+             u(reconnects)));
   row("measured", format("%.2f s (after %.2f s connecting, %.2f s warm-up)", measured_s,
                          connect_phase_s, options.warmup_s));
   row("sent", format("%llu  (%.0f/s)", u(tally.sent), sends_per_s()));
@@ -131,6 +136,8 @@ std::string Report::to_table() const {
   row("expected",
       format("%llu  (delivered of them %llu)", u(tally.expected), u(tally.delivered_accountable)));
   row("lost", format("%llu  (after %.2f s drain)", u(tally.lost), options.drain_s));
+  row("duplicates", format("%llu%s", u(tally.duplicates),
+                           tally.duplicates == 0 ? "" : "  (delivered twice: a server bug)"));
   if (latency_ns.count() > 0) {
     row("latency ms",
         format("p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f",

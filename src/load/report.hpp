@@ -30,6 +30,7 @@ struct Report {
   std::uint64_t connected = 0;       // open when sending started
   std::uint64_t failed_connects = 0; // attempts that did not reach an open socket
   std::uint64_t connects = 0;        // successful, churn reconnects included
+  std::uint64_t reconnects = 0;      // of those, stable members back after losing theirs
   std::uint64_t peak_connected = 0;
   double connect_phase_s = 0;
   double measured_s = 0; // length of the measured window

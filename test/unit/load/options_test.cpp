@@ -53,6 +53,8 @@ TEST_CASE("bad input gives one line naming the flag") {
            {{"--threads", "0"}, "--threads"},
            {{"--nope"}, "--nope"},
            {{"--clien", "3"}, "--clien"}, // no guessing of abbreviations
+           {{"--drop-every", "often"}, "--drop-every"},
+           {{"--drop-every", "1ms"}, "--drop-every"},
        }) {
     auto const r = parse(c.args);
     CAPTURE(c.flag);
@@ -89,9 +91,31 @@ TEST_CASE("targets substitute the group and carry the query") {
   CHECK(v6->target(3, "") == "/g/3/3");
 }
 
+TEST_CASE("--drop-every takes a duration, off by default") {
+  auto off = parse({});
+  REQUIRE(off.options);
+  CHECK(off.options->drop_every_s == 0);
+  auto r = parse({"--drop-every", "500ms"});
+  REQUIRE(r.options);
+  CHECK(r.options->drop_every_s == doctest::Approx(0.5));
+  auto zero = parse({"--drop-every", "0"});
+  REQUIRE(zero.options);
+  CHECK(zero.options->drop_every_s == 0);
+}
+
+TEST_CASE("a reconnect's query carries since=, replacing any the user gave") {
+  CHECK(query_with_since("", 41) == "since=41");
+  CHECK(query_with_since("token=t&echo=1", 0) == "token=t&echo=1&since=0");
+  CHECK(query_with_since("since=0&name=x", 7) == "name=x&since=7");
+  CHECK(query_with_since("name=x&since=3&echo=1", 9) == "name=x&echo=1&since=9");
+  CHECK(query_with_since("sincere=1&since", 2) == "sincere=1&since=2");
+  CHECK(query_with_since("a=1&&b=2&", 5) == "a=1&b=2&since=5");
+}
+
 TEST_CASE("help is returned, not printed") {
   auto r = parse({"--help"});
   CHECK_FALSE(r.options);
   CHECK(r.error.empty());
   CHECK(r.help.find("--connect-rate") != std::string::npos);
+  CHECK(r.help.find("--drop-every") != std::string::npos);
 }

@@ -11,7 +11,8 @@ TEST_CASE("the JSON report carries what scripts read") {
   r.planned_connections = 10;
   r.connected = 10;
   r.measured_s = 2;
-  r.tally = Tally{100, 400, 400, 400, 0};
+  r.reconnects = 3;
+  r.tally = Tally{100, 400, 400, 400, 0, 1};
   for (std::uint64_t v = 1; v <= 1000; ++v)
     r.latency_ns.record(v * 1000);
   r.errors[static_cast<std::size_t>(ErrorKind::server_close_policy)] = 2;
@@ -19,12 +20,15 @@ TEST_CASE("the JSON report carries what scripts read") {
   r.timeline.push_back(Sample{1.0, 10, 50, 200, 0});
 
   auto const doc = boost::json::parse(r.to_json()).as_object();
-  for (char const* key : {"connected", "failed_connects", "sent", "delivered", "expected", "lost",
-                          "deliveries_per_s", "latency_us", "errors", "timeline"}) {
+  for (char const* key :
+       {"connected", "failed_connects", "sent", "delivered", "expected", "lost", "deliveries_per_s",
+        "latency_us", "errors", "timeline", "reconnects", "duplicates"}) {
     CAPTURE(key);
     CHECK(doc.contains(key));
   }
   CHECK(doc.at("deliveries_per_s").to_number<double>() == 200.0);
+  CHECK(doc.at("reconnects").to_number<int>() == 3);
+  CHECK(doc.at("duplicates").to_number<int>() == 1);
   auto const& latency = doc.at("latency_us").as_object();
   for (char const* p : {"p50", "p90", "p99", "p99.9", "max"})
     CHECK(latency.contains(p));
@@ -36,4 +40,6 @@ TEST_CASE("the JSON report carries what scripts read") {
   auto const table = r.to_table();
   CHECK(table.find("lost") != std::string::npos);
   CHECK(table.find("server_close_1008 2") != std::string::npos);
+  CHECK(table.find("3 reconnects") != std::string::npos);
+  CHECK(table.find("duplicates   1") != std::string::npos);
 }

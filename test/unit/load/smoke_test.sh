@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Smoke run of huddle-load against huddle: 2 groups x 5 clients for ~3 s on loopback.
-# Passes when something was delivered and nothing was lost. Usage: smoke_test.sh HUDDLE HUDDLE_LOAD
+# Smoke runs of huddle-load against huddle, 2 groups x 5 clients on loopback:
+#  1. ~3 s steady: something delivered, nothing lost;
+#  2. ~4 s with --drop-every 1: every client drops its TCP connection (no close frame)
+#     once a second and reconnects with ?since=; still nothing lost, nothing twice.
+# Usage: smoke_test.sh HUDDLE HUDDLE_LOAD
 set -euo pipefail
 
 huddle=${1:?path to huddle}
@@ -17,7 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$huddle" serve --address 127.0.0.1 --port 0 >"$work/server.out" 2>"$work/server.err" &
+# A fresh history file, not huddle.db in the build directory; no accounts (--auth none)
+# where the server has them, so anonymous clients may join.
+serve_args=(serve --address 127.0.0.1 --port 0)
+serve_help=$("$huddle" serve --help 2>&1 || true)
+if grep -q -- '--db' <<<"$serve_help"; then serve_args+=(--db "$work/history.db"); fi
+if grep -q -- '--auth' <<<"$serve_help"; then serve_args+=(--auth none); fi
+"$huddle" "${serve_args[@]}" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 
 # The server prints "listening on 127.0.0.1:PORT" once bound.
@@ -38,26 +47,51 @@ if [[ -z "$port" ]]; then
   exit 1
 fi
 
-# Bounded: 0.5 s warm-up + 2 s measured + 2 s drain (generous: CI runs this under
-# sanitizers beside other tests), plus connect and close.
-"$load" --url "ws://127.0.0.1:$port/ws/{group}" --groups 2 --clients 5 --senders 2 \
-  --window 4 --size 64 --warmup 500ms --duration 2s --drain 2s --quiet --json \
-  >"$work/result.json"
-
 # The JSON is one flat-enough object: pull the counters with sed, no jq needed.
-field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$work/result.json"; }
-connected=$(field connected)
-delivered=$(field delivered)
-lost=$(field lost)
-failed=$(field failed_connects)
-echo "smoke: connected=$connected failed_connects=$failed delivered=$delivered lost=$lost"
+field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"; }
 status=0
-[[ "$connected" == 10 ]] || { echo "smoke: expected 10 connected" >&2; status=1; }
-[[ "$failed" == 0 ]] || { echo "smoke: failed connects" >&2; status=1; }
-[[ "${delivered%%.*}" -gt 0 ]] || { echo "smoke: nothing delivered" >&2; status=1; }
-[[ "$lost" == 0 ]] || { echo "smoke: messages lost" >&2; status=1; }
-if ((status != 0)); then
-  cat "$work/result.json" >&2
-  tail -n 20 "$work/server.err" >&2
-fi
+fail() {
+  echo "smoke: $1" >&2
+  status=1
+}
+
+# Run 1, bounded: 0.5 s warm-up + 2 s measured + 2 s drain (generous: CI runs this under
+# sanitizers beside other tests), plus connect and close.
+steady=$work/steady.json
+"$load" --url "ws://127.0.0.1:$port/ws/{group}" --groups 2 --clients 5 --senders 2 \
+  --window 4 --size 64 --warmup 500ms --duration 2s --drain 2s --quiet --json >"$steady"
+connected=$(field "$steady" connected)
+delivered=$(field "$steady" delivered)
+lost=$(field "$steady" lost)
+failed=$(field "$steady" failed_connects)
+echo "smoke: connected=$connected failed_connects=$failed delivered=$delivered lost=$lost"
+[[ "$connected" == 10 ]] || fail "expected 10 connected"
+[[ "$failed" == 0 ]] || fail "failed connects"
+[[ "${delivered%%.*}" -gt 0 ]] || fail "nothing delivered"
+[[ "$lost" == 0 ]] || fail "messages lost"
+((status == 0)) || cat "$steady" >&2
+
+# Run 2: 3 s measured with a drop a second per client, in other groups (a history of
+# their own). Open loop, so senders keep sending while members are away.
+drops=$work/drops.json
+"$load" --url "ws://127.0.0.1:$port/ws/{group}" --groups 2 --group-base 101 --clients 5 \
+  --senders 2 --rate 200 --size 64 --warmup 500ms --duration 3s --drain 2s \
+  --drop-every 1 --quiet --json >"$drops"
+connected=$(field "$drops" connected)
+sent=$(field "$drops" sent)
+delivered=$(field "$drops" delivered)
+lost=$(field "$drops" lost)
+duplicates=$(field "$drops" duplicates)
+reconnects=$(field "$drops" reconnects)
+echo "smoke --drop-every 1: connected=$connected sent=$sent delivered=$delivered" \
+  "lost=$lost duplicates=$duplicates reconnects=$reconnects"
+before=$status
+[[ "$connected" == 10 ]] || fail "drops: expected 10 connected"
+[[ "${delivered%%.*}" -gt 0 ]] || fail "drops: nothing delivered"
+[[ "$lost" == 0 ]] || fail "drops: messages lost across reconnects"
+[[ "$duplicates" == 0 ]] || fail "drops: messages delivered twice"
+[[ "${reconnects:-0}" -gt 0 ]] || fail "drops: no reconnects"
+((status == before)) || cat "$drops" >&2
+
+((status == 0)) || tail -n 20 "$work/server.err" >&2
 exit "$status"
