@@ -32,10 +32,13 @@ const ui = {
   chatView: $('chat-view'),
   chatTitle: $('chat-title'),
   connState: $('connection-state'),
+  connWord: document.querySelector('[data-testid="connection-state"] .conn-word'),
+  connCountdown: document.querySelector('[data-testid="connection-state"] .conn-countdown'),
   accessError: $('access-error'),
   notice: $('chat-notice'),
   messages: $('messages'),
   members: $('members'),
+  chatBody: $('chat-body'),
   composer: $('composer'),
   composerText: $('composer-text'),
   composerSend: $('composer-send'),
@@ -247,6 +250,8 @@ class GroupChat {
     ui.members.replaceChildren();
     ui.accessError.hidden = true;
     ui.notice.hidden = true;
+    ui.chatBody.hidden = false;
+    ui.composer.hidden = false;
     ui.composerText.value = '';
     showView(ui.chatView);
     this.renderMembers();
@@ -287,9 +292,12 @@ class GroupChat {
     this.timers.add(() => clearInterval(id));
   }
 
-  setState(state, label) {
+  // `countdown` is extra visible text that screen readers skip (see index.html).
+  setState(state, word, countdown = '') {
     ui.connState.dataset.state = state;
-    ui.connState.textContent = label;
+    // Rewriting the same text would make screen readers announce it again.
+    if (ui.connWord.textContent !== word) ui.connWord.textContent = word;
+    ui.connCountdown.textContent = countdown;
     this.setSendable(state === 'online');
   }
 
@@ -384,6 +392,9 @@ class GroupChat {
   async onClose(event) {
     if (this.stopped) return;
     this.setSendable(false);
+    // Who is online is unknown until the next welcome; showing the old list would mislead.
+    this.online.clear();
+    this.renderMembers();
     if (!this.welcomed) {
       // A refused handshake (401/403) reaches JS only as a 1006 close; the members
       // endpoint applies the same checks and tells us which it was.
@@ -429,8 +440,10 @@ class GroupChat {
 
   denyAccess(message) {
     this.stop();
-    this.online.clear();
-    this.renderMembers();
+    // Nothing of the group is shown to someone who may not see it.
+    ui.chatBody.hidden = true;
+    ui.composer.hidden = true;
+    ui.messages.replaceChildren();
     ui.accessError.textContent = message;
     ui.accessError.hidden = false;
     this.setState('offline', 'Offline');
@@ -446,7 +459,7 @@ class GroupChat {
     const due = Date.now() + delay;
     const label = () => {
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      this.setState('reconnecting', `Reconnecting in ${seconds} s`);
+      this.setState('reconnecting', 'Reconnecting', ` in ${seconds} s`);
     };
     label();
     this.every(1000, label);
@@ -498,7 +511,11 @@ class GroupChat {
     if (!Number.isNaN(when.getTime())) {
       time.dateTime = when.toISOString();
       time.title = when.toLocaleString();
-      time.textContent = when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      // The time of day alone for today's messages, with the date for older ones.
+      const today = when.toDateString() === new Date().toDateString();
+      time.textContent = today
+        ? when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+        : when.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
     }
 
     const text = document.createElement('p');

@@ -10,8 +10,11 @@
 // is a newline); markup in a message is shown as text, no element made and no script run;
 // a reload keeps the view and repeats no message; after a server restart both reconnect by
 // themselves with ?since= and no message is lost or shown twice; carol does not see group 1
-// and gets the access error when she opens it; logout returns to the login form.
-// Screenshot of alice's chat: test/browser/out/chat.png.
+// and gets the access error when she opens it; a member whose access is revoked while
+// connected is told so; logout returns to the login form; with --auth none the page skips
+// the login and a guest can chat.
+// Screenshots in test/browser/out/: chat.png (alice's chat), login-error.png,
+// reconnecting.png, access-error.png.
 // Every wait is bounded, and a watchdog ends the run, so it cannot hang; the server and
 // Chromium are stopped in `finally`.
 
@@ -51,16 +54,17 @@ function cli(args, input) {
   if (result.error) throw new Error(`huddle ${args.join(' ')}: ${result.error.message}`);
   if (result.status !== 0) {
     throw new Error(
-      `huddle ${args.join(' ')} exited ${result.status}: ${result.stderr.trim() || result.stdout.trim()}`,
+      `huddle ${args.join(' ')} exited ${result.status}: ` +
+        (result.stderr.trim() || result.stdout.trim()),
     );
   }
 }
 
 // Starts `huddle serve`; resolves to { process, port } once it printed "listening on".
-function startServer(db, port) {
+function startServer(db, port, extra = []) {
   const child = spawn(
     huddle,
-    ['serve', '--db', db, '--address', '127.0.0.1', '--port', String(port)],
+    ['serve', '--db', db, '--address', '127.0.0.1', '--port', String(port), ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let logTail = '';
@@ -73,7 +77,7 @@ function startServer(db, port) {
     let stdout = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`huddle serve did not print "listening on" within ${WAIT_MS} ms:\n${logTail}`));
+      reject(new Error(`huddle serve printed no "listening on" within ${WAIT_MS} ms:\n${logTail}`));
     }, WAIT_MS);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk) => {
@@ -193,6 +197,7 @@ async function run(state) {
   cli(['group', 'grant', '1', 'alice', '--db', db]);
   cli(['group', 'grant', '1', 'bob', '--db', db]);
 
+  mkdirSync(outDir, { recursive: true });
   state.server = await startServer(db, 0);
   const port = state.server.port;
   const base = `http://127.0.0.1:${port}`;
@@ -235,6 +240,7 @@ async function run(state) {
   const loginError = await stranger.textContent(byId('login-error'));
   check(/wrong/i.test(loginError), `a wrong password shows a login error ("${loginError}")`);
   check(await stranger.isVisible(byId('login-view')), 'a wrong password stays on the login form');
+  await stranger.screenshot({ path: join(outDir, 'login-error.png') });
   await stranger.context().close();
 
   // alice and bob log in, each in a context of their own (separate cookies).
@@ -303,10 +309,16 @@ async function run(state) {
   // The server restarts on the same port and file: both pages say so, come back by
   // themselves, and the next messages arrive with nothing lost or doubled.
   await stopServer(state.server);
+  const connState = byId('connection-state');
   await alice
-    .locator(`${byId('connection-state')}:is([data-state="reconnecting"], [data-state="connecting"])`)
+    .locator(`${connState}:is([data-state="reconnecting"], [data-state="connecting"])`)
     .waitFor();
   check(true, 'alice sees the connection drop (reconnecting)');
+  await alice.screenshot({ path: join(outDir, 'reconnecting.png') });
+  check(
+    (await alice.locator(`${byId('members')} [data-user="bob"]`).count()) === 0,
+    'while disconnected, bob is no longer listed online',
+  );
   state.server = await startServer(db, port);
   await waitOnline(alice, RECONNECT_WAIT_MS);
   await waitOnline(bob, RECONNECT_WAIT_MS);
@@ -314,14 +326,18 @@ async function run(state) {
   await waitMember(alice, 'bob');
   await waitMember(bob, 'alice');
   await send(bob, 'after the restart');
-  await waitText(alice, 'after the restart');
   await send(alice, 'welcome back');
-  await waitText(bob, 'welcome back');
+  // Each page shows its own messages only once they come back through the stream (echo=1).
+  for (const page of [alice, bob]) {
+    await waitText(page, 'after the restart');
+    await waitText(page, 'welcome back');
+  }
   const aliceIds = await messageIds(alice);
   const bobIds = await messageIds(bob);
   check(
     unique(aliceIds) && unique(bobIds) && JSON.stringify(aliceIds) === JSON.stringify(bobIds),
-    `after reconnecting both show the same ${bobIds.length} messages, each once, in id order`,
+    `after reconnecting both show the same ${bobIds.length} messages, each once ` +
+      `(alice ${JSON.stringify(aliceIds)}, bob ${JSON.stringify(bobIds)})`,
   );
   check(
     aliceIds.every((id, i) => i === 0 || aliceIds[i - 1] < id),
@@ -346,13 +362,28 @@ async function run(state) {
     (await carol.getAttribute(byId('connection-state'), 'data-state')) === 'offline',
     'the refused view stops reconnecting (offline)',
   );
+  await carol.screenshot({ path: join(outDir, 'access-error.png') });
+
+  // bob's membership is revoked while he is in the group: the server closes his socket
+  // (1008 "access revoked"), his page says so and stops; alice sees him leave.
+  cli(['group', 'revoke', '1', 'bob', '--db', db]);
+  await bob.locator(byId('access-error')).waitFor({ state: 'visible' });
+  const revoked = await bob.textContent(byId('access-error'));
+  check(/revoked/i.test(revoked), `a revoked member is told so ("${revoked}")`);
   check(
-    (await carol.locator(byId('message')).count()) === 0,
-    'carol sees none of the group messages',
+    (await bob.getAttribute(connState, 'data-state')) === 'offline' &&
+      (await bob.locator(byId('message')).count()) === 0,
+    'the revoked view stops reconnecting and no longer shows the messages',
+  );
+  await alice.locator(`${byId('members')} [data-user="bob"]`).waitFor({ state: 'detached' });
+  check(true, 'alice sees bob leave');
+  check(
+    (await carol.locator(byId('message')).count()) === 0 &&
+      !(await carol.isVisible(byId('composer'))),
+    'carol sees none of the group messages and no composer',
   );
 
   // The screenshot of alice's chat, for a person to look at.
-  mkdirSync(outDir, { recursive: true });
   await alice.screenshot({ path: join(outDir, 'chat.png') });
 
   // Logout clears the cookie: a reload stays on the login form.
@@ -361,6 +392,23 @@ async function run(state) {
   await alice.reload();
   await alice.locator(byId('login-view')).waitFor({ state: 'visible' });
   check(true, 'after logout a reload shows the login form');
+
+  // --auth none (development): no login form, every group listed, a guest name.
+  await stopServer(state.server);
+  state.server = await startServer(db, 0, ['--auth', 'none']);
+  const guestBase = `http://127.0.0.1:${state.server.port}`;
+  const guest = await newUserPage(browser, guestBase, problems, 'guest');
+  await guest.locator(`${byId('group-link')}[data-group-id="1"]`).waitFor();
+  check(
+    !(await guest.isVisible(byId('login-view'))) && !(await guest.isVisible(byId('logout'))),
+    'with --auth none the groups show without a login form or logout button',
+  );
+  await openGroup(guest, 1);
+  await waitText(guest, 'welcome back');
+  await send(guest, 'hello as a guest');
+  await waitText(guest, 'hello as a guest');
+  const guestFrom = await guest.$$eval(byId('message-from'), (e) => e.at(-1)?.textContent);
+  check(/^guest-/.test(guestFrom), `with --auth none a guest chats as ${guestFrom}`);
 
   check(problems.length === 0, `no dialog and no page error (${problems.join('; ') || 'none'})`);
 }
