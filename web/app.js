@@ -240,6 +240,7 @@ class GroupChat {
     this.stopped = false;
     this.timers = new Set();
     this.nextRef = 1;
+    this.waiting = false; // a reconnect is scheduled (in backoff)
     this.onBrowserOnline = () => this.retryNow();
   }
 
@@ -307,6 +308,7 @@ class GroupChat {
 
   async connect() {
     if (this.stopped) return;
+    this.waiting = false;
     this.clearTimers();
     this.setState('connecting', 'Connecting…');
     if (!this.historyLoaded) {
@@ -458,17 +460,23 @@ class GroupChat {
     const delay = span / 2 + Math.random() * (span / 2);
     const due = Date.now() + delay;
     const label = () => {
+      if (navigator.onLine === false) {
+        // No network at all: say so; the 'online' event retries at once (retryNow).
+        this.setState('offline', 'Offline', ' (no network)');
+        return;
+      }
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
       this.setState('reconnecting', 'Reconnecting', ` in ${seconds} s`);
     };
     label();
     this.every(1000, label);
+    this.waiting = true;
     this.later(delay, () => this.connect());
   }
 
   // The browser says the network is back: skip the rest of the backoff.
   retryNow() {
-    if (!this.stopped && !this.socket && ui.connState.dataset.state === 'reconnecting') {
+    if (!this.stopped && this.waiting) {
       this.attempt = 0;
       this.connect();
     }
