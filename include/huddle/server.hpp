@@ -25,9 +25,11 @@ namespace huddle {
 
 class Server {
 public:
-  // Opens the history (config.db_path) and binds config.address:config.port. Throws
-  // boost::system::system_error when the address cannot be resolved or bound (e.g. the
-  // port is in use), std::runtime_error when the history database cannot be opened.
+  // Opens the history and accounts (config.db_path) and binds config.address:config.port.
+  // Throws boost::system::system_error when the address cannot be resolved or bound (e.g.
+  // the port is in use), std::runtime_error when the database or a key file cannot be
+  // opened, std::invalid_argument for access settings that cannot work (AuthMode::none off
+  // loopback without allow_anonymous_on_network, jwt without a key).
   Server(boost::asio::any_io_executor executor, ServerConfig config);
   ~Server();
 

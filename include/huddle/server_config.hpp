@@ -1,6 +1,7 @@
-// ServerConfig: every setting of huddle's server, with the defaults `huddle serve` uses
-// (except db_path: `huddle serve` stores history in ./huddle.db, an embedding app in memory
-// unless it names a file). A plain struct: the command line (src/app/) fills it, an
+// ServerConfig: every setting of huddle's server, with the defaults `huddle serve` uses,
+// except two: `huddle serve` stores history and accounts in ./huddle.db and uses
+// AuthMode::builtin, while an embedding app keeps them in memory and uses AuthMode::none
+// unless it says otherwise. A plain struct: the command line (src/app/) fills it, an
 // embedding app sets fields.
 #pragma once
 
@@ -16,6 +17,13 @@ enum class Durability {
   none,  // ack at once; messages are written in the background (a crash loses the last ones)
   batch, // ack after the group commit (survives a killed process, not a power cut)
   sync,  // ack after the group commit is fsync'ed
+};
+
+// Who may open a group (docs/operations.md, "Access").
+enum class AuthMode {
+  none,    // anyone, under any name (?name=): development and load tests, loopback only
+  builtin, // huddle's own accounts (POST /api/login) and HS256 tokens it signs itself
+  jwt,     // tokens minted by another service: HS256 with a shared secret, or RS256
 };
 
 struct ServerConfig {
@@ -44,6 +52,27 @@ struct ServerConfig {
   // Messages kept per group (0: no limit), and for how long (0: forever).
   std::size_t history_per_group = 10'000;
   std::chrono::milliseconds history_max_age{30LL * 24 * 3600 * 1000};
+
+  // Access. AuthMode::none on an address other than loopback is refused at start unless
+  // allow_anonymous_on_network is set.
+  AuthMode auth = AuthMode::none;
+  bool allow_anonymous_on_network = false;
+  // The HS256 secret's file. builtin: created when missing; "" means huddle.jwt-secret
+  // beside db_path (or a secret in memory when db_path is ""). jwt: the shared secret.
+  std::string jwt_secret_file;
+  // jwt only: the issuer's RS256 public key (PEM), instead of jwt_secret_file.
+  std::string jwt_public_key_file;
+  // Checked (and, for builtin, set) when not empty.
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  // Lifetime of the tokens POST /api/login issues.
+  std::chrono::seconds token_ttl{12 * 3600};
+  // How often the server looks for revoked memberships (made by `huddle group revoke` in
+  // another process): an open socket of a revoked user is closed within about this long.
+  std::chrono::milliseconds access_check_interval{500};
+  // Failed logins from one address: this many back to back, then one per this interval.
+  unsigned login_burst = 5;
+  std::chrono::milliseconds login_refill_interval{5'000};
 };
 
 } // namespace huddle

@@ -2,6 +2,7 @@
 
 #include "app/usage_error.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 
 #include <charconv>
@@ -60,6 +61,31 @@ po::options_description describe(const ServeOptions& defaults) {
       "history-max-age",
       po::value<std::string>()->default_value(format_duration(d.history_max_age)),
       "messages older than this are deleted in the background (0: keep forever)")(
+      "auth", po::value<std::string>()->default_value("builtin"),
+      "who may enter a group: builtin (huddle's accounts, POST /api/login), jwt (tokens "
+      "minted by another service) or none (anyone, any name: loopback only)")(
+      "insecure-allow-anonymous", po::bool_switch(),
+      "allow --auth none on an address other than loopback")(
+      "jwt-secret-file", po::value<std::string>()->default_value(""),
+      "HS256 secret file; builtin: created if missing (default: huddle.jwt-secret beside "
+      "--db), jwt: the issuer's shared secret")(
+      "jwt-public-key", po::value<std::string>()->default_value(""),
+      "--auth jwt: the issuer's RS256 public key (PEM file), instead of --jwt-secret-file")(
+      "jwt-issuer", po::value<std::string>()->default_value(""),
+      "when set, tokens must carry this iss (builtin sets it)")(
+      "jwt-audience", po::value<std::string>()->default_value(""),
+      "when set, tokens must carry this aud (builtin sets it)")(
+      "token-ttl", po::value<std::string>()->default_value(format_duration(d.token_ttl)),
+      "lifetime of the tokens POST /api/login issues; a socket is closed with 1008 when "
+      "its token expires")(
+      "access-check-interval",
+      po::value<std::string>()->default_value(format_duration(d.access_check_interval)),
+      "how often revoked memberships are looked for; their sockets close within about this")(
+      "login-burst", po::value<std::string>()->default_value(std::to_string(d.login_burst)),
+      "failed logins one address may make back to back before being slowed (HTTP 429)")(
+      "login-refill-interval",
+      po::value<std::string>()->default_value(format_duration(d.login_refill_interval)),
+      "then one more failed login is allowed per this interval")(
       "log-level", po::value<std::string>()->default_value(defaults.log_level),
       "trace, debug, info, warning, error or fatal")(
       "log-format", po::value<std::string>()->default_value("text"),
@@ -71,6 +97,7 @@ ServeOptions defaults() {
   ServeOptions options;
   options.threads = std::max(1u, std::thread::hardware_concurrency());
   options.server.db_path = "huddle.db"; // the library's default is in memory
+  options.server.auth = AuthMode::builtin; // the library's default is none, on loopback only
   return options;
 }
 
@@ -83,6 +110,14 @@ Integer parse_integer(const std::string& flag, const std::string& text, Integer 
                      std::to_string(max) + ", got \"" + text + "\"");
   }
   return value;
+}
+
+// A name resolving to more than loopback is not loopback: only literals and "localhost".
+bool is_loopback(const std::string& address) {
+  if (address == "localhost") return true;
+  boost::system::error_code ec;
+  const auto parsed = boost::asio::ip::make_address(address, ec);
+  return !ec && parsed.is_loopback();
 }
 
 } // namespace
@@ -154,6 +189,37 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   const std::string max_age = text("history-max-age");
   server.history_max_age =
       max_age == "0" ? std::chrono::milliseconds(0) : parse_duration("history-max-age", max_age);
+  const std::string auth = text("auth");
+  if (auth == "builtin")
+    server.auth = AuthMode::builtin;
+  else if (auth == "jwt")
+    server.auth = AuthMode::jwt;
+  else if (auth == "none")
+    server.auth = AuthMode::none;
+  else
+    throw UsageError("--auth must be builtin, jwt or none, got \"" + auth + "\"");
+  server.allow_anonymous_on_network = vm["insecure-allow-anonymous"].as<bool>();
+  server.jwt_secret_file = text("jwt-secret-file");
+  server.jwt_public_key_file = text("jwt-public-key");
+  server.jwt_issuer = text("jwt-issuer");
+  server.jwt_audience = text("jwt-audience");
+  server.token_ttl =
+      std::chrono::duration_cast<std::chrono::seconds>(parse_duration("token-ttl", text("token-ttl")));
+  if (server.token_ttl.count() == 0) throw UsageError("--token-ttl must be at least 1s");
+  server.access_check_interval =
+      parse_duration("access-check-interval", text("access-check-interval"));
+  server.login_burst = parse_integer<unsigned>("login-burst", text("login-burst"), 1, 1'000'000);
+  server.login_refill_interval =
+      parse_duration("login-refill-interval", text("login-refill-interval"));
+  if (server.auth == AuthMode::jwt &&
+      server.jwt_secret_file.empty() == server.jwt_public_key_file.empty())
+    throw UsageError("--auth jwt needs exactly one of --jwt-secret-file and --jwt-public-key");
+  if (server.auth == AuthMode::builtin && !server.jwt_public_key_file.empty())
+    throw UsageError("--jwt-public-key is for --auth jwt; --auth builtin signs its own tokens");
+  if (server.auth == AuthMode::none && !server.allow_anonymous_on_network &&
+      !is_loopback(server.address))
+    throw UsageError("--auth none lets anyone in under any name: use a loopback --address, or "
+                     "add --insecure-allow-anonymous to serve \"" + server.address + "\" anyway");
   if (server.idle_timeout <= server.ping_interval)
     throw UsageError("--idle-timeout must be longer than --ping-interval, or a live peer could be "
                      "dropped before it is pinged");

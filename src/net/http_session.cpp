@@ -1,7 +1,10 @@
 #include "net/http_session.hpp"
 
+#include "net/access_routes.hpp"
+#include "net/http_response.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
+#include "net/web_assets.hpp"
 #include "net/ws_session.hpp"
 
 #include <huddle/version.hpp>
@@ -33,31 +36,13 @@ namespace http = beast::http;
 namespace json = boost::json;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Request bodies are not used by any route yet; keep them small.
-constexpr std::size_t k_max_request_body = 64 * 1024;
+// Only POST /api/login has a body, and a small one.
+constexpr std::size_t k_max_request_body = 16 * 1024;
 
 namespace {
 
-using Request = WsSession::Request;
-using Response = http::response<http::string_body>;
-
-Response json_response(const Request& request, http::status status, json::object body) {
-  Response response{status, request.version()};
-  response.set(http::field::server, "huddle");
-  response.set(http::field::content_type, "application/json");
-  response.keep_alive(request.keep_alive());
-  response.body() = json::serialize(body);
-  response.prepare_payload();
-  return response;
-}
-
-Response json_error(const Request& request, http::status status, std::string_view code,
-                    std::string_view detail) {
-  return json_response(request, status, {{"error", code}, {"detail", detail}});
-}
-
-// GET /api/groups/{id}/messages and /members.
-asio::awaitable<Response> api_route(const Request& request, ServerState& state) {
+// GET /api/groups/{id}/messages and /members, for members of the group.
+asio::awaitable<Response> group_route(const Request& request, ServerState& state) {
   auto parsed = parse_api_target(request.target());
   if (!parsed) {
     const std::string_view target = request.target();
@@ -71,6 +56,10 @@ asio::awaitable<Response> api_route(const Request& request, ServerState& state) 
     co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
                          "use GET");
   const ApiTarget& api = std::get<ApiTarget>(*parsed);
+  auto caller = authenticate(request, state, std::nullopt);
+  if (auto* refusal = std::get_if<Response>(&caller)) co_return std::move(*refusal);
+  if (auto refusal = co_await authorize(request, state, std::get<Caller>(caller), api.group))
+    co_return std::move(*refusal);
 
   if (api.resource == ApiTarget::Resource::members) {
     const std::vector<std::string> users = co_await state.chat().online_users(api.group);
@@ -80,7 +69,7 @@ asio::awaitable<Response> api_route(const Request& request, ServerState& state) 
     json::object body;
     body["group"] = api.group;
     body["members"] = std::move(names);
-    co_return json_response(request, http::status::ok, std::move(body));
+    co_return json_response(request, http::status::ok, body);
   }
 
   // The reads run on the store's threads; this coroutine resumes on its own strand.
@@ -96,30 +85,75 @@ asio::awaitable<Response> api_route(const Request& request, ServerState& state) 
     body += *message->frame();
   }
   body += ']';
-  Response response{http::status::ok, request.version()};
-  response.set(http::field::server, "huddle");
-  response.set(http::field::content_type, "application/json");
-  response.keep_alive(request.keep_alive());
-  response.body() = std::move(body);
-  response.prepare_payload();
-  co_return response;
+  co_return json_text_response(request, http::status::ok, std::move(body));
 }
 
-Response route(const Request& request, ServerState& state) {
+Response asset_route(const Request& request, const WebAsset& asset) {
+  if (request.method() != http::verb::get && request.method() != http::verb::head)
+    return json_error(request, http::status::method_not_allowed, "method_not_allowed", "use GET");
+  Response response{http::status::ok, request.version()};
+  response.set(http::field::server, "huddle");
+  response.set(http::field::content_type, asset.content_type);
+  response.set(http::field::cache_control, "no-cache");
+  // The client renders text only, and these keep it so even if a bug slipped in: no inline
+  // script, no framing, no content sniffing.
+  response.set("Content-Security-Policy",
+               "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.keep_alive(request.keep_alive());
+  if (request.method() == http::verb::get) response.body() = std::string(asset.body);
+  response.prepare_payload();
+  if (request.method() == http::verb::head) response.content_length(asset.body.size());
+  return response;
+}
+
+// Every request but a WebSocket upgrade.
+asio::awaitable<Response> route(const Request& request, ServerState& state,
+                                const std::string& peer_address) {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/healthz") {
     if (request.method() != http::verb::get)
-      return json_error(request, http::status::method_not_allowed, "method_not_allowed", "use GET");
-    return json_response(
-        request, http::status::ok,
-        {{"status", "ok"}, {"version", k_version}, {"connections", state.session_count()}});
+      co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
+                           "use GET");
+    json::object body;
+    body["status"] = "ok";
+    body["version"] = k_version;
+    body["connections"] = state.session_count();
+    co_return json_response(request, http::status::ok, body);
   }
+  if (path == "/api/login") co_return co_await login_route(request, state, peer_address);
+  if (path == "/api/logout") co_return logout_route(request);
+  if (path == "/api/groups") co_return co_await groups_route(request, state);
+  if (path.starts_with(k_api_groups_prefix)) co_return co_await group_route(request, state);
   if (path.starts_with(k_ws_prefix))
-    return json_error(request, http::status::upgrade_required, "upgrade_required",
-                      "this endpoint speaks WebSocket only");
-  return json_error(request, http::status::not_found, "not_found",
-                    "no route for " + std::string(path.substr(0, 200)));
+    co_return json_error(request, http::status::upgrade_required, "upgrade_required",
+                         "this endpoint speaks WebSocket only");
+  if (const WebAsset* asset = find_web_asset(path)) co_return asset_route(request, *asset);
+  co_return json_error(request, http::status::not_found, "not_found",
+                       "no route for " + std::string(path.substr(0, 200)));
+}
+
+// The refusal of a WebSocket upgrade request, or nothing when the session may start:
+// then `user` and `access` say who it is.
+asio::awaitable<std::optional<Response>> check_upgrade(const Request& request, ServerState& state,
+                                                       const WsTarget& target, std::string& user,
+                                                       SessionAccess& access) {
+  auto caller = authenticate(request, state, target.token);
+  if (auto* refusal = std::get_if<Response>(&caller)) co_return std::move(*refusal);
+  const Caller& who = std::get<Caller>(caller);
+  // Read before the membership check: see ServerState::add().
+  access.revision = state.access_revision_seen();
+  if (auto refusal = co_await authorize(request, state, who, target.group))
+    co_return std::move(*refusal);
+  if (who) { // the name comes from the token, never from the client
+    user = who->user;
+    access.from_memberships = !who->groups.has_value();
+    access.expires_at = who->expires_at;
+  } else {
+    user = target.name ? *target.name : "guest-" + std::to_string(state.next_guest_number());
+  }
+  co_return std::nullopt;
 }
 
 } // namespace
@@ -128,6 +162,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                                        std::shared_ptr<ServerState> state_ptr) {
   ServerState& state = *state_ptr;
   const ServerConfig& config = state.config();
+  boost::system::error_code peer_error;
+  const std::string peer_address = socket.remote_endpoint(peer_error).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
 
@@ -149,52 +185,53 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
       break;
     }
 
-    const std::string_view target = request.target();
-    if (target.starts_with(k_ws_prefix) && beast::websocket::is_upgrade(request)) {
-      auto parsed = parse_ws_target(target);
-      Response refusal;
-      if (auto* error = std::get_if<TargetError>(&parsed)) {
-        refusal = json_error(request, http::status::bad_request, error->code, error->detail);
-      } else if (!state.try_reserve_slot()) {
-        refusal = state.stopping()
-                      ? json_error(request, http::status::service_unavailable, "shutting_down",
-                                   "the server is shutting down")
-                      : json_error(request, http::status::service_unavailable,
-                                   "too_many_connections", "the server is at --max-connections");
-      } else {
-        auto& ws_target = std::get<WsTarget>(parsed);
-        std::string user =
-            ws_target.name ? *ws_target.name : "guest-" + std::to_string(state.next_guest_number());
-        auto session = std::make_shared<WsSession>(std::move(stream), state_ptr,
-                                                   std::move(ws_target), std::move(user));
-        try {
-          co_await session->run(std::move(request));
-        } catch (const std::exception& e) {
-          BOOST_LOG_TRIVIAL(error) << "session failed: " << e.what();
-        }
-        state.release_slot();
-        co_return;
-      }
-      refusal.keep_alive(false);
-      co_await http::async_write(stream, refusal, use_tuple);
-      break;
-    }
-
+    // Requests reach the account and history databases: a failing one is a 500, not a crash.
     Response response;
-    if (target.starts_with(k_api_groups_prefix)) {
-      std::string failure;
-      try {
-        response = co_await api_route(request, state);
-      } catch (const std::exception& e) { // the history database failed
-        failure = e.what();
+    std::string failure;
+    try {
+      const std::string_view target = request.target();
+      if (target.starts_with(k_ws_prefix) && beast::websocket::is_upgrade(request)) {
+        auto parsed = parse_ws_target(target);
+        if (auto* error = std::get_if<TargetError>(&parsed)) {
+          response = json_error(request, http::status::bad_request, error->code, error->detail);
+        } else {
+          auto& ws_target = std::get<WsTarget>(parsed);
+          std::string user;
+          SessionAccess access;
+          if (auto refusal = co_await check_upgrade(request, state, ws_target, user, access)) {
+            response = std::move(*refusal);
+          } else if (!state.try_reserve_slot()) {
+            response = state.stopping()
+                           ? json_error(request, http::status::service_unavailable,
+                                        "shutting_down", "the server is shutting down")
+                           : json_error(request, http::status::service_unavailable,
+                                        "too_many_connections",
+                                        "the server is at --max-connections");
+          } else {
+            auto session =
+                std::make_shared<WsSession>(std::move(stream), state_ptr, std::move(ws_target),
+                                            std::move(user), std::move(access));
+            try {
+              co_await session->run(std::move(request));
+            } catch (const std::exception& e) {
+              BOOST_LOG_TRIVIAL(error) << "session failed: " << e.what();
+            }
+            state.release_slot();
+            co_return;
+          }
+        }
+        response.keep_alive(false); // a refused upgrade ends the connection
+      } else {
+        response = co_await route(request, state, peer_address);
       }
-      if (!failure.empty()) {
-        BOOST_LOG_TRIVIAL(error) << "API request failed: " << failure;
-        response = json_error(request, http::status::internal_server_error, "internal_error",
-                              "the history could not be read");
-      }
-    } else
-      response = route(request, state);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      BOOST_LOG_TRIVIAL(error) << "request failed " << request.target() << ": " << failure;
+      response = json_error(request, http::status::internal_server_error, "internal_error",
+                            "the server's database could not answer");
+    }
     auto [write_error, written] = co_await http::async_write(stream, response, use_tuple);
     if (write_error || !response.keep_alive()) break;
   }

@@ -3,11 +3,15 @@
 #include "net/listener.hpp"
 #include "net/server_state.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/log/trivial.hpp>
+
+#include <stdexcept>
 
 namespace huddle {
 
@@ -44,6 +48,11 @@ Server::Server(asio::any_io_executor executor, ServerConfig config)
     : impl_(std::make_shared<Impl>(executor, std::move(config))) {
   const ServerConfig& cfg = impl_->state->config();
   const tcp::endpoint endpoint = resolve(executor, cfg);
+  if (cfg.auth == AuthMode::none && !cfg.allow_anonymous_on_network &&
+      !endpoint.address().is_loopback())
+    throw std::invalid_argument(
+        "--auth none lets anyone in under any name: it listens on loopback only, not on \"" +
+        cfg.address + "\", unless --insecure-allow-anonymous is given");
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -61,6 +70,7 @@ asio::awaitable<void> Server::run() {
   auto impl = impl_; // the caller may destroy the Server only after run() completes
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
+  asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(), asio::detached);
   co_await net::listen(impl->acceptor, impl->state);
   co_await impl->state->wait_drained();
   BOOST_LOG_TRIVIAL(info) << "server stopped";

@@ -3,7 +3,10 @@
 #include "net/ws_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/log/trivial.hpp>
 
 namespace huddle::net {
 
@@ -23,7 +26,8 @@ store::HistoryConfig history_config(const ServerConfig& config) {
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
     : config_(std::move(config)),
       history_(std::make_shared<store::HistoryStore>(history_config(config_))),
-      chat_(executor, history_), drained_(executor, 1) {}
+      chat_(executor, history_), access_(config_), watch_strand_(boost::asio::make_strand(executor)),
+      watch_timer_(watch_strand_), drained_(executor, 1) {}
 
 bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;
@@ -40,6 +44,9 @@ bool ServerState::add(WsSession& session) {
   std::lock_guard lock(sessions_mutex_);
   if (stopping_) return false;
   sessions_.insert(&session);
+  // A revocation check ran between this session's membership check and now, without it.
+  if (session.access_from_memberships() && session.access_revision() != revision_seen_)
+    recheck_ = true;
   return true;
 }
 
@@ -54,6 +61,42 @@ void ServerState::stop() {
   for (WsSession* session : sessions_)
     session->close(boost::beast::websocket::close_code::going_away, "server shutdown");
   if (slots_ == 0) drained_.try_send(boost::system::error_code{});
+  boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
+}
+
+boost::asio::awaitable<void> ServerState::watch_revocations() {
+  namespace asio = boost::asio;
+  if (access_.mode() == AuthMode::none) co_return;
+  co_await asio::dispatch(watch_strand_, asio::use_awaitable);
+  auto self = shared_from_this();
+  // Polling one integer is cheap, and it sees changes made by `huddle group revoke` in another
+  // process, which no in-process notification would.
+  std::int64_t seen = co_await access_.async_access_revision();
+  while (!stopping_) {
+    watch_timer_.expires_after(config_.access_check_interval);
+    co_await watch_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    std::int64_t revision = 0;
+    std::set<std::pair<GroupId, std::string>> members;
+    try {
+      revision = co_await access_.async_access_revision();
+      if (revision == seen && !recheck_.exchange(false)) continue;
+      members = co_await access_.async_memberships();
+    } catch (const std::exception& e) { // a busy or failing database: try again next time
+      BOOST_LOG_TRIVIAL(warning) << "revocation check failed: " << e.what();
+      continue;
+    }
+    seen = revision;
+    std::lock_guard lock(sessions_mutex_);
+    revision_seen_ = revision;
+    for (WsSession* session : sessions_) {
+      if (!session->access_from_memberships()) continue;
+      if (members.contains({session->group(), session->user()})) continue;
+      BOOST_LOG_TRIVIAL(info) << "access revoked group=" << session->group()
+                              << " user=" << session->user();
+      session->close(boost::beast::websocket::close_code::policy_error, "access revoked");
+    }
+  }
 }
 
 boost::asio::awaitable<void> ServerState::wait_drained() {

@@ -1,9 +1,10 @@
 // ServerState: what every connection of one Server shares: its config, the history store,
-// the ChatManager (which logs to the store), and the registry of open WebSocket sessions that
-// stop() and the connection limit use. Thread-safe: connections on any thread of the io_context
-// touch it.
+// the ChatManager (which logs to the store), access control (accounts, tokens), and the
+// registry of open WebSocket sessions that stop(), the connection limit and revocations use.
+// Thread-safe: connections on any thread of the io_context touch it.
 #pragma once
 
+#include "auth/access_control.hpp"
 #include "store/history_store.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -11,9 +12,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_set>
 
@@ -21,14 +25,16 @@ namespace huddle::net {
 
 class WsSession;
 
-class ServerState {
+class ServerState : public std::enable_shared_from_this<ServerState> {
 public:
-  // Opens the history (throws std::runtime_error when it cannot).
+  // Opens the history and the accounts (throws std::runtime_error when it cannot, and
+  // std::invalid_argument for access settings that cannot work).
   ServerState(boost::asio::any_io_executor executor, ServerConfig config);
 
   const ServerConfig& config() const noexcept { return config_; }
   ChatManager& chat() noexcept { return chat_; }
   store::HistoryStore& history() noexcept { return *history_; }
+  auth::AccessControl& access() noexcept { return access_; }
 
   // Claims a connection slot; false when max_connections are open or the server stops.
   bool try_reserve_slot() noexcept;
@@ -47,15 +53,28 @@ public:
   // Completes once stop() was called and every slot is released.
   boost::asio::awaitable<void> wait_drained();
 
+  // Until stop(): closes, with 1008 "access revoked", the sessions whose user lost their
+  // membership of the group (revoked or removed, by any process on the database).
+  boost::asio::awaitable<void> watch_revocations();
+
   std::uint64_t next_guest_number() noexcept { return ++guests_; }
+
+  // The access revision the last revocation check saw: a session records it before its
+  // membership is checked, so add() knows whether a check ran in between.
+  std::int64_t access_revision_seen() const noexcept { return revision_seen_.load(); }
 
 private:
   const ServerConfig config_;
   const std::shared_ptr<store::HistoryStore> history_;
   ChatManager chat_;
+  auth::AccessControl access_;
+  boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
+  boost::asio::steady_timer watch_timer_; // on watch_strand_
   std::atomic<std::size_t> slots_{0};
   std::atomic<std::uint64_t> guests_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> revision_seen_{-1};
+  std::atomic<bool> recheck_{true}; // the first check looks at every session
   std::mutex sessions_mutex_;
   std::unordered_set<WsSession*> sessions_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;

@@ -134,8 +134,10 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
         } else if (key == "since") {
           result.since = parse_since(raw);
           if (!result.since) return bad_since();
+        } else if (key == "token") {
+          result.token = percent_decode(raw);
+          if (!result.token) return TargetError{"bad_token", "token is not percent-encoded"};
         }
-        // Other parameters (token) belong to later protocol features; ignored here.
         return std::nullopt;
       });
   if (error) return *error;

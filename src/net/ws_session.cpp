@@ -27,10 +27,16 @@ using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
-                     std::string user)
+                     std::string user, SessionAccess access)
     : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
-      user_(std::move(user)), queue_(state_->config().send_queue_bytes),
-      wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()) {}
+      user_(std::move(user)), access_(std::move(access)),
+      queue_(state_->config().send_queue_bytes), wake_(ws_.get_executor(), 1),
+      watchdog_timer_(ws_.get_executor()) {
+  if (access_.expires_at) // the watchdog's timers count on the steady clock
+    token_expires_at_ =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           *access_.expires_at - std::chrono::system_clock::now());
+}
 
 WsSession::~WsSession() = default;
 
@@ -227,11 +233,17 @@ asio::awaitable<void> WsSession::watchdog() {
   while (!finished_) {
     const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
     const auto idle_at = last_heard_ + config.idle_timeout;
-    watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_}));
+    watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_, token_expires_at_}));
     co_await watchdog_timer_.async_wait(use_tuple); // cancelled when a deadline moved
     if (finished_) break;
 
     const auto now = Clock::now();
+    if (now >= token_expires_at_) {
+      BOOST_LOG_TRIVIAL(info) << "token expired group=" << target_.group << " user=" << user_;
+      token_expires_at_ = Clock::time_point::max();
+      close(websocket::close_code::policy_error, "token expired");
+      continue;
+    }
     if (now >= hard_close_at_ || now >= idle_at) {
       BOOST_LOG_TRIVIAL(info) << (now >= idle_at ? "idle timeout" : "close timed out")
                               << " group=" << target_.group << " user=" << user_;

@@ -9,7 +9,8 @@
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
 //   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
 // - watchdog(): asks for a ping after ping_interval of silence, drops the peer after
-//   idle_timeout, and closes the socket hard when a close handshake takes too long.
+//   idle_timeout, closes with 1008 "token expired" when the caller's token expires, and
+//   closes the socket hard when a close handshake takes too long.
 // offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and
 // wakes the writer through a concurrent channel, so it never waits for the socket.
 #pragma once
@@ -42,13 +43,23 @@ namespace huddle::net {
 
 class ServerState;
 
+// What the handshake established about the caller's right to be in the group.
+struct SessionAccess {
+  // Membership comes from the database (not a token's groups claim): revocations apply.
+  bool from_memberships = false;
+  // ServerState::access_revision_seen() before the membership was checked.
+  std::int64_t revision = 0;
+  // When the caller's token expires; none with AuthMode::none.
+  std::optional<std::chrono::system_clock::time_point> expires_at;
+};
+
 class WsSession : public Member, public std::enable_shared_from_this<WsSession> {
 public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
   // Sessions share ownership of the state: they may outlive Server::run() by a few handlers.
   WsSession(boost::beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
-            std::string user);
+            std::string user, SessionAccess access);
   ~WsSession() override;
 
   // Completes the upgrade for `request`, joins the group, and runs until the connection
@@ -57,6 +68,9 @@ public:
 
   bool offer(const Frame& frame) noexcept override;
   const std::string& user() const noexcept override { return user_; }
+  GroupId group() const noexcept { return target_.group; }
+  bool access_from_memberships() const noexcept { return access_.from_memberships; }
+  std::int64_t access_revision() const noexcept { return access_.revision; }
 
   // Thread-safe: sends whatever is queued, then a close frame with `code` and `reason`.
   // The first close requested wins.
@@ -81,6 +95,7 @@ private:
   const std::shared_ptr<ServerState> state_;
   const WsTarget target_;
   const std::string user_;
+  const SessionAccess access_;
   core::SendQueue queue_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake_;
   boost::asio::steady_timer watchdog_timer_;
@@ -97,6 +112,7 @@ private:
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
   Clock::time_point hard_close_at_ = Clock::time_point::max();
+  Clock::time_point token_expires_at_ = Clock::time_point::max();
   bool finished_ = false;
 };
 

@@ -95,7 +95,9 @@ class Process:
 
 
 def start_server(*extra):
-    server = Process("serve", "--address", "127.0.0.1", "--port", "0", "--threads", "2", *extra)
+    # Anonymous (--auth none): these tests are about the command line, not accounts.
+    server = Process("serve", "--address", "127.0.0.1", "--port", "0", "--threads", "2",
+                     "--auth", "none", *extra)
     line = server.expect(lambda l: l.startswith("listening on 127.0.0.1:"),
                          "serve prints 'listening on ADDRESS:PORT'")
     if line is None:
@@ -121,7 +123,9 @@ def test_version_and_help():
     for flag in ["--address", "--port", "--threads", "--max-message-bytes", "--send-queue-bytes",
                  "--handshake-timeout", "--ping-interval", "--idle-timeout", "--max-connections",
                  "--shutdown-timeout", "--log-level", "--log-format", "--db", "--durability",
-                 "--history-per-group", "--history-max-age"]:
+                 "--history-per-group", "--history-max-age", "--auth",
+                 "--insecure-allow-anonymous", "--jwt-secret-file", "--jwt-public-key",
+                 "--token-ttl", "--access-check-interval", "--login-burst"]:
         check(flag in result.stdout, f"serve --help lists {flag}")
 
     result = run("chat", "--help")
@@ -158,6 +162,13 @@ def test_usage_errors():
     check_usage_error(["serve", "--history-per-group", "many"], "history-per-group")
     check_usage_error(["serve", "--history-max-age", "1y"], "history-max-age")
     check_usage_error(["serve", "--ping-interval", "10s", "--idle-timeout", "5s"], "idle-timeout")
+    check_usage_error(["serve", "--auth", "maybe"], "auth")
+    check_usage_error(["serve", "--auth", "none", "--address", "0.0.0.0"],
+                      "insecure-allow-anonymous")
+    check_usage_error(["serve", "--auth", "jwt"], "jwt-secret-file")
+    check_usage_error(["serve", "--auth", "builtin", "--jwt-public-key", "k.pem"], "jwt-public-key")
+    check_usage_error(["serve", "--token-ttl", "0"], "token-ttl")
+    check_usage_error(["serve", "--login-burst", "0"], "login-burst")
     check_usage_error(["frobnicate"], "frobnicate")
     check_usage_error(["chat"], "URL")
     check_usage_error(["chat", "http://127.0.0.1:1/ws/1"], "ws://")
@@ -171,7 +182,7 @@ def test_startup_failures():
     holder.listen()
     port = holder.getsockname()[1]
     try:
-        result = run("serve", "--address", "127.0.0.1", "--port", str(port))
+        result = run("serve", "--address", "127.0.0.1", "--port", str(port), "--db", "")
         lines = result.stderr.strip().splitlines()
         check(result.returncode == 1, f"port in use: exit 1 (got {result.returncode})")
         check(len(lines) == 1 and str(port) in lines[0],
@@ -180,7 +191,8 @@ def test_startup_failures():
     finally:
         holder.close()
 
-    result = run("serve", "--address", "no-such-host.invalid", "--port", "0", timeout=60)
+    result = run("serve", "--address", "no-such-host.invalid", "--port", "0", "--db", "",
+                 timeout=60)
     lines = result.stderr.strip().splitlines()
     check(result.returncode == 1, f"unresolvable address: exit 1 (got {result.returncode})")
     check(len(lines) == 1 and "no-such-host.invalid" in lines[0],

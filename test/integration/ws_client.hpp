@@ -125,6 +125,11 @@ public:
   // (bytes, 0: the default) shrinks the socket's receive window, so a client that does
   // not read makes the server's queue grow sooner.
   error_code connect(std::uint16_t port, const std::string& target, int receive_buffer = 0) {
+    ws_.set_option(websocket::stream_base::decorator(
+        [headers = headers_](websocket::request_type& request) {
+          for (const auto& [field, value] : headers)
+            request.set(field, value);
+        }));
     auto& stream = beast::get_lowest_layer(ws_);
     error_code ec;
     if (receive_buffer > 0) {
@@ -250,6 +255,11 @@ public:
     socket.close(ignored);
   }
 
+  // A header for the upgrade request of the next connect() (e.g. Authorization, Cookie).
+  void set_header(http::field field, std::string value) {
+    headers_.emplace_back(field, std::move(value));
+  }
+
   const websocket::response_type& response() const { return response_; }
   const websocket::close_reason& reason() const { return ws_.reason(); }
 
@@ -258,6 +268,7 @@ private:
   websocket::stream<beast::tcp_stream> ws_{io_};
   beast::flat_buffer buffer_;
   websocket::response_type response_;
+  std::vector<std::pair<http::field, std::string>> headers_;
 };
 
 // The answer to one HTTP request, with its body parsed when it is JSON.
@@ -269,10 +280,16 @@ struct HttpAnswer {
   unsigned status() const { return response.result_int(); }
 };
 
-// A one-shot HTTP/1.1 request on a fresh connection. With `upgrade`, it carries the
-// headers of a WebSocket upgrade (RFC 6455 §4.1), so the server routes it as one.
-inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bool upgrade = false,
-                               http::verb method = http::verb::get) {
+// What an HTTP request carries besides its target.
+struct HttpCall {
+  http::verb method = http::verb::get;
+  std::vector<std::pair<http::field, std::string>> headers;
+  std::string body;
+  bool upgrade = false; // the headers of a WebSocket upgrade (RFC 6455 §4.1)
+};
+
+// A one-shot HTTP/1.1 request on a fresh connection.
+inline HttpAnswer http_call(std::uint16_t port, const std::string& target, const HttpCall& call) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   HttpAnswer answer;
@@ -280,15 +297,19 @@ inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bo
     stream.async_connect(local_endpoint(port), std::move(handler));
   });
   if (answer.ec) return answer;
-  http::request<http::empty_body> request{method, target, 11};
+  http::request<http::string_body> request{call.method, target, 11};
   request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   request.keep_alive(false);
-  if (upgrade) {
+  if (call.upgrade) {
     request.set(http::field::connection, "Upgrade");
     request.set(http::field::upgrade, "websocket");
     request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
     request.set(http::field::sec_websocket_version, "13");
   }
+  for (const auto& [field, value] : call.headers)
+    request.set(field, value);
+  request.body() = call.body;
+  if (!call.body.empty() || call.method == http::verb::post) request.prepare_payload();
   answer.ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
     http::async_write(stream, request, std::move(handler));
   });
@@ -299,6 +320,14 @@ inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bo
   });
   if (!answer.ec) answer.body = parse_object(answer.response.body());
   return answer;
+}
+
+inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bool upgrade = false,
+                               http::verb method = http::verb::get) {
+  HttpCall call;
+  call.method = method;
+  call.upgrade = upgrade;
+  return http_call(port, target, call);
 }
 
 } // namespace huddle::test

@@ -24,7 +24,8 @@ class Server:
     def __init__(self, exe):
         self.proc = subprocess.Popen(
             [exe, "serve", "--address", "127.0.0.1", "--port", "0", "--threads", "2",
-             "--log-level", "warning", "--db", ""],  # history in memory: nothing on disk
+             "--log-level", "warning", "--db", "",  # history in memory: nothing on disk
+             "--auth", "none"],  # python-websockets against the chat, not the accounts
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()

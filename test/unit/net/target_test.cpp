@@ -38,7 +38,10 @@ TEST_CASE("echo and name parameters") {
   CHECK_FALSE(ok("/ws/1").name.has_value());
   CHECK(ok("/ws/1?name=alice").name == "alice");
   CHECK(ok("/ws/1?name=J%C3%BCrgen+K").name == "J\xC3\xBCrgen K");
-  CHECK(ok("/ws/1?since=4&name=bob&token=x").name == "bob"); // others are ignored
+  CHECK(ok("/ws/1?since=4&name=bob&other=x").name == "bob"); // others are ignored
+  CHECK(ok("/ws/1?token=a.b%2Dc").token == "a.b-c");
+  CHECK_FALSE(ok("/ws/1").token.has_value());
+  CHECK(error_code("/ws/1?token=%zz") == "bad_token");
   CHECK(ok("/ws/1?name=" + std::string(32, 'a')).name->size() == 32);
   CHECK(error_code("/ws/1?name=" + std::string(33, 'a')) == "bad_name");
   CHECK(error_code("/ws/1?name=") == "bad_name");

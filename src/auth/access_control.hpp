@@ -1,0 +1,79 @@
+// AccessControl: who may log in and who may enter which group, for one server. It joins
+// the account store (users, memberships), the token service (JWTs) and the login throttle
+// behind the questions the HTTP and WebSocket layers ask. The slow parts (Argon2id, SQLite)
+// run on its own small thread pool, never on the caller's I/O thread: the async_* calls
+// resume the caller on its own executor. verify() is a cheap HMAC/RSA check, done inline.
+// Thread-safe.
+#pragma once
+
+#include "auth/login_throttle.hpp"
+#include "auth/token.hpp"
+#include "store/account_store.hpp"
+
+#include <huddle/message.hpp>
+#include <huddle/server_config.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <type_traits>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace huddle::auth {
+
+// A group as GET /api/groups lists it.
+struct GroupAccess {
+  GroupId id = 0;
+  std::string title;
+  store::Role role = store::Role::member;
+};
+
+class AccessControl {
+public:
+  // Reads or creates the signing secret, reads the public key, opens the accounts in
+  // config.db_path. Throws std::invalid_argument for a setting that cannot work (naming
+  // it), std::runtime_error when a file cannot be read or the database opened.
+  explicit AccessControl(const ServerConfig& config);
+  ~AccessControl();
+
+  AuthMode mode() const noexcept { return mode_; }
+  bool can_log_in() const noexcept { return mode_ == AuthMode::builtin; }
+
+  std::variant<Identity, TokenError> verify(std::string_view token) const;
+
+  // The user's token when `password` is right; nullopt otherwise, after the same work
+  // whether or not the user exists.
+  boost::asio::awaitable<std::optional<IssuedToken>> async_login(std::string user,
+                                                                 std::string password);
+  // Whether `who` may read and write `group`: the token's own groups claim when it has
+  // one, else a membership in the database.
+  boost::asio::awaitable<bool> async_may_enter(Identity who, GroupId group);
+  // The groups `who` may enter (every group in the database with AuthMode::none).
+  boost::asio::awaitable<std::vector<GroupAccess>> async_groups_of(std::optional<Identity> who);
+
+  // Revocations: the store's access revision, and every (group, user) membership.
+  boost::asio::awaitable<std::int64_t> async_access_revision();
+  boost::asio::awaitable<std::set<std::pair<GroupId, std::string>>> async_memberships();
+
+  LoginThrottle& throttle() noexcept { return throttle_; }
+
+private:
+  // Runs the blocking `job` on the pool and resumes the caller on its own executor.
+  template <typename Job>
+  boost::asio::awaitable<std::invoke_result_t<Job>> offload(Job job);
+
+  const AuthMode mode_;
+  std::unique_ptr<TokenService> tokens_; // absent with AuthMode::none
+  std::unique_ptr<store::AccountStore> accounts_;
+  LoginThrottle throttle_;
+  boost::asio::thread_pool pool_;
+};
+
+} // namespace huddle::auth
