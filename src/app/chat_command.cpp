@@ -1,6 +1,6 @@
-// `huddle chat ws://HOST:PORT/ws/ID [--name N]`: a terminal client. Each line typed is sent
-// as a message; what arrives is printed as `[id] from: text`, with joins and leaves as
-// `* name joined`. End of input closes the connection normally (1000).
+// `huddle chat ws://HOST:PORT/ws/ID [--name N] [--token T]`: a terminal client. Each line
+// typed is sent as a message; what arrives is printed as `[id] from: text`, with joins and
+// leaves as `* name joined`. End of input closes the connection normally (1000).
 //
 // Standard input is read by a plain thread (it may be a terminal, a pipe or a file, which
 // Asio's descriptors cannot all wait on) that hands lines to the io_context via a channel.
@@ -22,6 +22,7 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -119,7 +120,7 @@ asio::awaitable<void> send_lines(websocket::stream<beast::tcp_stream>& ws, LineC
   co_await ws.async_close(normal, use_tuple);
 }
 
-asio::awaitable<int> chat(ChatUrl url, LineChannel& lines) {
+asio::awaitable<int> chat(ChatUrl url, std::string token, LineChannel& lines) {
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(executor);
   auto [resolve_error, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_tuple);
@@ -137,6 +138,10 @@ asio::awaitable<int> chat(ChatUrl url, LineChannel& lines) {
               << connect_error.message() << '\n';
     co_return k_exit_failure;
   }
+  if (!token.empty())
+    ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
+      request.set(beast::http::field::authorization, "Bearer " + token);
+    }));
   websocket::response_type response;
   auto [handshake_error] =
       co_await ws.async_handshake(response, url.host + ':' + url.port, url.target, use_tuple);
@@ -170,10 +175,20 @@ asio::awaitable<int> chat(ChatUrl url, LineChannel& lines) {
 int chat_command(const std::vector<std::string>& args) {
   std::string url_text;
   std::string name;
+  // From the environment by default, so it stays out of `ps` and shell history.
+  const char* token_env = std::getenv("HUDDLE_TOKEN");
+  std::string token = token_env ? token_env : "";
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << "usage: huddle chat ws://HOST:PORT/ws/ID [--name NAME]\n";
+      std::cout << "usage: huddle chat ws://HOST:PORT/ws/ID [--name NAME] [--token TOKEN]\n"
+                   "  --name NAME    the name to chat under (servers with --auth none)\n"
+                   "  --token TOKEN  an access token (POST /api/login); default: $HUDDLE_TOKEN\n";
       return 0;
+    }
+    if (args[i] == "--token") {
+      if (i + 1 == args.size()) throw UsageError("--token needs a value");
+      token = args[++i];
+      continue;
     }
     if (args[i] == "--name") {
       if (i + 1 == args.size()) throw UsageError("--name needs a value");
@@ -218,7 +233,7 @@ int chat_command(const std::vector<std::string>& args) {
   input.detach(); // it may sit in getline forever; the process ends without it
 
   int exit_code = k_exit_failure;
-  asio::co_spawn(io, chat(std::move(url), lines), [&](std::exception_ptr error, int code) {
+  asio::co_spawn(io, chat(std::move(url), std::move(token), lines), [&](std::exception_ptr error, int code) {
     exit_code = error ? k_exit_failure : code;
     io.stop();
   });
