@@ -10,6 +10,8 @@
 // unless the config names a file (e.g. in a TempDir).
 #pragma once
 
+#include "temp_dir.hpp"
+
 #include <huddle/server.hpp>
 #include <huddle/server_config.hpp>
 
@@ -35,23 +37,6 @@
 #include <vector>
 
 namespace huddle::test {
-
-// A fresh temporary directory (e.g. for a history file), removed with its content at the end.
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "huddle-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const char* name) const { return (path / name).string(); }
-  std::filesystem::path path;
-};
 
 class TestServer {
 public:

@@ -3,6 +3,8 @@
 // Each test works in its own temporary directory.
 #include "auth/secret_file.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,27 +16,9 @@
 #include <string>
 
 using namespace huddle::auth;
+using huddle::test::TempDir;
 
 namespace {
-
-class TempDir {
-public:
-  TempDir() {
-    std::string name = (std::filesystem::temp_directory_path() / "huddle-secret-XXXXXX").string();
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path_ = name;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
 
 bool is_lower_hex(const std::string& text) {
   return text.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -66,7 +50,7 @@ std::string error_message(const std::filesystem::path& file) {
 
 TEST_CASE("a missing file is created: 64 hex characters, readable by the owner only") {
   TempDir dir;
-  const auto file = dir.path() / "secret";
+  const auto file = dir.path / "secret";
   const std::string secret = load_or_create_secret(file);
   CHECK(secret.size() == 64);
   CHECK(is_lower_hex(secret));
@@ -79,7 +63,7 @@ TEST_CASE("a missing file is created: 64 hex characters, readable by the owner o
 
 TEST_CASE("the next start reads the same secret") {
   TempDir dir;
-  const auto file = dir.path() / "secret";
+  const auto file = dir.path / "secret";
   const std::string first = load_or_create_secret(file);
   CHECK(load_or_create_secret(file) == first);
   CHECK(read_file(file) == first); // not rewritten
@@ -87,7 +71,7 @@ TEST_CASE("the next start reads the same secret") {
 
 TEST_CASE("an operator's secret is used as written, without trailing whitespace") {
   TempDir dir;
-  const auto file = dir.path() / "secret";
+  const auto file = dir.path / "secret";
   const std::string mine = "an operator chose this passphrase, 40 chars";
   write_file(file, mine + "\n \t\r\n");
   CHECK(load_or_create_secret(file) == mine);
@@ -97,7 +81,7 @@ TEST_CASE("an operator's secret is used as written, without trailing whitespace"
 
 TEST_CASE("a short file is an error that names the file") {
   TempDir dir;
-  const auto file = dir.path() / "short-secret";
+  const auto file = dir.path / "short-secret";
   write_file(file, "tooshort\n");
   CHECK(error_message(file).find(file.string()) != std::string::npos);
   // 31 bytes plus whitespace is still short: the whitespace does not count.
@@ -109,7 +93,7 @@ TEST_CASE("a short file is an error that names the file") {
 
 TEST_CASE("a file that cannot be created is an error that names it") {
   TempDir dir;
-  const auto file = dir.path() / "no-such-directory" / "secret";
+  const auto file = dir.path / "no-such-directory" / "secret";
   CHECK(error_message(file).find(file.string()) != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(file));
 }

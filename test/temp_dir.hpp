@@ -1,5 +1,5 @@
-// TempDir: a fresh directory per test, removed with everything in it at the end, so the
-// store tests run against real SQLite files (WAL and its -wal/-shm files included).
+// TempDir: a fresh directory per test, removed with everything in it at the end, so tests
+// run against real files (SQLite with its -wal/-shm companions, secret files).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -13,7 +13,7 @@ namespace huddle::test {
 
 struct TempDir {
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "huddle-store-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "huddle-test-XXXXXX").string();
     REQUIRE(::mkdtemp(pattern.data()) != nullptr);
     path = pattern;
   }
