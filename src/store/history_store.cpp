@@ -1,5 +1,6 @@
 #include "store/history_store.hpp"
 
+#include "store/file_lock.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
 
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
@@ -49,6 +51,7 @@ struct HistoryStore::Core {
   };
 
   explicit Core(HistoryConfig cfg) : config(std::move(cfg)) {
+    if (!config.path.empty()) file_lock.emplace(config.path + ".lock");
     write_db = open_database(config.path).release(); // WAL, busy timeout; closed by close()
     try {
       switch (config.durability) {
@@ -252,6 +255,8 @@ struct HistoryStore::Core {
   }
 
   const HistoryConfig config;
+  // Before the database opens, released after it closes: one server per file (file_lock.hpp).
+  std::optional<FileLock> file_lock;
   sqlite3* write_db = nullptr; // the writer thread's (and, in memory, everybody's)
   sqlite3* read_db = nullptr;
   std::mutex read_mutex; // guards read_db

@@ -207,6 +207,19 @@ def test_unusable_db():
           f"unusable --db: one line naming the file: {lines}")
     check("listening" not in result.stdout, "unusable --db: no 'listening' line")
 
+    # Ids come from the server's memory: a second server on the same file must not start.
+    first, _ = start_server("--db", "shared.db")
+    try:
+        result = run("serve", "--address", "127.0.0.1", "--port", "0", "--auth", "none",
+                     "--db", "shared.db")
+        lines = result.stderr.strip().splitlines()
+        check(result.returncode == 1, f"a database in use: exit 1 (got {result.returncode})")
+        check(len(lines) == 1 and "another huddle server" in lines[0],
+              f"a database in use: one line saying so: {lines}")
+    finally:
+        os.kill(first.proc.pid, signal.SIGTERM)
+        check(first.wait() == 0, "the first server exits 0 on SIGTERM")
+
 
 def test_signals():
     for signum in (signal.SIGTERM, signal.SIGINT):

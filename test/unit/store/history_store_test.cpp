@@ -125,6 +125,23 @@ TEST_CASE("ids continue after reopening the file, even when retention emptied a 
   CHECK(ids(store.read(3, 0, INT64_MAX, 10)) == range(1, 5));
 }
 
+TEST_CASE("one store per file: a second one is refused until the first is gone") {
+  TempDir dir;
+  {
+    HistoryStore first(file_config(dir));
+    try {
+      HistoryStore second(file_config(dir));
+      FAIL("a second store opened the same file");
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()).find("another huddle server") != std::string::npos);
+    }
+  }
+  CHECK_NOTHROW(HistoryStore(file_config(dir)));
+  // Memory-only stores share nothing and lock nothing.
+  HistoryStore a(HistoryConfig{});
+  CHECK_NOTHROW(HistoryStore(HistoryConfig{}));
+}
+
 TEST_CASE("retention keeps the newest messages of each group, and drops old ones") {
   TempDir dir;
   HistoryConfig config = file_config(dir);
