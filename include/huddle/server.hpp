@@ -7,9 +7,24 @@
 //
 // run() accepts connections until stop(); it completes once every session has ended.
 // stop() closes the listener and every WebSocket with 1001 "server shutdown" after the
-// frames already queued for it are written. The io_context may be run by several threads:
-// each connection runs on its own strand, and the ChatManager is safe from any thread.
+// frames already queued for it are written. The ChatManager is safe from any thread.
 // This header holds no Beast type; the implementation lives in src/net/.
+//
+// Two thread models (docs/architecture.md, "Threads", has the measurements):
+// - One executor: everything runs there, and the io_context may be run by any number of
+//   threads; each connection gets a strand of its own on it.
+// - An io_context pool, as `huddle serve --threads N` runs it: one io_context per thread,
+//
+//     std::vector<std::unique_ptr<boost::asio::io_context>> pool;  // each run by one thread
+//     std::vector<boost::asio::any_io_executor> executors;         // pool[i]->get_executor()
+//     huddle::Server server(executors, config);
+//     co_spawn(*pool[0], server.run(), boost::asio::detached);
+//
+//   Accepted connections are spread round-robin over the executors and each runs on its
+//   executor without a strand, so every executor must run one handler at a time: an
+//   io_context run by one thread (or a strand). The accept loop, the revocation watcher
+//   and run() itself run on the first one. Groups span executors: a broadcast offers to
+//   members on every io_context without waiting for any of them.
 #pragma once
 
 #include <huddle/chat_manager.hpp>
@@ -20,6 +35,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace huddle {
 
@@ -31,6 +47,8 @@ public:
   // opened, std::invalid_argument for access settings that cannot work (AuthMode::none off
   // loopback without allow_anonymous_on_network, jwt without a key).
   Server(boost::asio::any_io_executor executor, ServerConfig config);
+  // The io_context pool (see above); `executors` must not be empty (std::invalid_argument).
+  Server(std::vector<boost::asio::any_io_executor> executors, ServerConfig config);
   ~Server();
 
   Server(const Server&) = delete;
@@ -51,6 +69,8 @@ public:
   ChatManager& chat() noexcept;
 
 private:
+  void listen(); // binds and listens (the constructors' common part)
+
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

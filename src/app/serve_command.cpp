@@ -1,5 +1,6 @@
-// `huddle serve`: runs a Server on an io_context driven by --threads threads until SIGINT
-// or SIGTERM, then stops it gracefully (every WebSocket gets 1001) and exits 0.
+// `huddle serve`: runs a Server on a pool of --threads io_contexts, one thread each
+// (docs/architecture.md, "Threads"), until SIGINT or SIGTERM, then stops it gracefully
+// (every WebSocket gets 1001) and exits 0.
 #include "app/commands.hpp"
 #include "app/logging.hpp"
 #include "app/serve_options.hpp"
@@ -8,11 +9,13 @@
 #include <huddle/server.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/log/trivial.hpp>
 
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -28,10 +31,21 @@ int serve_command(const std::vector<std::string>& args) {
   }
   init_logging(options.log_level, options.log_format);
 
-  asio::io_context io(static_cast<int>(options.threads));
+  // One io_context per thread (docs/architecture.md, "Threads"): a connection's coroutines
+  // run on one thread without a strand; the first context also runs the accept loop and
+  // the signals. The work guards keep a context without connections running.
+  std::vector<std::unique_ptr<asio::io_context>> pool;
+  std::vector<asio::any_io_executor> executors;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  for (unsigned i = 0; i < options.threads; ++i) {
+    pool.push_back(std::make_unique<asio::io_context>(1));
+    executors.push_back(pool.back()->get_executor());
+    keep_running.push_back(asio::make_work_guard(*pool.back()));
+  }
+  asio::io_context& io = *pool.front();
   std::optional<Server> server;
   try {
-    server.emplace(io.get_executor(), options.server);
+    server.emplace(executors, options.server);
   } catch (const std::runtime_error& e) { // port in use, bad address, unusable --db
     std::cerr << "huddle serve: " << e.what() << '\n';
     return k_exit_failure;
@@ -57,15 +71,23 @@ int serve_command(const std::vector<std::string>& args) {
       exit_code = k_exit_failure;
     }
     signals.cancel();
-    io.stop();
+    keep_running.clear();
+    for (auto& context : pool)
+      context->stop();
   });
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < options.threads; ++i)
-    threads.emplace_back([&io] { io.run(); });
+    threads.emplace_back([context = pool[i].get()] { context->run(); });
   io.run();
   for (auto& thread : threads)
     thread.join();
+  // What is left in the contexts is destroyed now. The first context goes last: the shared
+  // state (ChatManager, store) lives on it and may be released by another context's leftovers.
+  server.reset();
+  executors.clear();
+  while (!pool.empty())
+    pool.pop_back();
   return exit_code;
 }
 

@@ -15,24 +15,27 @@ namespace huddle::net {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor,
-                             std::shared_ptr<ServerState> state) {
-  // Each connection gets its own strand: its coroutines never run concurrently, while
-  // different connections use every thread of the io_context.
-  auto io_executor = acceptor.get_executor();
+asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<ServerState> state,
+                             ConnectionExecutors connections) {
+  std::size_t next = 0;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io_executor),
-                                                       asio::as_tuple(asio::use_awaitable));
+    // The strand is made on the connection's own executor, never on the acceptor's: a
+    // strand of the acceptor's strand would serialise every connection behind the accept
+    // loop (it did, until the measurement in docs/benchmarks.md "Threads" found it).
+    asio::any_io_executor executor = connections.executors[next];
+    next = (next + 1) % connections.executors.size();
+    if (connections.strand_per_connection) executor = asio::make_strand(executor);
+    auto [ec, socket] =
+        co_await acceptor.async_accept(executor, asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors, typically: back off instead of spinning on the error.
       BOOST_LOG_TRIVIAL(warning) << "accept failed: " << ec.message();
-      asio::steady_timer pause(io_executor, std::chrono::milliseconds(100));
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto executor = socket.get_executor();
     asio::co_spawn(executor, run_http_session(std::move(socket), state), [](std::exception_ptr e) {
       if (!e) return;
       try {

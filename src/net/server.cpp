@@ -19,12 +19,14 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 struct Server::Impl {
-  Impl(asio::any_io_executor executor, ServerConfig config)
-      : state(std::make_shared<net::ServerState>(executor, std::move(config))),
-        acceptor(asio::make_strand(executor)) {}
+  Impl(net::ConnectionExecutors executors, ServerConfig config)
+      : state(std::make_shared<net::ServerState>(executors.executors.front(), std::move(config))),
+        acceptor(asio::make_strand(executors.executors.front())),
+        connections(std::move(executors)) {}
 
   std::shared_ptr<net::ServerState> state;
   tcp::acceptor acceptor; // on its own strand: stop() may come from any thread
+  net::ConnectionExecutors connections;
 };
 
 namespace {
@@ -42,12 +44,26 @@ tcp::endpoint resolve(asio::any_io_executor executor, const ServerConfig& config
   return results.begin()->endpoint();
 }
 
+net::ConnectionExecutors pool(std::vector<asio::any_io_executor> executors) {
+  if (executors.empty()) throw std::invalid_argument("huddle::Server: no executor given");
+  return {std::move(executors), false};
+}
+
 } // namespace
 
 Server::Server(asio::any_io_executor executor, ServerConfig config)
-    : impl_(std::make_shared<Impl>(executor, std::move(config))) {
+    : impl_(std::make_shared<Impl>(net::ConnectionExecutors{{executor}, true}, std::move(config))) {
+  listen();
+}
+
+Server::Server(std::vector<asio::any_io_executor> executors, ServerConfig config)
+    : impl_(std::make_shared<Impl>(pool(std::move(executors)), std::move(config))) {
+  listen();
+}
+
+void Server::listen() {
   const ServerConfig& cfg = impl_->state->config();
-  const tcp::endpoint endpoint = resolve(executor, cfg);
+  const tcp::endpoint endpoint = resolve(impl_->connections.executors.front(), cfg);
   if (cfg.auth == AuthMode::none && !cfg.allow_anonymous_on_network &&
       !endpoint.address().is_loopback())
     throw std::invalid_argument(
@@ -71,8 +87,12 @@ asio::awaitable<void> Server::run() {
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
   asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(), asio::detached);
-  co_await net::listen(impl->acceptor, impl->state);
+  co_await net::listen(impl->acceptor, impl->state, impl->connections);
   co_await impl->state->wait_drained();
+  // A message's ack callback holds its session until the store has run it, on the store's
+  // thread. Run them all now, while the executors live: a session released there after
+  // the application destroyed its io_context would close its socket on a dead reactor.
+  impl->state->history().flush();
   BOOST_LOG_TRIVIAL(info) << "server stopped";
 }
 
