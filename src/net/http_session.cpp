@@ -10,6 +10,7 @@
 #include <huddle/version.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -208,15 +209,24 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                                         "too_many_connections",
                                         "the server is at --max-connections");
           } else {
+            auto executor = stream.get_executor();
             auto session =
                 std::make_shared<WsSession>(std::move(stream), state_ptr, std::move(ws_target),
                                             std::move(user), std::move(access));
-            try {
-              co_await session->run(std::move(request));
-            } catch (const std::exception& e) {
-              BOOST_LOG_TRIVIAL(error) << "session failed: " << e.what();
-            }
-            state.release_slot();
+            // The session runs as a coroutine of its own and this one ends: its frame, the
+            // request buffer and the parser are not kept for the WebSocket's whole life
+            // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory").
+            asio::co_spawn(executor, session->run(std::move(request)),
+                           [state_ptr, session](std::exception_ptr e) { // keeps it alive
+                             if (e) {
+                               try {
+                                 std::rethrow_exception(e);
+                               } catch (const std::exception& error) {
+                                 BOOST_LOG_TRIVIAL(error) << "session failed: " << error.what();
+                               }
+                             }
+                             state_ptr->release_slot();
+                           });
             co_return;
           }
         }

@@ -25,6 +25,8 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using boost::system::error_code;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// What an idle connection's read buffer holds while it waits (see reader()).
+constexpr std::size_t k_first_read_bytes = 64;
 
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user, SessionAccess access)
@@ -58,11 +60,16 @@ asio::awaitable<void> WsSession::run(Request request) {
   ws_.read_message_max(config.max_message_bytes);
   // Data frames bypass Beast's write path (writer()); Beast only writes control frames.
 
-  auto [accept_error] = co_await ws_.async_accept(request, use_tuple);
-  if (accept_error) {
-    BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": "
-                             << accept_error.message();
-    co_return;
+  {
+    // A coroutine keeps its parameters for its whole life: the upgrade request's headers
+    // are moved out here so they are freed once answered (docs/benchmarks.md, "Idle memory").
+    const Request upgrade = std::move(request);
+    auto [accept_error] = co_await ws_.async_accept(upgrade, use_tuple);
+    if (accept_error) {
+      BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": "
+                               << accept_error.message();
+      co_return;
+    }
   }
   if (!state_->add(*this)) { // stop() came first
     const websocket::close_reason going_away(websocket::close_code::going_away, "server shutdown");
@@ -73,6 +80,9 @@ asio::awaitable<void> WsSession::run(Request request) {
   auto self = shared_from_this();
   last_heard_ = last_ping_ = Clock::now();
   join_ = co_await state_->chat().connect(target_.group, self);
+  // The member list is only needed again to re-encode the welcome for a replay; kept for
+  // every connection it cost about 32 B per member of the group (docs/benchmarks.md).
+  if (!target_.since || !join_.added) std::vector<std::string>().swap(join_.members);
   asio::co_spawn(ws_.get_executor(), writer(), asio::detached);
   asio::co_spawn(ws_.get_executor(), watchdog(), asio::detached);
 
@@ -87,7 +97,17 @@ asio::awaitable<void> WsSession::reader() {
   ChatManager& chat = state_->chat();
   beast::flat_buffer buffer;
   for (;;) {
-    auto [ec, bytes] = co_await ws_.async_read(buffer, use_tuple);
+    // Beast sizes a read's buffer before any byte has arrived (1.5 KB for a new message),
+    // and an idle connection waits inside that read: so a message's first read asks for
+    // a few bytes only, and the rest of the message is read with Beast's own sizing.
+    error_code ec;
+    std::size_t bytes = 0;
+    do {
+      const std::size_t limit = bytes == 0 ? k_first_read_bytes : 0; // 0: Beast chooses
+      auto [read_error, read] = co_await ws_.async_read_some(buffer, limit, use_tuple);
+      ec = read_error;
+      bytes += read;
+    } while (!ec && !ws_.is_message_done());
     if (ec) {
       // closed: the peer's close frame (Beast answered it). message_too_big and bad UTF-8
       // were already answered by Beast with 1009 and 1007.
@@ -215,6 +235,7 @@ asio::awaitable<bool> WsSession::replay() {
   const bool truncated = since < last_id && (missed.empty() || missed.front()->id() != since + 1);
   const std::string welcome =
       protocol::encode_welcome(target_.group, user_, last_id, join_.members, truncated);
+  std::vector<std::string>().swap(join_.members);
   std::vector<Frame> frames;
   frames.reserve(missed.size() + 1);
   frames.push_back(make_frame(welcome));

@@ -1,6 +1,7 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
-// Three coroutines on the session's strand, one job each (as in Asio's chat_server):
+// Three coroutines on the session's executor (its own strand, or its io_context's one thread
+// in the io_context pool: include/huddle/server.hpp), one job each (as in Asio's chat_server):
 // - reader(): reads frames, answers protocol errors, broadcasts messages; the ack is
 //   offered when the history store reports the message durable (from its writer thread);
 // - writer(): drains the SendQueue whenever woken, writing everything queued as one
@@ -63,7 +64,8 @@ public:
   ~WsSession() override;
 
   // Completes the upgrade for `request`, joins the group, and runs until the connection
-  // ends. The caller holds a connection slot for the whole call.
+  // ends. The caller holds a connection slot and a reference to the session for the whole
+  // call. `request` is released once the upgrade is answered.
   boost::asio::awaitable<void> run(Request request);
 
   bool offer(const Frame& frame) noexcept override;
@@ -88,7 +90,7 @@ private:
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);
   boost::asio::awaitable<void> watchdog();
   void wake_writer() noexcept;
-  // On the strand: ends all three coroutines.
+  // On the session's executor: ends all three coroutines.
   void finish();
 
   boost::beast::websocket::stream<SerialWriteStream> ws_;
@@ -105,7 +107,7 @@ private:
   std::optional<boost::beast::websocket::close_reason> close_reason_;
   std::atomic<bool> ping_due_{false};
 
-  // Strand-only state.
+  // State only the session's executor touches.
   std::vector<FrameHeader> headers_; // write_frames() scratch, reused for every batch
   std::vector<boost::asio::const_buffer> buffers_;
   JoinResult join_; // set before the writer starts
