@@ -8,6 +8,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/log/trivial.hpp>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace huddle::net {
 
 namespace {
@@ -31,13 +35,35 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
 
 bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;
-  if (slots_.fetch_add(1) < config_.max_connections) return true;
+  const std::size_t before = slots_.fetch_add(1);
+  if (before < config_.max_connections) {
+    std::size_t peak = peak_since_trim_.load();
+    while (before + 1 > peak && !peak_since_trim_.compare_exchange_weak(peak, before + 1)) {
+    }
+    return true;
+  }
   release_slot();
   return false;
 }
 
 void ServerState::release_slot() noexcept {
-  if (slots_.fetch_sub(1) == 1 && stopping_) drained_.try_send(boost::system::error_code{});
+  const std::size_t open = slots_.fetch_sub(1) - 1;
+  if (open == 0 && stopping_) drained_.try_send(boost::system::error_code{});
+  return_memory(open);
+}
+
+void ServerState::return_memory(std::size_t open) noexcept {
+  // glibc keeps what departed connections freed in its arenas (per thread) for reuse, so
+  // the process's RSS stays at its peak after a crowd leaves. When the open connections
+  // fall to half of their peak since the last trim, or to none, give it back
+  // (docs/benchmarks.md, "Churn": +47 % RSS after every client left without this).
+  std::size_t peak = peak_since_trim_.load();
+  const bool crowd_left = peak >= k_trim_min_peak && open <= peak / 2;
+  if (!crowd_left && !(open == 0 && peak > 0)) return;
+  if (!peak_since_trim_.compare_exchange_strong(peak, open)) return; // another thread trims
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 bool ServerState::add(WsSession& session) {

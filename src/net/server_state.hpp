@@ -64,6 +64,11 @@ public:
   std::int64_t access_revision_seen() const noexcept { return revision_seen_.load(); }
 
 private:
+  // Trimming is only worth it once a crowd came and went.
+  static constexpr std::size_t k_trim_min_peak = 64;
+  // Hands freed heap memory back to the system when many connections have left.
+  void return_memory(std::size_t open) noexcept;
+
   const ServerConfig config_;
   const std::shared_ptr<store::HistoryStore> history_;
   ChatManager chat_;
@@ -71,6 +76,7 @@ private:
   boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
   boost::asio::steady_timer watch_timer_; // on watch_strand_
   std::atomic<std::size_t> slots_{0};
+  std::atomic<std::size_t> peak_since_trim_{0}; // most slots held since the last trim
   std::atomic<std::uint64_t> guests_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> revision_seen_{-1};
