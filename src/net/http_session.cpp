@@ -209,10 +209,31 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                                         "too_many_connections",
                                         "the server is at --max-connections");
           } else {
-            auto executor = stream.get_executor();
-            auto session =
-                std::make_shared<WsSession>(std::move(stream), state_ptr, std::move(ws_target),
-                                            std::move(user), std::move(access));
+            std::optional<asio::ip::tcp::socket> moved;
+            if (auto home = state.executor_for_group(ws_target.group);
+                home && *home != stream.get_executor()) {
+              // In an io_context pool a group's sessions share one io_context, so a
+              // broadcast wakes writers on its own thread instead of posting to the others
+              // (docs/architecture.md, "Threads"). The socket moves there: nothing is
+              // pending on it between requests.
+              boost::system::error_code move_error;
+              const auto protocol = stream.socket().local_endpoint(move_error).protocol();
+              moved.emplace(*home);
+              if (!move_error) {
+                const auto handle = stream.release_socket().release(move_error);
+                if (!move_error) moved->assign(protocol, handle, move_error);
+              }
+              if (move_error) {
+                BOOST_LOG_TRIVIAL(warning) << "cannot move a connection to its group's thread: "
+                                           << move_error.message();
+                state.release_slot();
+                co_return;
+              }
+            }
+            auto session = std::make_shared<WsSession>(
+                moved ? beast::tcp_stream(std::move(*moved)) : std::move(stream), state_ptr,
+                std::move(ws_target), std::move(user), std::move(access));
+            auto executor = session->executor();
             // The session runs as a coroutine of its own and this one ends: its frame, the
             // request buffer and the parser are not kept for the WebSocket's whole life
             // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory").

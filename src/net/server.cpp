@@ -22,7 +22,9 @@ struct Server::Impl {
   Impl(net::ConnectionExecutors executors, ServerConfig config)
       : state(std::make_shared<net::ServerState>(executors.executors.front(), std::move(config))),
         acceptor(asio::make_strand(executors.executors.front())),
-        connections(std::move(executors)) {}
+        connections(std::move(executors)) {
+    if (!connections.strand_per_connection) state->set_group_executors(connections.executors);
+  }
 
   std::shared_ptr<net::ServerState> state;
   tcp::acceptor acceptor; // on its own strand: stop() may come from any thread

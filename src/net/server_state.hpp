@@ -19,7 +19,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_set>
+#include <vector>
 
 namespace huddle::net {
 
@@ -59,6 +61,17 @@ public:
 
   std::uint64_t next_guest_number() noexcept { return ++guests_; }
 
+  // In an io_context pool (include/huddle/server.hpp), the executor every session of
+  // `group` runs on; none when sessions stay where they were accepted (one executor).
+  // Set once, before the first connection.
+  void set_group_executors(std::vector<boost::asio::any_io_executor> executors) {
+    group_executors_ = std::move(executors);
+  }
+  std::optional<boost::asio::any_io_executor> executor_for_group(GroupId group) const {
+    if (group_executors_.empty()) return std::nullopt;
+    return group_executors_[static_cast<std::uint64_t>(group) % group_executors_.size()];
+  }
+
   // The access revision the last revocation check saw: a session records it before its
   // membership is checked, so add() knows whether a check ran in between.
   std::int64_t access_revision_seen() const noexcept { return revision_seen_.load(); }
@@ -84,6 +97,7 @@ private:
   std::mutex sessions_mutex_;
   std::unordered_set<WsSession*> sessions_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
+  std::vector<boost::asio::any_io_executor> group_executors_;
 };
 
 } // namespace huddle::net

@@ -68,6 +68,9 @@ public:
   // call. `request` is released once the upgrade is answered.
   boost::asio::awaitable<void> run(Request request);
 
+  // Where the session's coroutines run.
+  boost::asio::any_io_executor executor() noexcept { return ws_.get_executor(); }
+
   bool offer(const Frame& frame) noexcept override;
   const std::string& user() const noexcept override { return user_; }
   GroupId group() const noexcept { return target_.group; }

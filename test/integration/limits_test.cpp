@@ -91,11 +91,13 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
   WsClient slow, fast, sender;
   // A small receive window, so the bytes in flight in TCP buffers stay small.
   REQUIRE(!slow.connect(server.port(), "/ws/21?name=slow", 4096));
+  // `slow` never reads its welcome: wait for its registration, which may run on another
+  // thread, so the others' frames come in a known order.
+  REQUIRE(TestServer::eventually([&] { return server.member_count(group) == 1; }));
   fast.join(server.port(), group, "fast");
   sender.join(server.port(), group, "sender");
   CHECK(str(fast.expect("join"), "user") == "sender");
-  // `slow` never reads its welcome: its registration may still be on another thread.
-  REQUIRE(TestServer::eventually([&] { return server.member_count(group) == 3; }));
+  REQUIRE(server.member_count(group) == 3);
 
   // The fast reader reads in its own thread until the final "done" message.
   std::vector<json::object> fast_frames;
@@ -200,9 +202,10 @@ TEST_CASE("a slow reader that never reads again is closed hard after shutdown_ti
 
   WsClient stuck, sender;
   REQUIRE(!stuck.connect(server.port(), "/ws/22?name=stuck", 4096));
+  // `stuck` never reads its welcome: wait for its registration (it may run on another thread).
+  REQUIRE(TestServer::eventually([&] { return server.member_count(group) == 1; }));
   sender.join(server.port(), group, "sender");
-  // `stuck` never reads its welcome: its registration may still be on another thread.
-  REQUIRE(TestServer::eventually([&] { return server.member_count(group) == 2; }));
+  REQUIRE(server.member_count(group) == 2);
 
   const std::string padding(4000, 'y');
   int sent = 0;
