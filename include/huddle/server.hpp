@@ -20,11 +20,13 @@
 //     huddle::Server server(executors, config);
 //     co_spawn(*pool[0], server.run(), boost::asio::detached);
 //
-//   Accepted connections are spread round-robin over the executors and each runs on its
-//   executor without a strand, so every executor must run one handler at a time: an
-//   io_context run by one thread (or a strand). The accept loop, the revocation watcher
-//   and run() itself run on the first one. Groups span executors: a broadcast offers to
-//   members on every io_context without waiting for any of them.
+//   Accepted connections are spread round-robin over the executors for their HTTP
+//   requests; at the WebSocket upgrade the socket moves to the executor of its group
+//   (group id modulo the number of executors), so a group's sessions share one and a
+//   broadcast wakes writers on its own thread. A connection runs on its executor without
+//   a strand, so every executor must run one handler at a time: an io_context run by one
+//   thread (or a strand). The accept loop, the revocation watcher and run() itself run on
+//   the first one.
 #pragma once
 
 #include <huddle/chat_manager.hpp>
