@@ -6,9 +6,20 @@
 #include "test_server.hpp"
 #include "ws_client.hpp"
 
+#include <huddle/server.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
 
 using namespace huddle::test;
 
@@ -274,4 +285,70 @@ TEST_CASE("presence: a user with two sockets joins once and leaves after the las
   CHECK(str(bob.expect("leave"), "user") == "carol");
   REQUIRE(!bob.close());
   CHECK(TestServer::eventually([&] { return server.member_count(8) == 0; }));
+}
+
+TEST_CASE("an io_context pool (huddle serve's model): groups on both threads, all delivered") {
+  // Server(executors, config): one io_context per thread; each group's sessions move to
+  // one of them at the upgrade (group id modulo 2: groups 1 and 2 live on different ones).
+  namespace asio = boost::asio;
+  std::vector<std::unique_ptr<asio::io_context>> pool;
+  std::vector<asio::any_io_executor> executors;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  for (int i = 0; i < 2; ++i) {
+    pool.push_back(std::make_unique<asio::io_context>(1));
+    executors.push_back(pool.back()->get_executor());
+    keep_running.push_back(asio::make_work_guard(*pool.back()));
+  }
+  huddle::ServerConfig config;
+  config.port = 0;
+  std::optional<huddle::Server> server;
+  server.emplace(executors, config);
+  std::promise<void> run_done;
+  asio::co_spawn(*pool[0], server->run(), [&](std::exception_ptr) { run_done.set_value(); });
+  std::vector<std::thread> threads;
+  for (auto& context : pool)
+    threads.emplace_back([&context] { context->run(); });
+  struct JoinAtExit { // also when a REQUIRE throws
+    std::vector<std::unique_ptr<asio::io_context>>& pool;
+    std::vector<std::thread>& threads;
+    void now() {
+      for (auto& context : pool)
+        context->stop();
+      for (auto& thread : threads)
+        if (thread.joinable()) thread.join();
+    }
+    ~JoinAtExit() { now(); }
+  } join_at_exit{pool, threads};
+
+  {
+    WsClient a1, a2, b1, b2;
+    a1.join(server->port(), 1, "a1");
+    a2.join(server->port(), 1, "a2");
+    b1.join(server->port(), 2, "b1");
+    b2.join(server->port(), 2, "b2");
+    CHECK(str(a1.expect("join"), "user") == "a2");
+    CHECK(str(b1.expect("join"), "user") == "b2");
+    for (int i = 1; i <= 50; ++i) {
+      a1.send_message("a" + std::to_string(i));
+      b2.send_message("b" + std::to_string(i));
+    }
+    for (int i = 1; i <= 50; ++i) {
+      const json::object to_a2 = a2.expect("message");
+      CHECK(str(to_a2, "text") == "a" + std::to_string(i));
+      CHECK(num(to_a2, "id") == i);
+      const json::object to_b1 = b1.expect("message");
+      CHECK(str(to_b1, "text") == "b" + std::to_string(i));
+      CHECK(num(to_b1, "id") == i);
+    }
+    CHECK(server->session_count() == 4);
+  }
+
+  server->stop();
+  CHECK(run_done.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  keep_running.clear();
+  join_at_exit.now();
+  // As huddle serve does: the server, then the io_contexts, the first (the shared state's) last.
+  server.reset();
+  while (!pool.empty())
+    pool.pop_back();
 }
