@@ -31,7 +31,7 @@ po::options_description describe(const ServeOptions& defaults) {
       "port", po::value<std::string>()->default_value(std::to_string(d.port)),
       "TCP port to listen on (0: pick a free one and print it)")(
       "threads", po::value<std::string>()->default_value(std::to_string(defaults.threads)),
-      "threads running the io_context")(
+      "threads, each running its own io_context; a group's connections share one")(
       "max-message-bytes",
       po::value<std::string>()->default_value(std::to_string(d.max_message_bytes)),
       "largest frame a client may send; bigger closes with 1009")(
