@@ -50,8 +50,10 @@ int serve_command(const std::vector<std::string>& args) {
     std::cerr << "huddle serve: " << e.what() << '\n';
     return k_exit_failure;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+  // An optional so it can go before the io_context its service lives in (below).
+  std::optional<asio::signal_set> signals;
+  signals.emplace(io, SIGINT, SIGTERM);
+  signals->async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     BOOST_LOG_TRIVIAL(info) << "signal " << signal << ": shutting down";
     server->stop();
@@ -70,7 +72,7 @@ int serve_command(const std::vector<std::string>& args) {
       }
       exit_code = k_exit_failure;
     }
-    signals.cancel();
+    signals->cancel();
     keep_running.clear();
     for (auto& context : pool)
       context->stop();
@@ -84,6 +86,7 @@ int serve_command(const std::vector<std::string>& args) {
     thread.join();
   // What is left in the contexts is destroyed now. The first context goes last: the shared
   // state (ChatManager, store) lives on it and may be released by another context's leftovers.
+  signals.reset();
   server.reset();
   executors.clear();
   while (!pool.empty())
