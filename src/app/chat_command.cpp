@@ -233,10 +233,11 @@ int chat_command(const std::vector<std::string>& args) {
   input.detach(); // it may sit in getline forever; the process ends without it
 
   int exit_code = k_exit_failure;
-  asio::co_spawn(io, chat(std::move(url), std::move(token), lines), [&](std::exception_ptr error, int code) {
-    exit_code = error ? k_exit_failure : code;
-    io.stop();
-  });
+  asio::co_spawn(io, chat(std::move(url), std::move(token), lines),
+                 [&](std::exception_ptr error, int code) {
+                   exit_code = error ? k_exit_failure : code;
+                   io.stop();
+                 });
   io.run();
   return exit_code;
 }

@@ -96,7 +96,7 @@ po::options_description describe(const ServeOptions& defaults) {
 ServeOptions defaults() {
   ServeOptions options;
   options.threads = std::max(1u, std::thread::hardware_concurrency());
-  options.server.db_path = "huddle.db"; // the library's default is in memory
+  options.server.db_path = "huddle.db";    // the library's default is in memory
   options.server.auth = AuthMode::builtin; // the library's default is none, on loopback only
   return options;
 }
@@ -203,8 +203,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.jwt_public_key_file = text("jwt-public-key");
   server.jwt_issuer = text("jwt-issuer");
   server.jwt_audience = text("jwt-audience");
-  server.token_ttl =
-      std::chrono::duration_cast<std::chrono::seconds>(parse_duration("token-ttl", text("token-ttl")));
+  server.token_ttl = std::chrono::duration_cast<std::chrono::seconds>(
+      parse_duration("token-ttl", text("token-ttl")));
   if (server.token_ttl.count() == 0) throw UsageError("--token-ttl must be at least 1s");
   server.access_check_interval =
       parse_duration("access-check-interval", text("access-check-interval"));
@@ -219,7 +219,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   if (server.auth == AuthMode::none && !server.allow_anonymous_on_network &&
       !is_loopback(server.address))
     throw UsageError("--auth none lets anyone in under any name: use a loopback --address, or "
-                     "add --insecure-allow-anonymous to serve \"" + server.address + "\" anyway");
+                     "add --insecure-allow-anonymous to serve \"" +
+                     server.address + "\" anyway");
   if (server.idle_timeout <= server.ping_interval)
     throw UsageError("--idle-timeout must be longer than --ping-interval, or a live peer could be "
                      "dropped before it is pinged");

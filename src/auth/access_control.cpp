@@ -59,8 +59,7 @@ std::unique_ptr<TokenService> make_tokens(const ServerConfig& config) {
     if (!config.jwt_secret_file.empty()) {
       // An external secret is never created here: a fresh one would match no issuer.
       if (!std::filesystem::exists(config.jwt_secret_file))
-        throw std::runtime_error("cannot read JWT secret file \"" + config.jwt_secret_file +
-                                 "\"");
+        throw std::runtime_error("cannot read JWT secret file \"" + config.jwt_secret_file + "\"");
       tokens.hs256_secret = load_or_create_secret(config.jwt_secret_file);
     } else {
       tokens.rs256_public_key_pem = read_file(config.jwt_public_key_file, "JWT public key");
@@ -89,8 +88,7 @@ AccessControl::~AccessControl() {
   pool_.join();
 }
 
-template <typename Job>
-asio::awaitable<std::invoke_result_t<Job>> AccessControl::offload(Job job) {
+template <typename Job> asio::awaitable<std::invoke_result_t<Job>> AccessControl::offload(Job job) {
   using Result = std::invoke_result_t<Job>;
   auto task = [job = std::move(job)]() mutable -> asio::awaitable<Result> { co_return job(); };
   co_return co_await asio::co_spawn(pool_, std::move(task), asio::use_awaitable);
@@ -138,8 +136,8 @@ AccessControl::async_groups_of(std::optional<Identity> who) {
     } else if (who->groups) {
       for (GroupId id : *who->groups) {
         auto group = accounts_->group(id);
-        result.push_back({id, group ? std::move(group->title) : std::string(),
-                          store::Role::member});
+        result.push_back(
+            {id, group ? std::move(group->title) : std::string(), store::Role::member});
       }
     } else {
       for (store::Membership& membership : accounts_->groups_of(who->user))

@@ -20,8 +20,8 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -66,8 +66,7 @@ public:
 
 private:
   // Runs the blocking `job` on the pool and resumes the caller on its own executor.
-  template <typename Job>
-  boost::asio::awaitable<std::invoke_result_t<Job>> offload(Job job);
+  template <typename Job> boost::asio::awaitable<std::invoke_result_t<Job>> offload(Job job);
 
   const AuthMode mode_;
   std::unique_ptr<TokenService> tokens_; // absent with AuthMode::none

@@ -18,8 +18,8 @@ public:
   using Clock = std::chrono::steady_clock;
 
   struct Config {
-    double burst = 5;                 // failures allowed back to back
-    double refill_per_second = 0.2;   // then one more every 5 s
+    double burst = 5;               // failures allowed back to back
+    double refill_per_second = 0.2; // then one more every 5 s
     std::size_t max_addresses = 10'000;
   };
 
@@ -27,7 +27,8 @@ public:
   explicit LoginThrottle(Config config);
 
   // Zero when `address` may try now, else how long until it may (rounded up to a second).
-  std::chrono::seconds retry_after(const std::string& address, Clock::time_point now = Clock::now());
+  std::chrono::seconds retry_after(const std::string& address,
+                                   Clock::time_point now = Clock::now());
   // A failed attempt from `address`; returns true when this failure emptied its bucket.
   bool record_failure(const std::string& address, Clock::time_point now = Clock::now());
 

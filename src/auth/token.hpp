@@ -44,10 +44,10 @@ struct IssuedToken {
 };
 
 struct TokenConfig {
-  std::string hs256_secret;          // HS256: issue and verify with this secret...
-  std::string rs256_public_key_pem;  // ...or RS256: verify only, with this public key
-  std::string issuer;                // "" : neither set nor checked
-  std::string audience;              // "" : neither set nor checked
+  std::string hs256_secret;         // HS256: issue and verify with this secret...
+  std::string rs256_public_key_pem; // ...or RS256: verify only, with this public key
+  std::string issuer;               // "" : neither set nor checked
+  std::string audience;             // "" : neither set nor checked
   std::chrono::seconds ttl{12 * 3600};
 };
 

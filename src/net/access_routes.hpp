@@ -27,8 +27,8 @@ std::variant<Caller, Response> authenticate(const Request& request, ServerState&
                                             const std::optional<std::string>& query_token);
 
 // nullopt when `caller` may use `group`, else the 403 to send.
-boost::asio::awaitable<std::optional<Response>> authorize(const Request& request, ServerState& state,
-                                                          const Caller& caller, GroupId group);
+boost::asio::awaitable<std::optional<Response>>
+authorize(const Request& request, ServerState& state, const Caller& caller, GroupId group);
 
 boost::asio::awaitable<Response> login_route(const Request& request, ServerState& state,
                                              const std::string& peer_address);

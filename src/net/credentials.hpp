@@ -25,8 +25,7 @@ std::optional<Credentials> find_credentials(std::string_view authorization,
                                             const std::optional<std::string>& query_token);
 
 // The value of cookie `name` in a Cookie header ("a=1; b=2").
-std::optional<std::string_view> cookie_value(std::string_view cookie_header,
-                                             std::string_view name);
+std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
 
 // Set-Cookie values: the token for `max_age`, HttpOnly and SameSite=Strict; and its removal.
 std::string login_cookie(std::string_view token, std::chrono::seconds max_age);

@@ -202,12 +202,11 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
           if (auto refusal = co_await check_upgrade(request, state, ws_target, user, access)) {
             response = std::move(*refusal);
           } else if (!state.try_reserve_slot()) {
-            response = state.stopping()
-                           ? json_error(request, http::status::service_unavailable,
-                                        "shutting_down", "the server is shutting down")
-                           : json_error(request, http::status::service_unavailable,
-                                        "too_many_connections",
-                                        "the server is at --max-connections");
+            response = state.stopping() ? json_error(request, http::status::service_unavailable,
+                                                     "shutting_down", "the server is shutting down")
+                                        : json_error(request, http::status::service_unavailable,
+                                                     "too_many_connections",
+                                                     "the server is at --max-connections");
           } else {
             std::optional<asio::ip::tcp::socket> moved;
             if (auto home = state.executor_for_group(ws_target.group);
@@ -224,8 +223,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                 if (!move_error) moved->assign(protocol, handle, move_error);
               }
               if (move_error) {
-                BOOST_LOG_TRIVIAL(warning) << "cannot move a connection to its group's thread: "
-                                           << move_error.message();
+                BOOST_LOG_TRIVIAL(warning)
+                    << "cannot move a connection to its group's thread: " << move_error.message();
                 state.release_slot();
                 co_return;
               }

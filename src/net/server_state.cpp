@@ -30,8 +30,9 @@ store::HistoryConfig history_config(const ServerConfig& config) {
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
     : config_(std::move(config)),
       history_(std::make_shared<store::HistoryStore>(history_config(config_))),
-      chat_(executor, history_), access_(config_), watch_strand_(boost::asio::make_strand(executor)),
-      watch_timer_(watch_strand_), drained_(executor, 1) {}
+      chat_(executor, history_), access_(config_),
+      watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
+      drained_(executor, 1) {}
 
 bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;

@@ -21,9 +21,9 @@ inline constexpr std::size_t k_max_history_limit = 1000;
 
 struct WsTarget {
   GroupId group = 0;
-  std::optional<std::string> name; // absent: the server picks `guest-<n>`
-  bool echo = false;               // the sender also receives its own messages
-  std::optional<MessageId> since;  // replay the history after this id before going live
+  std::optional<std::string> name;  // absent: the server picks `guest-<n>`
+  bool echo = false;                // the sender also receives its own messages
+  std::optional<MessageId> since;   // replay the history after this id before going live
   std::optional<std::string> token; // an access token, for clients that cannot set headers
 };
 

@@ -31,13 +31,11 @@ constexpr std::size_t k_first_read_bytes = 64;
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user, SessionAccess access)
     : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
-      user_(std::move(user)), access_(std::move(access)),
-      queue_(state_->config().send_queue_bytes), wake_(ws_.get_executor(), 1),
-      watchdog_timer_(ws_.get_executor()) {
+      user_(std::move(user)), access_(std::move(access)), queue_(state_->config().send_queue_bytes),
+      wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()) {
   if (access_.expires_at) // the watchdog's timers count on the steady clock
-    token_expires_at_ =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                           *access_.expires_at - std::chrono::system_clock::now());
+    token_expires_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           *access_.expires_at - std::chrono::system_clock::now());
 }
 
 WsSession::~WsSession() = default;

@@ -151,7 +151,8 @@ TEST_CASE("login: bad requests get 400, 405 and 415 with a JSON error") {
 
   HttpCall garbage = not_json;
   garbage.headers = {{http::field::content_type, "application/json"}};
-  for (const char* body : {"{", "[]", R"({"username":"alice"})", R"({"username":1,"password":2})"}) {
+  for (const char* body :
+       {"{", "[]", R"({"username":"alice"})", R"({"username":1,"password":2})"}) {
     garbage.body = body;
     const HttpAnswer answer = http_call(fixture.port(), "/api/login", garbage);
     CHECK_MESSAGE(answer.status() == 400, body);
@@ -210,8 +211,7 @@ TEST_CASE("handshake: a member enters under the token's name; a non-member gets 
   REQUIRE_FALSE(alice.connect(port, "/ws/7?name=mallory")); // ?name= cannot pick the name
   CHECK(str(alice.expect("welcome"), "user") == "alice");
 
-  const HttpAnswer carol =
-      http_call(port, "/ws/7", upgrade_with(bearer(fixture.token("carol"))));
+  const HttpAnswer carol = http_call(port, "/ws/7", upgrade_with(bearer(fixture.token("carol"))));
   CHECK(carol.status() == 403);
   CHECK(error_of(carol) == "forbidden");
   // A valid user of a group that does not exist.
@@ -220,7 +220,8 @@ TEST_CASE("handshake: a member enters under the token's name; a non-member gets 
   CHECK(http_call(port, "/ws/abc", upgrade_with(bearer(fixture.token("alice")))).status() == 400);
 }
 
-TEST_CASE("handshake: the token may come as the cookie or ?token=; a cookie from another site is refused") {
+TEST_CASE("handshake: the token may come as the cookie or ?token=; a cookie from another site is "
+          "refused") {
   AccessFixture fixture;
   const std::uint16_t port = fixture.port();
   WsClient by_cookie;

@@ -125,8 +125,8 @@ public:
   // (bytes, 0: the default) shrinks the socket's receive window, so a client that does
   // not read makes the server's queue grow sooner.
   error_code connect(std::uint16_t port, const std::string& target, int receive_buffer = 0) {
-    ws_.set_option(websocket::stream_base::decorator(
-        [headers = headers_](websocket::request_type& request) {
+    ws_.set_option(
+        websocket::stream_base::decorator([headers = headers_](websocket::request_type& request) {
           for (const auto& [field, value] : headers)
             request.set(field, value);
         }));
