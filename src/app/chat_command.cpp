@@ -6,9 +6,9 @@
 // Asio's descriptors cannot all wait on) that hands lines to the io_context via a channel.
 #include "app/commands.hpp"
 #include "app/usage_error.hpp"
+#include "core/use_tuple.hpp"
 #include "net/target.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -33,7 +33,6 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace json = boost::json;
 using boost::system::error_code;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 

@@ -1,6 +1,5 @@
 #include "load/load_runner.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +22,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "core/use_tuple.hpp"
 #include "load/accounting.hpp"
 #include "load/envelope.hpp"
 #include "load/histogram.hpp"
@@ -40,7 +40,6 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint64_t k_never = UINT64_MAX;
 // Closed loop: with nothing seen for this long, send anyway rather than stall the run.
 constexpr std::uint64_t k_window_stall_ns = 1'000'000'000;

@@ -1,4 +1,5 @@
 #include "net/http_session.hpp"
+#include "core/use_tuple.hpp"
 
 #include "net/access_routes.hpp"
 #include "net/http_response.hpp"
@@ -9,7 +10,6 @@
 
 #include <huddle/version.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -35,7 +35,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Only POST /api/login has a body, and a small one.
 constexpr std::size_t k_max_request_body = 16 * 1024;

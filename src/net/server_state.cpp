@@ -1,8 +1,8 @@
 #include "net/server_state.hpp"
 
+#include "core/use_tuple.hpp"
 #include "net/ws_session.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -101,7 +101,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
   std::int64_t seen = co_await access_.async_access_revision();
   while (!stopping_) {
     watch_timer_.expires_after(config_.access_check_interval);
-    co_await watch_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await watch_timer_.async_wait(use_tuple);
     if (stopping_) break;
     std::int64_t revision = 0;
     std::set<std::pair<GroupId, std::string>> members;
@@ -128,7 +128,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
 
 boost::asio::awaitable<void> ServerState::wait_drained() {
   if (slots_ == 0) co_return;
-  co_await drained_.async_receive(boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_await drained_.async_receive(use_tuple);
 }
 
 } // namespace huddle::net

@@ -1,4 +1,5 @@
 #include "net/ws_session.hpp"
+#include "core/use_tuple.hpp"
 
 #include "core/protocol.hpp"
 #include "net/frame_header.hpp"
@@ -6,7 +7,6 @@
 
 #include <huddle/chat_manager.hpp>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -24,7 +24,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using boost::system::error_code;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // What an idle connection's read buffer holds while it waits (see reader()).
 constexpr std::size_t k_first_read_bytes = 64;
 
