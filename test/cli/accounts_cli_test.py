@@ -21,16 +21,10 @@ import termios
 import threading
 import time
 
+from checks import check, finish
+
 EXE = os.path.abspath(sys.argv[1])
 TIMEOUT = 30  # Argon2id hashing takes ~0.1 s; a loaded CI machine more
-
-failures = []
-
-
-def check(condition, what):
-    print(f"{'ok  ' if condition else 'FAIL'} {what}")
-    if not condition:
-        failures.append(what)
 
 
 def huddle(*args, stdin=None):
@@ -348,12 +342,7 @@ def main():
         test_with_a_running_server(workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if failures:
-        print(f"\n{len(failures)} check(s) failed:")
-        for failure in failures:
-            print(f"  {failure}")
-        sys.exit(1)
-    print("all account CLI checks passed")
+    finish("account CLI")
 
 
 if __name__ == "__main__":

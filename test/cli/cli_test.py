@@ -16,17 +16,11 @@ import tempfile
 import threading
 import time
 
+from checks import check, finish
+
 EXE = os.path.abspath(sys.argv[1])
 VERSION = sys.argv[2] if len(sys.argv) > 2 else None
 TIMEOUT = 15
-
-failures = []
-
-
-def check(condition, what):
-    print(f"{'ok  ' if condition else 'FAIL'} {what}")
-    if not condition:
-        failures.append(what)
 
 
 def run(*args, timeout=TIMEOUT):
@@ -304,12 +298,7 @@ def run_tests():
     test_unusable_db()
     test_signals()
     test_chat_between_two_processes()
-    if failures:
-        print(f"\n{len(failures)} check(s) failed:")
-        for failure in failures:
-            print(f"  {failure}")
-        sys.exit(1)
-    print("all CLI checks passed")
+    finish("CLI")
 
 
 if __name__ == "__main__":

@@ -21,15 +21,10 @@ import threading
 import time
 import urllib.request
 
+from checks import check, finish
+
 EXE = os.path.abspath(sys.argv[1])
 TIMEOUT = 20
-failures = []
-
-
-def check(condition, what):
-    print(f"{'ok  ' if condition else 'FAIL'} {what}")
-    if not condition:
-        failures.append(what)
 
 
 class Ws:
@@ -188,9 +183,7 @@ def main():
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
+    finish("history crash")
 
 
 if __name__ == "__main__":
