@@ -23,6 +23,7 @@
 #include <boost/json.hpp>
 
 #include <cstdlib>
+#include <memory>
 #include <iostream>
 #include <thread>
 
@@ -218,21 +219,27 @@ int chat_command(const std::vector<std::string>& args) {
     url.target += (url.target.find('?') == std::string::npos ? "?name=" : "&name=") + escaped;
   }
 
-  asio::io_context io;
-  LineChannel lines(io, 64);
-  std::thread input([&lines] {
+  // The input thread can sit in getline after the chat has ended, so it
+  // shares ownership of the io_context and the channel it sends on: neither
+  // may die with this stack frame while it still uses them.
+  struct Input {
+    asio::io_context io;
+    LineChannel lines{io, 64};
+  };
+  const auto input = std::make_shared<Input>();
+  std::thread([input] {
     try {
       for (std::string line; std::getline(std::cin, line);)
-        lines.async_send(error_code{}, std::move(line), asio::use_future).get();
-      lines.close();
+        input->lines.async_send(error_code{}, std::move(line), asio::use_future).get();
+      input->lines.close();
     } catch (const boost::system::system_error&) {
       // the connection ended and the channel with it
     }
-  });
-  input.detach(); // it may sit in getline forever; the process ends without it
+  }).detach(); // it may sit in getline forever; the process ends without it
 
+  auto& io = input->io;
   int exit_code = k_exit_failure;
-  asio::co_spawn(io, chat(std::move(url), std::move(token), lines),
+  asio::co_spawn(io, chat(std::move(url), std::move(token), input->lines),
                  [&](std::exception_ptr error, int code) {
                    exit_code = error ? k_exit_failure : code;
                    io.stop();
