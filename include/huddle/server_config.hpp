@@ -73,6 +73,10 @@ struct ServerConfig {
   // Failed logins from one address: this many back to back, then one per this interval.
   unsigned login_burst = 5;
   std::chrono::milliseconds login_refill_interval{5'000};
+  // Logins queued for or in password verification at once (each costs ~90 ms of Argon2id
+  // on one of two threads): beyond it POST /api/login answers 503 at once, so a flood from
+  // many addresses cannot queue unbounded work or make every login wait for seconds.
+  unsigned max_pending_logins = 32;
 };
 
 } // namespace huddle

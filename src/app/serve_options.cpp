@@ -86,6 +86,9 @@ po::options_description describe(const ServeOptions& defaults) {
       "login-refill-interval",
       po::value<std::string>()->default_value(format_duration(d.login_refill_interval)),
       "then one more failed login is allowed per this interval")(
+      "max-pending-logins",
+      po::value<std::string>()->default_value(std::to_string(d.max_pending_logins)),
+      "logins waiting for password checks at once; more get HTTP 503 with Retry-After")(
       "log-level", po::value<std::string>()->default_value(defaults.log_level),
       "trace, debug, info, warning, error or fatal")(
       "log-format", po::value<std::string>()->default_value("text"),
@@ -211,6 +214,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.login_burst = parse_integer<unsigned>("login-burst", text("login-burst"), 1, 1'000'000);
   server.login_refill_interval =
       parse_duration("login-refill-interval", text("login-refill-interval"));
+  server.max_pending_logins =
+      parse_integer<unsigned>("max-pending-logins", text("max-pending-logins"), 1, 100'000);
   if (server.auth == AuthMode::jwt &&
       server.jwt_secret_file.empty() == server.jwt_public_key_file.empty())
     throw UsageError("--auth jwt needs exactly one of --jwt-secret-file and --jwt-public-key");

@@ -82,7 +82,8 @@ LoginThrottle::Config throttle_config(const ServerConfig& config) {
 AccessControl::AccessControl(const ServerConfig& config)
     : mode_(config.auth), tokens_(make_tokens(config)),
       accounts_(std::make_unique<store::AccountStore>(config.db_path)),
-      throttle_(throttle_config(config)), pool_(k_pool_threads) {}
+      throttle_(throttle_config(config)), max_pending_logins_(config.max_pending_logins),
+      pool_(k_pool_threads) {}
 
 AccessControl::~AccessControl() {
   pool_.join();
@@ -99,18 +100,26 @@ std::variant<Identity, TokenError> AccessControl::verify(std::string_view token)
   return tokens_->verify(token);
 }
 
-asio::awaitable<std::optional<IssuedToken>> AccessControl::async_login(std::string user,
-                                                                       std::string password) {
-  if (!can_log_in()) co_return std::nullopt;
-  auto job = [this, user = std::move(user),
-              password = std::move(password)]() -> std::optional<IssuedToken> {
+asio::awaitable<std::variant<IssuedToken, AccessControl::LoginRefusal>>
+AccessControl::async_login(std::string user, std::string password) {
+  if (!can_log_in()) co_return LoginRefusal::wrong_credentials;
+  if (pending_logins_.fetch_add(1) >= max_pending_logins_) {
+    --pending_logins_;
+    co_return LoginRefusal::busy;
+  }
+  struct Pending {
+    std::atomic<unsigned>& count;
+    ~Pending() { --count; }
+  } pending{pending_logins_};
+  using Result = std::variant<IssuedToken, LoginRefusal>;
+  auto job = [this, user = std::move(user), password = std::move(password)]() -> Result {
     std::optional<std::string> hash;
     if (is_valid_user_name(user)) hash = accounts_->password_hash(user);
     if (!hash) {
       burn_verify_time(password); // an unknown name costs what a wrong password costs
-      return std::nullopt;
+      return LoginRefusal::wrong_credentials;
     }
-    if (!verify_password(*hash, password)) return std::nullopt;
+    if (!verify_password(*hash, password)) return LoginRefusal::wrong_credentials;
     return tokens_->issue(user);
   };
   co_return co_await offload(std::move(job));

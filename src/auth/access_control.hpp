@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,10 +49,13 @@ public:
 
   std::variant<Identity, TokenError> verify(std::string_view token) const;
 
-  // The user's token when `password` is right; nullopt otherwise, after the same work
-  // whether or not the user exists.
-  boost::asio::awaitable<std::optional<IssuedToken>> async_login(std::string user,
-                                                                 std::string password);
+  enum class LoginRefusal {
+    wrong_credentials, // after the same work whether or not the user exists
+    busy,              // max_pending_logins were already waiting: nothing was checked
+  };
+  // The user's token when `password` is right.
+  boost::asio::awaitable<std::variant<IssuedToken, LoginRefusal>> async_login(std::string user,
+                                                                              std::string password);
   // Whether `who` may read and write `group`: the token's own groups claim when it has
   // one, else a membership in the database.
   boost::asio::awaitable<bool> async_may_enter(Identity who, GroupId group);
@@ -72,6 +76,8 @@ private:
   std::unique_ptr<TokenService> tokens_; // absent with AuthMode::none
   std::unique_ptr<store::AccountStore> accounts_;
   LoginThrottle throttle_;
+  const unsigned max_pending_logins_;
+  std::atomic<unsigned> pending_logins_{0};
   boost::asio::thread_pool pool_;
 };
 

@@ -8,6 +8,7 @@
 #include <boost/log/trivial.hpp>
 
 #include <chrono>
+#include <variant>
 
 namespace huddle::net {
 
@@ -99,8 +100,18 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
 
   std::string user(*username);
   std::string secret(*password);
-  auto issued = co_await access.async_login(user, std::move(secret));
-  if (!issued) {
+  using Refusal = auth::AccessControl::LoginRefusal;
+  auto outcome = co_await access.async_login(user, std::move(secret));
+  const Refusal* refusal = std::get_if<Refusal>(&outcome);
+  if (refusal && *refusal == Refusal::busy) {
+    BOOST_LOG_TRIVIAL(debug) << "login refused: --max-pending-logins reached, from="
+                             << peer_address;
+    Response response = json_error(request, http::status::service_unavailable, "login_busy",
+                                   "too many logins in progress; try again in a second");
+    response.set(http::field::retry_after, "1");
+    co_return response;
+  }
+  if (refusal) {
     const bool throttled = access.throttle().record_failure(peer_address);
     BOOST_LOG_TRIVIAL(warning) << "login failed user=\"" << user.substr(0, 64)
                                << "\" from=" << peer_address
@@ -108,15 +119,16 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
     co_return json_error(request, http::status::unauthorized, "invalid_credentials",
                          "wrong user name or password");
   }
+  const auth::IssuedToken& issued = std::get<auth::IssuedToken>(outcome);
   BOOST_LOG_TRIVIAL(info) << "login user=" << user << " from=" << peer_address;
   json::object result;
-  result["token"] = issued->token;
-  result["expires_at"] = unix_ms(issued->expires_at);
+  result["token"] = issued.token;
+  result["expires_at"] = unix_ms(issued.expires_at);
   result["user"] = user;
   Response response = json_response(request, http::status::ok, result);
   const auto max_age =
-      std::chrono::duration_cast<std::chrono::seconds>(issued->expires_at - auth::Clock::now());
-  response.set(http::field::set_cookie, login_cookie(issued->token, max_age));
+      std::chrono::duration_cast<std::chrono::seconds>(issued.expires_at - auth::Clock::now());
+  response.set(http::field::set_cookie, login_cookie(issued.token, max_age));
   co_return response;
 }
 

@@ -15,8 +15,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 using namespace huddle;
 using namespace huddle::test;
@@ -173,6 +175,35 @@ TEST_CASE("login: failures from one address are slowed with 429 and Retry-After"
   CHECK(slowed.status() == 429);
   CHECK(error_of(slowed) == "too_many_attempts");
   CHECK_FALSE(slowed.response[http::field::retry_after].empty());
+}
+
+TEST_CASE("login: beyond --max-pending-logins, 503 login_busy at once; the slots come back") {
+  ServerConfig config;
+  config.max_pending_logins = 1;
+  AccessFixture fixture(config);
+  // Each login holds its slot for an Argon2id check (~90 ms): sent together, the first
+  // takes the only slot and the others find it taken.
+  std::vector<std::future<HttpAnswer>> calls;
+  for (int i = 0; i < 4; ++i)
+    calls.push_back(std::async(std::launch::async,
+                               [&] { return login(fixture.port(), "alice", "alice-password"); }));
+  int ok = 0;
+  int busy = 0;
+  for (auto& call : calls) {
+    const HttpAnswer answer = call.get();
+    if (answer.status() == 200) ++ok;
+    if (answer.status() == 503) {
+      ++busy;
+      CHECK(error_of(answer) == "login_busy");
+      CHECK(answer.response[http::field::retry_after] == "1");
+    }
+  }
+  CHECK(ok >= 1);
+  CHECK(busy >= 1);
+  CHECK(ok + busy == 4);
+  // Finished logins give their slot back, and a refused one is no failed login.
+  CHECK(login(fixture.port(), "alice", "alice-password").status() == 200);
+  CHECK(login(fixture.port(), "alice", "alice-password").status() == 200);
 }
 
 TEST_CASE("handshake: missing, invalid, expired and tampered tokens get 401 before any upgrade") {
