@@ -8,6 +8,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/log/trivial.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -24,6 +28,41 @@ store::HistoryConfig history_config(const ServerConfig& config) {
   history.max_age = config.history_max_age;
   return history;
 }
+
+#if defined(__GLIBC__)
+// How long after the crowd left the trim runs. release_slot() is called while the departing
+// session still holds its memory (its owner frees it when the call returns, on that
+// session's thread), and the crowd leaves in a burst over every io thread: a trim at once
+// missed what the last sessions held (0.3-0.5 MB of the churn benchmark's RSS,
+// docs/benchmarks.md "Churn"), and one burst asked for several trims, each walking every arena
+// under its lock.
+constexpr std::chrono::milliseconds k_trim_delay{100};
+
+// malloc_trim works on the whole process (every thread's arena), so one waiting trim is
+// enough for every server in it.
+std::atomic<bool> trim_waiting{false};
+
+struct WaitingTrim {
+  explicit WaitingTrim(const boost::asio::any_io_executor& executor)
+      : timer(executor, k_trim_delay) {}
+  ~WaitingTrim() { trim_waiting = false; } // also when its io_context goes without running it
+  WaitingTrim(const WaitingTrim&) = delete;
+  WaitingTrim& operator=(const WaitingTrim&) = delete;
+  boost::asio::steady_timer timer;
+};
+
+void trim_soon(const boost::asio::any_io_executor& executor) noexcept {
+  if (trim_waiting.exchange(true)) return; // the waiting one will return this memory too
+  try {
+    auto waiting = std::make_shared<WaitingTrim>(executor);
+    // The handler owns `waiting`: the flag clears when it has run (or is destroyed unrun).
+    waiting->timer.async_wait([waiting](const boost::system::error_code&) { malloc_trim(0); });
+  } catch (const std::exception&) { // no memory for the timer: trim now rather than never
+    trim_waiting = false;
+    malloc_trim(0);
+  }
+}
+#endif
 
 } // namespace
 
@@ -56,14 +95,16 @@ void ServerState::release_slot() noexcept {
 void ServerState::return_memory(std::size_t open) noexcept {
   // glibc keeps what departed connections freed in its arenas (per thread) for reuse, so
   // the process's RSS stays at its peak after a crowd leaves. When the open connections
-  // fall to half of their peak since the last trim, or to none, give it back
-  // (docs/benchmarks.md, "Churn": +47 % RSS after every client left without this).
+  // fall to half of their peak since the last trim, or to none, give it back, shortly
+  // after (k_trim_delay) (docs/benchmarks.md, "Churn": +47 % RSS after every client left
+  // without this).
   std::size_t peak = peak_since_trim_.load();
   const bool crowd_left = peak >= k_trim_min_peak && open <= peak / 2;
   if (!crowd_left && !(open == 0 && peak > 0)) return;
   if (!peak_since_trim_.compare_exchange_strong(peak, open)) return; // another thread trims
 #if defined(__GLIBC__)
-  malloc_trim(0);
+  // Not on the strand: a trim must not hold up the revocation check, nor wait for it.
+  trim_soon(watch_strand_.get_inner_executor());
 #endif
 }
 
