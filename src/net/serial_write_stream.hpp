@@ -6,7 +6,8 @@
 // batch of queued frames, header and payload buffers side by side, with one async_write on
 // the TCP stream. Both kinds of write take this layer's write lock for the whole frame
 // sequence they write, so a Beast frame can never land in the middle of a batch, nor a batch
-// in the middle of a Beast frame. All users are on the session's strand.
+// in the middle of a Beast frame. All users are on the session's strand. The writer takes the
+// lock with try_lock_write() and writes on the socket itself when it can do so at once.
 #pragma once
 
 #include <boost/asio/async_result.hpp>
@@ -42,6 +43,12 @@ public:
   template <class ConstBuffers, class WriteToken>
   auto async_write_some(const ConstBuffers& buffers, WriteToken&& token) {
     return async_write_locked(buffers, std::forward<WriteToken>(token));
+  }
+
+  // Takes the write lock if it is free right now; release it with unlock_write().
+  bool try_lock_write() noexcept { return write_lock_.try_send(boost::system::error_code{}); }
+  void unlock_write() noexcept {
+    write_lock_.try_receive([](boost::system::error_code) {});
   }
 
   // The same, for a sequence of whole frames.

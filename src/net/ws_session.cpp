@@ -17,6 +17,7 @@
 #include <boost/log/trivial.hpp>
 
 #include <algorithm>
+#include <span>
 
 namespace huddle::net {
 
@@ -26,6 +27,30 @@ namespace websocket = beast::websocket;
 using boost::system::error_code;
 // What an idle connection's read buffer holds while it waits (see reader()).
 constexpr std::size_t k_first_read_bytes = 64;
+
+// How often the writer lets its thread run other handlers before it takes its queue. Each
+// yield lets the io_context poll its sockets once more, so readers broadcast what has
+// arrived meanwhile into this queue and one write carries more frames: fewer syscalls and
+// TCP segments per delivery (on loopback the receiver's side of each segment is charged to
+// the sender too). In the fanout benchmark 0 yields gave 3.2 frames per sendmsg and 2
+// yields 4.7, and 619k -> 740-815k deliveries per server-CPU-second; 3 or 4 measured as 2.
+constexpr int k_writer_yields = 2;
+
+namespace {
+
+// Drops the first `bytes` bytes of buffers[start..], advancing `start` past spent buffers.
+void consume(std::vector<asio::const_buffer>& buffers, std::size_t& start, std::size_t bytes) {
+  for (; start < buffers.size(); ++start) { // empty buffers are skipped too
+    const std::size_t size = buffers[start].size();
+    if (bytes < size) {
+      buffers[start] += bytes;
+      return;
+    }
+    bytes -= size;
+  }
+}
+
+} // namespace
 
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user, SessionAccess access)
@@ -55,6 +80,11 @@ asio::awaitable<void> WsSession::run(Request request) {
   ws_.control_callback(
       [this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
   ws_.read_message_max(config.max_message_bytes);
+  {
+    // write_frames() writes on the socket directly and must get would_block, not a wait.
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().non_blocking(true, ignored);
+  }
   // Data frames bypass Beast's write path (writer()); Beast only writes control frames.
 
   {
@@ -145,7 +175,10 @@ asio::awaitable<void> WsSession::writer() {
   auto self = shared_from_this();
   std::vector<Frame> batch;
   bool replay_due = target_.since.has_value() && join_.added;
+  const auto executor = ws_.get_executor();
   for (;;) {
+    for (int i = 0; i < k_writer_yields; ++i)
+      co_await asio::post(executor, asio::use_awaitable);
     queue_.take(batch);
     if (!batch.empty() && !queue_.overflowed()) { // overflowed: the peer is being closed
       std::size_t first = 0;
@@ -207,7 +240,32 @@ asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, 
     buffers_.emplace_back(header.bytes.data(), header.size);
     buffers_.emplace_back(frames[i]->data(), frames[i]->size());
   }
-  auto [ec, written] = co_await ws_.next_layer().async_write_locked(buffers_, use_tuple);
+  // Most batches fit in the socket's send buffer: written at once with a non-blocking
+  // sendmsg, with no composed operation, no allocation and no completion handler to run.
+  // Only what the socket refuses waits in an async_write. Fanout A/B against Beast's
+  // composed write: 649k -> 779k deliveries per server-CPU-second.
+  SerialWriteStream& stream = ws_.next_layer();
+  if (stream.try_lock_write()) {
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    error_code ec;
+    std::size_t start = 0;
+    while (start < buffers_.size()) {
+      const std::span<const asio::const_buffer> rest(buffers_.data() + start,
+                                                     buffers_.size() - start);
+      const std::size_t written = socket.write_some(rest, ec);
+      if (ec) break;
+      consume(buffers_, start, written);
+    }
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(start));
+      auto [write_error, written] = co_await asio::async_write(socket, buffers_, use_tuple);
+      ec = write_error;
+    }
+    stream.unlock_write();
+    co_return !ec;
+  }
+  // Beast is writing a control frame: wait for the lock.
+  auto [ec, written] = co_await stream.async_write_locked(buffers_, use_tuple);
   co_return !ec;
 }
 
