@@ -34,6 +34,8 @@ constexpr std::size_t k_first_read_bytes = 64;
 // TCP segments per delivery (on loopback the receiver's side of each segment is charged to
 // the sender too). In the fanout benchmark 0 yields gave 3.2 frames per sendmsg and 2
 // yields 4.7, and 619k -> 740-815k deliveries per server-CPU-second; 3 or 4 measured as 2.
+// Only while batches carry more than one frame: under light load (rooms) there is nothing
+// to gather, and each yield would cost an epoll_wait(0) of the io_context.
 constexpr int k_writer_yields = 2;
 
 namespace {
@@ -176,8 +178,9 @@ asio::awaitable<void> WsSession::writer() {
   std::vector<Frame> batch;
   bool replay_due = target_.since.has_value() && join_.added;
   const auto executor = ws_.get_executor();
+  bool gathering = false; // the last batch had more than one frame
   for (;;) {
-    for (int i = 0; i < k_writer_yields; ++i)
+    for (int i = 0; gathering && i < k_writer_yields; ++i)
       co_await asio::post(executor, asio::use_awaitable);
     queue_.take(batch);
     if (!batch.empty() && !queue_.overflowed()) { // overflowed: the peer is being closed
@@ -199,6 +202,7 @@ asio::awaitable<void> WsSession::writer() {
       for (const Frame& frame : batch)
         bytes += frame->size();
       queue_.written(bytes);
+      gathering = batch.size() > 1;
       continue; // look again before sleeping: more may have come
     }
 
