@@ -16,10 +16,11 @@ SendQueue::Push SendQueue::push(Frame frame) {
   return frames_.size() == 1 ? Push::queued_first : Push::queued;
 }
 
-void SendQueue::take(std::vector<Frame>& out) {
+SendQueue::State SendQueue::take(std::vector<Frame>& out) {
   out.clear();
   std::lock_guard lock(mutex_);
   out.swap(frames_);
+  return State{closed_, overflowed_};
 }
 
 void SendQueue::written(std::size_t bytes) {

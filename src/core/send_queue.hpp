@@ -30,9 +30,15 @@ public:
   // single large frame never counts as a slow consumer.
   Push push(Frame frame);
 
+  struct State {
+    bool closed = false;
+    bool overflowed = false;
+  };
+
   // Moves everything queued into `out` (cleared first). Their bytes stay counted until
-  // written() is called for them.
-  void take(std::vector<Frame>& out);
+  // written() is called for them. Returns the state seen under the same lock, so the writer
+  // takes the lock once per look instead of once per question.
+  State take(std::vector<Frame>& out);
   void written(std::size_t bytes);
 
   // Refuses all further pushes. Frames already queued can still be taken.

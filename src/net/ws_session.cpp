@@ -182,8 +182,8 @@ asio::awaitable<void> WsSession::writer() {
   for (;;) {
     for (int i = 0; gathering && i < k_writer_yields; ++i)
       co_await asio::post(executor, asio::use_awaitable);
-    queue_.take(batch);
-    if (!batch.empty() && !queue_.overflowed()) { // overflowed: the peer is being closed
+    const core::SendQueue::State state = queue_.take(batch);
+    if (!batch.empty() && !state.overflowed) { // overflowed: the peer is being closed
       std::size_t first = 0;
       if (replay_due) {
         // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
@@ -206,7 +206,7 @@ asio::awaitable<void> WsSession::writer() {
       continue; // look again before sleeping: more may have come
     }
 
-    if (queue_.closed()) break;
+    if (state.closed) break;
     if (ping_due_.exchange(false)) {
       auto [ec] = co_await ws_.async_ping({}, use_tuple);
       if (ec) {

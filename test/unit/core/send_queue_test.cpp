@@ -50,8 +50,10 @@ TEST_CASE("a push over the byte limit overflows and closes the queue") {
   CHECK(queue.overflowed());
   // Nobody will write what was queued: it is dropped, and every later push is refused.
   std::vector<Frame> out;
-  queue.take(out);
+  const SendQueue::State state = queue.take(out);
   CHECK(out.empty());
+  CHECK(state.closed);
+  CHECK(state.overflowed);
   CHECK(queue.push(bytes(1)) == Push::closed);
   CHECK(queue.push(bytes(0)) == Push::closed);
   CHECK(queue.overflowed());
@@ -136,9 +138,11 @@ TEST_CASE("close refuses further pushes but keeps what was queued") {
   CHECK(queue.push(bytes(5)) == Push::closed);
 
   std::vector<Frame> out;
-  queue.take(out);
+  const SendQueue::State state = queue.take(out); // the writer sends these, then its close
   REQUIRE(out.size() == 1);
   CHECK(out[0].get() == first.get());
+  CHECK(state.closed);
+  CHECK_FALSE(state.overflowed);
   queue.close(); // idempotent
   CHECK(queue.closed());
 }
