@@ -23,8 +23,8 @@
 #include <boost/json.hpp>
 
 #include <cstdlib>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 namespace huddle::app {
