@@ -68,10 +68,11 @@ public:
   boost::asio::awaitable<bool> disconnect(GroupId group, const Member& member);
 
   // Assigns the group's next id to `draft` and offers the message to every member but
-  // `exclude` (which may be null). Returns the message. A group with no members still gets
-  // an id (the message reaches nobody). `on_durable` (may be empty) is called once the
-  // log has stored the message (e.g. to send the sender's ack), or right after the
-  // broadcast when there is no log.
+  // `exclude` (which may be null). Returns the message, or null when the log is not
+  // accepting messages (MessageLog::accepting()): then nothing was sent and no id used. A
+  // group with no members still gets an id (the message reaches nobody). `on_durable`
+  // (may be empty) is called once the log has stored the message (e.g. to send the
+  // sender's ack), or right after the broadcast when there is no log.
   boost::asio::awaitable<MessagePtr> broadcast(GroupId group, MessageDraft draft,
                                                const Member* exclude, OnDurable on_durable = {});
 

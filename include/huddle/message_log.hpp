@@ -25,6 +25,11 @@ public:
   // The newest id the log has ever seen per group, read at start-up, so ids continue
   // across restarts instead of starting again from 1.
   virtual std::unordered_map<GroupId, MessageId> last_ids() = 0;
+
+  // False while the log cannot take more (its queue is full because its storage is slow
+  // or failing): the manager then refuses new messages rather than send what the log
+  // would not keep. Called for every message: it must be cheap.
+  virtual bool accepting() const noexcept { return true; }
 };
 
 } // namespace huddle

@@ -52,6 +52,10 @@ struct ServerConfig {
   // Messages kept per group (0: no limit), and for how long (0: forever).
   std::size_t history_per_group = 10'000;
   std::chrono::milliseconds history_max_age{30LL * 24 * 3600 * 1000};
+  // Messages sent and not yet written to the history. While the database is that far
+  // behind (a slow or failing disk; failed commits are retried), new messages are refused
+  // with the error "history_unavailable" instead of using memory without bound.
+  std::size_t history_queue_limit = 100'000;
 
   // Access. AuthMode::none on an address other than loopback is refused at start unless
   // allow_anonymous_on_network is set.

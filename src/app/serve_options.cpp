@@ -61,6 +61,10 @@ po::options_description describe(const ServeOptions& defaults) {
       "history-max-age",
       po::value<std::string>()->default_value(format_duration(d.history_max_age)),
       "messages older than this are deleted in the background (0: keep forever)")(
+      "history-queue-limit",
+      po::value<std::string>()->default_value(std::to_string(d.history_queue_limit)),
+      "messages waiting to be written to --db; while the database is that far behind, new "
+      "messages are refused with the error history_unavailable")(
       "auth", po::value<std::string>()->default_value("builtin"),
       "who may enter a group: builtin (huddle's accounts, POST /api/login), jwt (tokens "
       "minted by another service) or none (anyone, any name: loopback only)")(
@@ -189,6 +193,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
     throw UsageError("--durability must be none, batch or sync, got \"" + durability + "\"");
   server.history_per_group =
       parse_integer<std::size_t>("history-per-group", text("history-per-group"), 0, 1'000'000'000);
+  server.history_queue_limit = parse_integer<std::size_t>(
+      "history-queue-limit", text("history-queue-limit"), 1, 1'000'000'000);
   const std::string max_age = text("history-max-age");
   server.history_max_age =
       max_age == "0" ? std::chrono::milliseconds(0) : parse_duration("history-max-age", max_age);

@@ -139,6 +139,7 @@ boost::asio::awaitable<bool> ChatManager::disconnect(GroupId id, const Member& m
 boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDraft draft,
                                                           const Member* exclude,
                                                           OnDurable on_durable) {
+  if (log_ && !log_->accepting()) co_return nullptr; // checked before a group is made
   auto [group, guard] = co_await lock_group(id, true);
   // The id is assigned, the message logged and offered in one critical section: that is
   // what gives every member, and the log, the same order.

@@ -41,8 +41,12 @@ std::string encode_ack(const std::optional<std::string>& ref, MessageId id) {
   return json::serialize(ack);
 }
 
-std::string encode_error(std::string_view code, std::string_view detail) {
-  return json::serialize(json::object{{"type", "error"}, {"code", code}, {"detail", detail}});
+std::string encode_error(std::string_view code, std::string_view detail,
+                         const std::optional<std::string>& ref) {
+  json::object error{{"type", "error"}, {"code", code}};
+  if (ref) error["ref"] = *ref;
+  error["detail"] = detail;
+  return json::serialize(error);
 }
 
 std::variant<ClientMessage, FrameError> parse_client_frame(std::string_view frame) {

@@ -25,7 +25,9 @@ std::string encode_welcome(GroupId group, std::string_view user, MessageId last_
 std::string encode_presence(std::string_view type, GroupId group, std::string_view user);
 // `ref` is omitted from the frame when the client sent none.
 std::string encode_ack(const std::optional<std::string>& ref, MessageId id);
-std::string encode_error(std::string_view code, std::string_view detail);
+// `ref`: the client's ref of the message the error is about, when it sent one.
+std::string encode_error(std::string_view code, std::string_view detail,
+                         const std::optional<std::string>& ref = std::nullopt);
 
 // What a client asked for with one text frame.
 struct ClientMessage {

@@ -94,7 +94,10 @@ asio::awaitable<void> Server::run() {
   // A message's ack callback holds its session until the store has run it, on the store's
   // thread. Run them all now, while the executors live: a session released there after
   // the application destroyed its io_context would close its socket on a dead reactor.
-  impl->state->history().flush();
+  // A database that keeps failing is given the shutdown timeout, then its batch is dropped
+  // (the store logs how many messages): stopping never hangs on a broken disk.
+  if (!impl->state->history().flush(impl->state->config().shutdown_timeout))
+    BOOST_LOG_TRIVIAL(error) << "stopped with messages not stored";
   BOOST_LOG_TRIVIAL(info) << "server stopped";
 }
 

@@ -26,6 +26,7 @@ store::HistoryConfig history_config(const ServerConfig& config) {
   history.durability = config.durability;
   history.max_per_group = config.history_per_group;
   history.max_age = config.history_max_age;
+  history.max_queued = config.history_queue_limit;
   return history;
 }
 

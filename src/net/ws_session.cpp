@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/log/trivial.hpp>
@@ -37,22 +38,6 @@ constexpr std::size_t k_first_read_bytes = 64;
 // Only while batches carry more than one frame: under light load (rooms) there is nothing
 // to gather, and each yield would cost an epoll_wait(0) of the io_context.
 constexpr int k_writer_yields = 2;
-
-namespace {
-
-// Drops the first `bytes` bytes of buffers[start..], advancing `start` past spent buffers.
-void consume(std::vector<asio::const_buffer>& buffers, std::size_t& start, std::size_t bytes) {
-  for (; start < buffers.size(); ++start) { // empty buffers are skipped too
-    const std::size_t size = buffers[start].size();
-    if (bytes < size) {
-      buffers[start] += bytes;
-      return;
-    }
-    bytes -= size;
-  }
-}
-
-} // namespace
 
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user, SessionAccess access)
@@ -160,11 +145,15 @@ asio::awaitable<void> WsSession::reader() {
         // The ack promises the message is in history (--durability): the store calls this
         // after its commit, from its own thread; the session is kept alive until then.
         ChatManager::OnDurable ack = [self = shared_from_this(),
-                                      ref = std::move(message.ref)](const MessagePtr& sent) {
+                                      ref = message.ref](const MessagePtr& sent) {
           self->offer(make_frame(protocol::encode_ack(ref, sent->id())));
         };
-        co_await chat.broadcast(target_.group, std::move(draft), target_.echo ? nullptr : this,
-                                std::move(ack));
+        const MessagePtr sent = co_await chat.broadcast(
+            target_.group, std::move(draft), target_.echo ? nullptr : this, std::move(ack));
+        if (!sent) // the history is full (--history-queue-limit): nothing was sent
+          offer(make_frame(protocol::encode_error(
+              "history_unavailable", "the history cannot store messages now; send it again later",
+              message.ref)));
       }
     }
     buffer.consume(bytes);
@@ -252,17 +241,15 @@ asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, 
   if (stream.try_lock_write()) {
     auto& socket = beast::get_lowest_layer(ws_).socket();
     error_code ec;
-    std::size_t start = 0;
-    while (start < buffers_.size()) {
-      const std::span<const asio::const_buffer> rest(buffers_.data() + start,
-                                                     buffers_.size() - start);
+    beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers_);
+    for (std::size_t left = asio::buffer_size(buffers_); left > 0;) {
       const std::size_t written = socket.write_some(rest, ec);
       if (ec) break;
-      consume(buffers_, start, written);
+      rest.consume(written);
+      left -= written;
     }
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(start));
-      auto [write_error, written] = co_await asio::async_write(socket, buffers_, use_tuple);
+      auto [write_error, written] = co_await asio::async_write(socket, rest, use_tuple);
       ec = write_error;
     }
     stream.unlock_write();

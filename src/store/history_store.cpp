@@ -10,6 +10,8 @@
 #include <boost/log/trivial.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +29,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::size_t k_reader_threads = 2;
+constexpr std::chrono::milliseconds k_max_retry_interval{30'000};
 
 MessagePtr row_message(GroupId group, const Statement& row) {
   MessageDraft draft{row.text(1), row.text(2), row.integer(3)};
@@ -52,7 +55,8 @@ struct HistoryStore::Core {
 
   explicit Core(HistoryConfig cfg) : config(std::move(cfg)) {
     if (!config.path.empty()) file_lock.emplace(config.path + ".lock");
-    write_db = open_database(config.path).release(); // WAL, busy timeout; closed by close()
+    const auto busy_ms = static_cast<int>(config.busy_timeout.count());
+    write_db = open_database(config.path, busy_ms).release(); // WAL; closed by close()
     try {
       switch (config.durability) {
       case Durability::none:
@@ -67,7 +71,7 @@ struct HistoryStore::Core {
       }
       migrate(write_db, config.path);
       // An in-memory database exists only for its one connection: readers share it.
-      read_db = config.path.empty() ? write_db : open_database(config.path).release();
+      read_db = config.path.empty() ? write_db : open_database(config.path, busy_ms).release();
       insert = Statement(write_db,
                          "INSERT INTO messages(group_id, id, sender, text, ts) VALUES(?,?,?,?,?)");
       upsert_group = Statement(write_db, "INSERT INTO groups(group_id, last_id) VALUES(?, ?)"
@@ -103,27 +107,72 @@ struct HistoryStore::Core {
   }
 
   void run_writer() {
-    auto next_retention = std::chrono::steady_clock::now() + config.retention_interval;
+    using std::chrono::steady_clock;
+    auto next_retention = steady_clock::now() + config.retention_interval;
+    // While commits fail, the batch waits in in_flight (still readable) until retry_at.
+    bool failing = false;
+    auto retry_interval = config.commit_retry_interval;
+    steady_clock::time_point retry_at;
     for (;;) {
       std::uint64_t taken_seq = 0;
       std::uint64_t retention_seq = 0;
+      bool last_try = false; // stopping, or flush() ran out of patience: no retry after this
       {
         std::unique_lock lock(mutex);
-        wake.wait_until(lock, next_retention, [&] {
-          return !pending.empty() || stopping || retention_asked > retention_done;
+        // While failing, only the retry time (or stopping, or a flush giving up) wakes it:
+        // retention waits until the database takes writes again.
+        wake.wait_until(lock, failing ? retry_at : next_retention, [&] {
+          if (stopping || give_up) return true;
+          return !failing && (!pending.empty() || retention_asked > retention_done);
         });
-        if (pending.empty() && stopping) break;
-        in_flight.swap(pending); // in_flight is empty here
+        if (stopping && pending.empty() && in_flight.empty()) break;
+        if (in_flight.empty()) {
+          in_flight.swap(pending);
+        } else { // a failed batch: retried together with what came since
+          std::move(pending.begin(), pending.end(), std::back_inserter(in_flight));
+          pending.clear();
+        }
         taken_seq = appended_seq;
         retention_seq = retention_asked;
+        last_try = stopping || give_up;
+        give_up = false;
       }
       if (!in_flight.empty()) {
         const bool committed = commit(in_flight);
+        if (!committed) {
+          {
+            std::lock_guard lock(mutex);
+            ++failed;
+          }
+          flushed.notify_all();
+          if (!last_try) {
+            failing = true;
+            retry_at = steady_clock::now() + retry_interval;
+            BOOST_LOG_TRIVIAL(error) << "history: " << in_flight.size()
+                                     << " messages wait to be stored; retrying in "
+                                     << retry_interval.count() << " ms";
+            retry_interval = std::min(retry_interval * 2, k_max_retry_interval);
+            continue;
+          }
+          BOOST_LOG_TRIVIAL(error) << "history: " << in_flight.size()
+                                   << " messages were not stored and are dropped: their "
+                                      "senders got no ack";
+          {
+            std::lock_guard lock(mutex);
+            dropped += in_flight.size();
+          }
+        } else if (failing) {
+          BOOST_LOG_TRIVIAL(warning) << "history: storing again; " << in_flight.size()
+                                     << " waiting messages are stored";
+        }
+        failing = false;
+        retry_interval = config.commit_retry_interval;
         std::vector<Entry> done;
         {
           std::lock_guard lock(mutex);
           done.swap(in_flight); // readers find them in the database from now on
         }
+        queued -= done.size(); // before the acks: a sender that got one may send again
         if (committed)
           for (auto& entry : done)
             if (entry.on_durable) entry.on_durable();
@@ -134,9 +183,9 @@ struct HistoryStore::Core {
         }
         flushed.notify_all();
       }
-      if (std::chrono::steady_clock::now() >= next_retention || retention_seq > retention_done) {
+      if (steady_clock::now() >= next_retention || retention_seq > retention_done) {
         retain();
-        next_retention = std::chrono::steady_clock::now() + config.retention_interval;
+        next_retention = steady_clock::now() + config.retention_interval;
         {
           std::lock_guard lock(mutex);
           retention_done = retention_seq;
@@ -146,7 +195,8 @@ struct HistoryStore::Core {
     }
   }
 
-  // One transaction for the whole batch (group commit). False when it could not commit.
+  // One transaction for the whole batch (group commit). False when it could not commit:
+  // then nothing of it is stored and the whole batch is tried again later.
   bool commit(const std::vector<Entry>& batch) {
     auto db_lock = lock_writes();
     try {
@@ -156,24 +206,27 @@ struct HistoryStore::Core {
         const Message& m = *entry.message;
         insert.bind(1, m.group()).bind(2, m.id()).bind(3, m.from()).bind(4, m.text());
         insert.bind(5, m.ts_ms());
-        // A constraint failure only fails this row (an id stored before: a second server on
-        // the same file); the others still commit.
-        if (insert.step() != SQLITE_DONE)
-          BOOST_LOG_TRIVIAL(error) << "history: message group=" << m.group() << " id=" << m.id()
-                                   << " not stored: " << sqlite3_errmsg(write_db);
+        const int rc = insert.step();
+        // An id stored before (by a COMMIT that reported an error after all) is already
+        // kept; any other failure (a full disk) fails the batch, to be tried again.
+        if (rc != SQLITE_DONE && insert.extended_error() != SQLITE_CONSTRAINT_PRIMARYKEY)
+          throw std::runtime_error("cannot store message group=" + std::to_string(m.group()) +
+                                   " id=" + std::to_string(m.id()) + ": " + insert.error());
         insert.reset();
         auto& id = newest[m.group()];
         id = std::max(id, m.id());
       }
       for (const auto& [group, id] : newest) {
         upsert_group.bind(1, group).bind(2, id);
-        upsert_group.step();
+        upsert_group.run();
         upsert_group.reset();
         touched.insert(group);
       }
       exec(write_db, "COMMIT");
       return true;
     } catch (const std::exception& e) {
+      insert.reset();
+      upsert_group.reset();
       sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
       BOOST_LOG_TRIVIAL(error) << "history: a batch of " << batch.size()
                                << " messages was not stored: " << e.what();
@@ -273,7 +326,12 @@ struct HistoryStore::Core {
   std::uint64_t committed_seq = 0;
   std::uint64_t retention_asked = 0; // enforce_retention() calls, and those the writer ran
   std::uint64_t retention_done = 0;
+  std::uint64_t failed = 0;  // commits that failed
+  std::uint64_t dropped = 0; // messages given up after a failed last try
   bool stopping = false;
+  bool give_up = false; // flush() ran out of patience: the next failure drops the batch
+
+  std::atomic<std::size_t> queued{0}; // pending + in flight, read without the lock
 
   asio::thread_pool readers{k_reader_threads};
 };
@@ -309,6 +367,7 @@ void HistoryStore::append(const MessagePtr& message, std::function<void()> on_du
     core.pending.push_back(Core::Entry{message, std::move(on_durable)});
     ++core.appended_seq;
   }
+  ++core.queued;
   if (first) core.wake.notify_one();
 }
 
@@ -357,12 +416,21 @@ asio::awaitable<std::vector<MessagePtr>> HistoryStore::async_read_latest(GroupId
   co_return co_await asio::co_spawn(core_->readers, std::move(job), asio::use_awaitable);
 }
 
-void HistoryStore::flush() {
+bool HistoryStore::flush(std::chrono::milliseconds patience) {
   Core& core = *core_;
   std::unique_lock lock(core.mutex);
   const std::uint64_t target = core.appended_seq;
+  const std::uint64_t dropped_before = core.dropped;
   core.wake.notify_one();
-  core.flushed.wait(lock, [&] { return core.committed_seq >= target; });
+  const auto done = [&] { return core.committed_seq >= target; };
+  if (patience == std::chrono::milliseconds::max()) {
+    core.flushed.wait(lock, done);
+  } else if (!core.flushed.wait_for(lock, patience, done)) {
+    core.give_up = true; // only a failing commit is given up: a healthy one still completes
+    core.wake.notify_one();
+    core.flushed.wait(lock, done);
+  }
+  return core.dropped == dropped_before;
 }
 
 void HistoryStore::enforce_retention() {
@@ -375,6 +443,15 @@ void HistoryStore::enforce_retention() {
   core.wake.notify_one();
   core.flushed.wait(lock,
                     [&] { return core.retention_done >= asked && core.committed_seq >= target; });
+}
+
+bool HistoryStore::accepting() const noexcept {
+  return core_->queued.load(std::memory_order_relaxed) < core_->config.max_queued;
+}
+
+std::uint64_t HistoryStore::failed_commits() const {
+  std::lock_guard lock(core_->mutex);
+  return core_->failed;
 }
 
 const HistoryConfig& HistoryStore::config() const noexcept {

@@ -5,6 +5,10 @@
 // then calls the messages' `on_durable` callbacks: with Durability::batch after COMMIT
 // (WAL, synchronous=NORMAL: survives a killed process, not a power cut), with sync after
 // COMMIT with synchronous=FULL (fsync), with none at once, inside append().
+// A batch that fails to commit (disk full, the file locked by another program) is kept,
+// still readable, and retried; its callbacks wait. The queue is bounded (max_queued):
+// at the bound accepting() turns false and the server refuses new messages, so a failing
+// disk costs availability, never memory without bound or an ack for a lost message.
 // Reads: blocking read() calls, or async_read() which runs them on the store's own small
 // thread pool, never on the caller's (I/O) threads. Reads see messages still pending in
 // the writer's queue too, so a message is readable from the moment append() returned.
@@ -19,6 +23,8 @@
 
 #include <huddle/message_log.hpp>
 #include <huddle/server_config.hpp>
+
+#include "store/sqlite.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -42,6 +48,12 @@ struct HistoryConfig {
   std::size_t max_per_group = 10'000;                         // 0: no limit
   std::chrono::milliseconds max_age{30LL * 24 * 3600 * 1000}; // 0: no limit
   std::chrono::milliseconds retention_interval{5'000};
+  // Messages appended and not committed yet; at this many accepting() is false.
+  std::size_t max_queued = 100'000;
+  // After a failed commit the batch is retried this much later, doubling up to 30 s.
+  std::chrono::milliseconds commit_retry_interval{1'000};
+  // How long the writer waits for another connection's write lock before a commit fails.
+  std::chrono::milliseconds busy_timeout{k_busy_timeout_ms};
 };
 
 class HistoryStore : public MessageLog {
@@ -49,7 +61,8 @@ public:
   // Opens (creating and migrating) the database and starts the writer thread. Throws
   // std::runtime_error naming the file when it cannot be opened or migrated.
   explicit HistoryStore(HistoryConfig config);
-  // Commits what is pending (calling its callbacks), then stops the threads.
+  // Commits what is pending (calling its callbacks; trying once when commits are failing,
+  // then dropping it, logged), then stops the threads.
   ~HistoryStore() override;
 
   HistoryStore(const HistoryStore&) = delete;
@@ -57,6 +70,10 @@ public:
 
   void append(const MessagePtr& message, std::function<void()> on_durable) override;
   std::unordered_map<GroupId, MessageId> last_ids() override;
+  // False while max_queued messages wait for the writer.
+  bool accepting() const noexcept override;
+  // Commits that failed (and were retried or, at shutdown, given up) since start.
+  std::uint64_t failed_commits() const;
 
   // Messages of `group` with after < id <= upto, in id order, at most `limit`.
   std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit);
@@ -69,8 +86,11 @@ public:
   boost::asio::awaitable<std::vector<MessagePtr>> async_read_latest(GroupId group,
                                                                     std::size_t limit);
 
-  // Blocks until everything appended before the call is committed (tests, shutdown).
-  void flush();
+  // Blocks until everything appended before the call is committed and its callbacks have
+  // run (tests, shutdown), and returns true. While commits keep failing it waits at most
+  // `patience`: then the writer tries once more, drops what it still cannot store (logged;
+  // those senders never get an ack) and flush() returns false.
+  bool flush(std::chrono::milliseconds patience = std::chrono::milliseconds::max());
   // Runs retention now, on the calling thread (tests); the writer does it on its own.
   void enforce_retention();
 

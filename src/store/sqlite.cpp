@@ -6,7 +6,7 @@
 
 namespace huddle::store {
 
-Database open_database(const std::string& path) {
+Database open_database(const std::string& path, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   const char* name = path.empty() ? ":memory:" : path.c_str();
   const int rc = sqlite3_open_v2(name, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
@@ -14,7 +14,7 @@ Database open_database(const std::string& path) {
   if (rc != SQLITE_OK)
     throw std::runtime_error("cannot open database \"" + path +
                              "\": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(raw, k_busy_timeout_ms);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
   try {
     // WAL: readers do not block the writer, and another process may write between two
     // of our transactions. In memory there is nobody else.

@@ -23,9 +23,9 @@ struct CloseDatabase {
 };
 using Database = std::unique_ptr<sqlite3, CloseDatabase>;
 
-// Opens (creating) `path` read-write, with the busy timeout and, for a file, WAL mode;
+// Opens (creating) `path` read-write, with a busy timeout and, for a file, WAL mode;
 // "" opens a private in-memory database. Throws std::runtime_error naming the file.
-Database open_database(const std::string& path);
+Database open_database(const std::string& path, int busy_timeout_ms = k_busy_timeout_ms);
 
 // Runs one or more statements that return no rows. Throws with SQLite's message.
 void exec(sqlite3* db, const char* sql);

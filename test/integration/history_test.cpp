@@ -1,8 +1,11 @@
 // History over real sockets: the messages API (order, since, limit, bad parameters), the
 // members API, reconnect with ?since= (no gap, no duplicate while messages keep coming),
-// the "truncated" flag after retention, and ids continuing after a restart on one file.
+// the "truncated" flag after retention, ids continuing after a restart on one file, and
+// a database that cannot take writes for a while.
 #include "test_server.hpp"
 #include "ws_client.hpp"
+
+#include "store/sqlite.hpp"
 
 #include <doctest/doctest.h>
 
@@ -237,4 +240,39 @@ TEST_CASE("ids continue after a restart on the same history file") {
   const json::array all = history_get(server.port(), "/api/groups/4/messages?since=0");
   CHECK(history_ids(all) == id_range(1, 4));
   CHECK(str(all.at(3).get_object(), "text") == "after restart");
+}
+
+TEST_CASE("a database that cannot write: a full queue refuses messages with an error, then "
+          "everything held is stored and acked") {
+  TempDir dir;
+  huddle::ServerConfig config = file_config(dir);
+  config.history_queue_limit = 1;
+  TestServer server(config);
+  WsClient alice;
+  WsClient bob;
+  alice.join(server.port(), 4, "alice");
+  bob.join(server.port(), 4, "bob");
+  alice.next_of("join");
+
+  // Another program holds the file's write lock: the store's commit waits for it.
+  huddle::store::Database other = huddle::store::open_database(config.db_path);
+  huddle::store::exec(other.get(), "BEGIN IMMEDIATE");
+  alice.send_message("one", "c1");
+  CHECK(str(bob.next_of("message"), "text") == "one"); // delivered before it is stored
+  alice.send_message("two", "c2");
+  const json::object refused = alice.next_of("error");
+  CHECK(str(refused, "code") == "history_unavailable");
+  CHECK(str(refused, "ref") == "c2");
+
+  huddle::store::exec(other.get(), "ROLLBACK");
+  const json::object ack = alice.next_of("ack");
+  CHECK(str(ack, "ref") == "c1");
+  CHECK(num(ack, "id") == 1);
+  alice.send_message("three", "c3");
+  CHECK(num(alice.next_of("ack"), "id") == 2);
+  const json::object three = bob.next_of("message"); // "two" never went out
+  CHECK(str(three, "text") == "three");
+  CHECK(num(three, "id") == 2);
+  CHECK(history_ids(history_get(server.port(), "/api/groups/4/messages?since=0")) ==
+        id_range(1, 2));
 }

@@ -68,13 +68,15 @@ TEST_CASE("a bad value names its flag") {
         std::string::npos);
 }
 
-TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max-age") {
+TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max-age, "
+          "--history-queue-limit") {
   const ServeOptions defaults = parse_serve_options({});
   CHECK(defaults.server.db_path == "huddle.db"); // a file for serve; in memory for the library
   CHECK(huddle::ServerConfig{}.db_path.empty());
   CHECK(defaults.server.durability == huddle::Durability::batch);
   CHECK(defaults.server.history_per_group == 10'000);
   CHECK(defaults.server.history_max_age == 30 * 24h);
+  CHECK(defaults.server.history_queue_limit == 100'000);
 
   const ServeOptions options =
       parse_serve_options({"--db", "/tmp/x.db", "--durability", "sync", "--history-per-group", "50",
@@ -89,13 +91,17 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
   CHECK(parse_serve_options({"--history-per-group", "0"}).server.history_per_group == 0);
   CHECK(parse_serve_options({"--history-max-age", "0"}).server.history_max_age == 0ms);
   CHECK(parse_serve_options({"--history-max-age", "90m"}).server.history_max_age == 90min);
+  CHECK(parse_serve_options({"--history-queue-limit", "10"}).server.history_queue_limit == 10);
 
   CHECK(usage_error({"--durability", "always"}).find("--durability") != std::string::npos);
   CHECK(usage_error({"--history-per-group", "-1"}).find("--history-per-group") !=
         std::string::npos);
   CHECK(usage_error({"--history-max-age", "month"}).find("--history-max-age") != std::string::npos);
+  CHECK(usage_error({"--history-queue-limit", "0"}).find("--history-queue-limit") !=
+        std::string::npos);
 
   const std::string help = serve_help();
-  for (auto flag : {"--db", "--durability", "--history-per-group", "--history-max-age", "30d"})
+  for (auto flag : {"--db", "--durability", "--history-per-group", "--history-max-age", "30d",
+                    "--history-queue-limit"})
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
 }

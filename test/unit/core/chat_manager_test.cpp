@@ -925,6 +925,8 @@ public:
     if (on_durable) callbacks_.push_back(std::move(on_durable));
   }
   std::unordered_map<GroupId, MessageId> last_ids() override { return {{5, 41}}; }
+  bool accepting() const noexcept override { return accepting_; }
+  void set_accepting(bool accepting) { accepting_ = accepting; }
 
   std::vector<MessageId> appended(GroupId group) {
     std::lock_guard lock(mutex_);
@@ -945,6 +947,7 @@ private:
   std::mutex mutex_;
   std::map<GroupId, std::vector<MessageId>> appended_;
   std::vector<std::function<void()>> callbacks_;
+  std::atomic<bool> accepting_{true};
 };
 
 } // namespace
@@ -992,4 +995,31 @@ TEST_CASE("on_durable comes from the log, or right after the broadcast without o
   durable.clear();
   sync(plain.broadcast(9, draft("a", "x"), nullptr, record));
   CHECK(durable == std::vector<MessageId>{1});
+}
+
+TEST_CASE("a log that is not accepting: the message is refused, nobody gets it, no id is used") {
+  Sync sync;
+  auto log = std::make_shared<FakeLog>();
+  ChatManager chat(sync.executor(), log);
+  auto member = fake("reader");
+  sync(chat.connect(5, member));
+  bool acked = false;
+  ChatManager::OnDurable ack = [&](const huddle::MessagePtr&) { acked = true; };
+
+  log->set_accepting(false);
+  CHECK(sync(chat.broadcast(5, draft("a", "lost?"), nullptr, ack)) == nullptr);
+  CHECK(sync(chat.broadcast(8, draft("a", "new group"), nullptr)) == nullptr);
+  log->commit();
+  CHECK_FALSE(acked);
+  CHECK(log->appended(5).empty());
+  CHECK(member->message_ids().empty());
+  CHECK(sync(chat.group_count()) == 1); // the refused message made no group
+
+  log->set_accepting(true);
+  const auto sent = sync(chat.broadcast(5, draft("a", "stored"), nullptr, ack));
+  REQUIRE(sent != nullptr);
+  CHECK(sent->id() == 42);
+  log->commit();
+  CHECK(acked);
+  CHECK(member->message_ids() == std::vector<MessageId>{42});
 }

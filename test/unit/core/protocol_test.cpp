@@ -76,6 +76,8 @@ TEST_CASE("server frames are the exact JSON of protocol v1") {
   CHECK(protocol::encode_ack(std::nullopt, 42) == R"({"type":"ack","id":42})");
   CHECK(protocol::encode_error("empty_text", "a message needs some text") ==
         R"({"type":"error","code":"empty_text","detail":"a message needs some text"})");
+  CHECK(protocol::encode_error("history_unavailable", "later", std::string("c2")) ==
+        R"({"type":"error","code":"history_unavailable","ref":"c2","detail":"later"})");
 }
 
 TEST_CASE("ids, groups and timestamps keep their full 64-bit range") {

@@ -1,5 +1,6 @@
 // HistoryStore against real SQLite files: group commit and callbacks, reads (including
-// messages not committed yet), ids across reopen, retention, schema migration.
+// messages not committed yet), ids across reopen, retention, schema migration, and commits
+// that fail because another connection holds the file's write lock.
 #include "store/history_store.hpp"
 #include "store/schema.hpp"
 #include "temp_dir.hpp"
@@ -9,12 +10,16 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace huddle;
 using namespace huddle::store;
 using huddle::test::TempDir;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -43,6 +48,23 @@ HistoryConfig file_config(const TempDir& dir, Durability durability = Durability
   config.path = dir.file("history.db");
   config.durability = durability;
   return config;
+}
+
+// A store whose commits fail fast: another connection will hold the write lock.
+HistoryConfig failing_config(const TempDir& dir) {
+  HistoryConfig config = file_config(dir);
+  config.busy_timeout = 20ms;
+  config.commit_retry_interval = 10ms;
+  return config;
+}
+
+// Waits (generously: this is about an event, not speed) until `condition` holds.
+bool eventually(const std::function<bool()>& condition) {
+  for (auto until = std::chrono::steady_clock::now() + 20s; !condition();) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
 }
 
 } // namespace
@@ -221,4 +243,67 @@ TEST_CASE("in memory: the same reads, nothing on disk") {
   store.flush();
   CHECK(ids(store.read(5, 20, INT64_MAX, 100)) == range(21, 30));
   CHECK(store.last_ids().at(5) == 30);
+}
+
+TEST_CASE("a commit that fails is retried: its messages stay readable and unacked until stored") {
+  TempDir dir;
+  const HistoryConfig config = failing_config(dir);
+  HistoryStore store(config);
+  Database other = open_database(config.path);
+  exec(other.get(), "BEGIN IMMEDIATE"); // another program holds the write lock
+
+  std::atomic<int> acked{0};
+  for (MessageId id = 1; id <= 3; ++id)
+    store.append(message(1, id), [&] { ++acked; });
+  REQUIRE(eventually([&] { return store.failed_commits() >= 2; })); // failed, and failed again
+  CHECK(acked == 0);
+  CHECK(ids(store.read(1, 0, 10, 10)) == range(1, 3));
+  store.append(message(1, 4), [&] { ++acked; });
+
+  exec(other.get(), "ROLLBACK");
+  CHECK(store.flush());
+  CHECK(acked == 4);
+  Statement stored(other.get(), "SELECT count(*), max(id) FROM messages WHERE group_id = 1");
+  REQUIRE(stored.next());
+  CHECK(stored.integer(0) == 4);
+  CHECK(stored.integer(1) == 4);
+}
+
+TEST_CASE("at max_queued the store stops accepting, and accepts again once it has written") {
+  TempDir dir;
+  HistoryConfig config = failing_config(dir);
+  config.max_queued = 2;
+  HistoryStore store(config);
+  Database other = open_database(config.path);
+  exec(other.get(), "BEGIN IMMEDIATE");
+
+  CHECK(store.accepting());
+  store.append(message(1, 1), nullptr);
+  CHECK(store.accepting());
+  store.append(message(1, 2), nullptr);
+  CHECK_FALSE(store.accepting());
+
+  exec(other.get(), "ROLLBACK");
+  CHECK(store.flush());
+  CHECK(store.accepting());
+}
+
+TEST_CASE("shutdown while commits fail: flush gives up after its patience, nothing hangs") {
+  TempDir dir;
+  const HistoryConfig config = failing_config(dir);
+  Database other = open_database(config.path);
+  std::atomic<int> acked{0};
+  {
+    HistoryStore store(config);
+    exec(other.get(), "BEGIN IMMEDIATE");
+    store.append(message(1, 1), [&] { ++acked; });
+    CHECK_FALSE(store.flush(50ms)); // dropped, and said so
+    CHECK(store.read(1, 0, 10, 10).empty());
+    store.append(message(1, 2), [&] { ++acked; });
+  } // the destructor tries once more, then drops message 2 too
+  CHECK(acked == 0);
+  exec(other.get(), "ROLLBACK");
+  Statement stored(other.get(), "SELECT count(*) FROM messages");
+  REQUIRE(stored.next());
+  CHECK(stored.integer(0) == 0);
 }
