@@ -98,7 +98,7 @@ asio::awaitable<void> WsSession::run(Request request) {
   // every connection it cost about 32 B per member of the group (docs/benchmarks.md).
   if (!target_.since || !join_.added) std::vector<std::string>().swap(join_.members);
   asio::co_spawn(ws_.get_executor(), writer(), asio::detached);
-  asio::co_spawn(ws_.get_executor(), watchdog(), asio::detached);
+  arm_watchdog();
 
   co_await reader();
 
@@ -294,37 +294,37 @@ asio::awaitable<bool> WsSession::replay() {
   co_return true;
 }
 
-asio::awaitable<void> WsSession::watchdog() {
-  auto self = shared_from_this();
+void WsSession::arm_watchdog() {
   const ServerConfig& config = state_->config();
-  while (!finished_) {
-    const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
-    const auto idle_at = last_heard_ + config.idle_timeout;
-    watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_, token_expires_at_}));
-    co_await watchdog_timer_.async_wait(use_tuple); // cancelled when a deadline moved
-    if (finished_) break;
+  const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
+  const auto idle_at = last_heard_ + config.idle_timeout;
+  watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_, token_expires_at_}));
+  // A completion handler, not a coroutine: an idle connection then holds one small pending
+  // wait instead of a coroutine frame and its co_spawn state (docs/benchmarks.md).
+  watchdog_timer_.async_wait([self = shared_from_this()](error_code) { self->on_watchdog(); });
+}
 
-    const auto now = Clock::now();
-    if (now >= token_expires_at_) {
-      BOOST_LOG_TRIVIAL(info) << "token expired group=" << target_.group << " user=" << user_;
-      token_expires_at_ = Clock::time_point::max();
-      close(websocket::close_code::policy_error, "token expired");
-      continue;
-    }
-    if (now >= hard_close_at_ || now >= idle_at) {
-      BOOST_LOG_TRIVIAL(info) << (now >= idle_at ? "idle timeout" : "close timed out")
-                              << " group=" << target_.group << " user=" << user_;
-      error_code ignored;
-      beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      beast::get_lowest_layer(ws_).close(); // the reader and writer fail and end
-      break;
-    }
-    if (now >= ping_at) {
-      last_ping_ = now;
-      ping_due_ = true;
-      wake_writer();
-    }
+void WsSession::on_watchdog() {
+  if (finished_) return;
+  const ServerConfig& config = state_->config();
+  const auto now = Clock::now();
+  if (now >= token_expires_at_) {
+    BOOST_LOG_TRIVIAL(info) << "token expired group=" << target_.group << " user=" << user_;
+    token_expires_at_ = Clock::time_point::max();
+    close(websocket::close_code::policy_error, "token expired");
+  } else if (now >= hard_close_at_ || now >= last_heard_ + config.idle_timeout) {
+    BOOST_LOG_TRIVIAL(info) << (now >= hard_close_at_ ? "close timed out" : "idle timeout")
+                            << " group=" << target_.group << " user=" << user_;
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close(); // the reader and writer fail and end
+    return;
+  } else if (now >= std::max(last_heard_, last_ping_) + config.ping_interval) {
+    last_ping_ = now;
+    ping_due_ = true;
+    wake_writer();
   }
+  arm_watchdog(); // also after a cancel: close() moved a deadline
 }
 
 bool WsSession::offer(const Frame& frame) noexcept {

@@ -1,7 +1,8 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
-// Three coroutines on the session's executor (its own strand, or its io_context's one thread
-// in the io_context pool: include/huddle/server.hpp), one job each (as in Asio's chat_server):
+// Two coroutines and a timer on the session's executor (its io_context's one thread in the
+// io_context pool, or its own strand: include/huddle/server.hpp), one job each (as in Asio's
+// chat_server):
 // - reader(): reads frames, answers protocol errors, broadcasts messages; the ack is
 //   offered when the history store reports the message durable (from its writer thread);
 // - writer(): drains the SendQueue whenever woken, writing everything queued as one
@@ -9,7 +10,7 @@
 //   from interleaving with it); it also sends pings and the final close frame.
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
 //   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
-// - watchdog(): asks for a ping after ping_interval of silence, drops the peer after
+// - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops the peer after
 //   idle_timeout, closes with 1008 "token expired" when the caller's token expires, and
 //   closes the socket hard when a close handshake takes too long.
 // offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and
@@ -91,9 +92,12 @@ private:
   boost::asio::awaitable<bool> replay();
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);
-  boost::asio::awaitable<void> watchdog();
+  // The watchdog: a timer for the nearest deadline (ping, idle, token expiry, hard close);
+  // on_watchdog() acts on whichever passed and arms it again.
+  void arm_watchdog();
+  void on_watchdog();
   void wake_writer() noexcept;
-  // On the session's executor: ends all three coroutines.
+  // On the session's executor: ends the coroutines and the watchdog.
   void finish();
 
   boost::beast::websocket::stream<SerialWriteStream> ws_;
