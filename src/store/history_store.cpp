@@ -360,6 +360,9 @@ void HistoryStore::append(const MessagePtr& message, std::function<void()> on_du
     on_durable();
     on_durable = nullptr;
   }
+  // Counted before the writer can take it: counted after, the writer's subtraction could
+  // come first and wrap the count around (accepting() false for nothing).
+  ++core.queued;
   bool first = false;
   {
     std::lock_guard lock(core.mutex);
@@ -367,7 +370,6 @@ void HistoryStore::append(const MessagePtr& message, std::function<void()> on_du
     core.pending.push_back(Core::Entry{message, std::move(on_durable)});
     ++core.appended_seq;
   }
-  ++core.queued;
   if (first) core.wake.notify_one();
 }
 
