@@ -56,6 +56,10 @@ struct ServerConfig {
   // behind (a slow or failing disk; failed commits are retried), new messages are refused
   // with the error "history_unavailable" instead of using memory without bound.
   std::size_t history_queue_limit = 100'000;
+  // The history writer thread's nice value (Linux): above 0 it yields the CPU to the I/O
+  // threads when CPU is short, so delivering messages goes before committing them (acks
+  // wait a little). Measured in docs/benchmarks.md ("rooms" p99). 0: the process's own.
+  int history_writer_nice = 10;
 
   // Access. AuthMode::none on an address other than loopback is refused at start unless
   // allow_anonymous_on_network is set.

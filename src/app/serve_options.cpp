@@ -55,6 +55,10 @@ po::options_description describe(const ServeOptions& defaults) {
       "durability", po::value<std::string>()->default_value("batch"),
       "when a sender's ack is sent: none (at once), batch (after the group commit: survives "
       "a killed process), sync (after the commit is fsync'ed: survives a power cut)")(
+      "history-writer-nice",
+      po::value<std::string>()->default_value(std::to_string(d.history_writer_nice)),
+      "nice value (0-19) of the thread committing history: above 0, delivering messages goes "
+      "first when CPU is short and acks wait")(
       "history-per-group",
       po::value<std::string>()->default_value(std::to_string(d.history_per_group)),
       "messages kept per group; older ones are deleted in the background (0: no limit)")(
@@ -193,6 +197,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
     throw UsageError("--durability must be none, batch or sync, got \"" + durability + "\"");
   server.history_per_group =
       parse_integer<std::size_t>("history-per-group", text("history-per-group"), 0, 1'000'000'000);
+  server.history_writer_nice =
+      parse_integer<int>("history-writer-nice", text("history-writer-nice"), 0, 19);
   server.history_queue_limit = parse_integer<std::size_t>(
       "history-queue-limit", text("history-queue-limit"), 1, 1'000'000'000);
   const std::string max_age = text("history-max-age");

@@ -27,6 +27,7 @@ store::HistoryConfig history_config(const ServerConfig& config) {
   history.max_per_group = config.history_per_group;
   history.max_age = config.history_max_age;
   history.max_queued = config.history_queue_limit;
+  history.writer_nice = config.history_writer_nice;
   return history;
 }
 

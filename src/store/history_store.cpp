@@ -22,6 +22,12 @@
 #include <thread>
 #include <unordered_set>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
+
 namespace huddle::store {
 
 namespace asio = boost::asio;
@@ -34,6 +40,18 @@ constexpr std::chrono::milliseconds k_max_retry_interval{30'000};
 MessagePtr row_message(GroupId group, const Statement& row) {
   MessageDraft draft{row.text(1), row.text(2), row.integer(3)};
   return Message::make(group, row.integer(0), std::move(draft));
+}
+
+// Names the writer thread (as `top -H` and /proc show it) and lowers its CPU priority (on
+// Linux, nice is per thread).
+void set_up_writer_thread(int nice) {
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), k_writer_thread_name);
+  if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0)
+    BOOST_LOG_TRIVIAL(warning) << "history: cannot lower the writer's priority to nice " << nice;
+#else
+  (void)nice;
+#endif
 }
 
 void sort_unique(std::vector<MessagePtr>& messages) {
@@ -107,6 +125,7 @@ struct HistoryStore::Core {
   }
 
   void run_writer() {
+    set_up_writer_thread(config.writer_nice);
     using std::chrono::steady_clock;
     auto next_retention = steady_clock::now() + config.retention_interval;
     // While commits fail, the batch waits in in_flight (still readable) until retry_at.

@@ -42,12 +42,18 @@ namespace huddle::store {
 
 using huddle::Durability; // none, batch, sync: see server_config.hpp
 
+// The writer thread's name, as `top -H` and /proc/PID/task/*/comm show it.
+inline constexpr const char* k_writer_thread_name = "huddle-history";
+
 struct HistoryConfig {
   std::string path; // "" : in memory
   Durability durability = Durability::batch;
   std::size_t max_per_group = 10'000;                         // 0: no limit
   std::chrono::milliseconds max_age{30LL * 24 * 3600 * 1000}; // 0: no limit
   std::chrono::milliseconds retention_interval{5'000};
+  // The writer thread's nice value (Linux; 0 keeps the process's): above 0, I/O threads
+  // delivering messages go first when CPU is short, and commits (acks) wait.
+  int writer_nice = 0;
   // Messages appended and not committed yet; at this many accepting() is false.
   std::size_t max_queued = 100'000;
   // After a failed commit the batch is retried this much later, doubling up to 30 s.

@@ -69,7 +69,7 @@ TEST_CASE("a bad value names its flag") {
 }
 
 TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max-age, "
-          "--history-queue-limit") {
+          "--history-queue-limit, --history-writer-nice") {
   const ServeOptions defaults = parse_serve_options({});
   CHECK(defaults.server.db_path == "huddle.db"); // a file for serve; in memory for the library
   CHECK(huddle::ServerConfig{}.db_path.empty());
@@ -77,6 +77,7 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
   CHECK(defaults.server.history_per_group == 10'000);
   CHECK(defaults.server.history_max_age == 30 * 24h);
   CHECK(defaults.server.history_queue_limit == 100'000);
+  CHECK(defaults.server.history_writer_nice == 10);
 
   const ServeOptions options =
       parse_serve_options({"--db", "/tmp/x.db", "--durability", "sync", "--history-per-group", "50",
@@ -92,16 +93,19 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
   CHECK(parse_serve_options({"--history-max-age", "0"}).server.history_max_age == 0ms);
   CHECK(parse_serve_options({"--history-max-age", "90m"}).server.history_max_age == 90min);
   CHECK(parse_serve_options({"--history-queue-limit", "10"}).server.history_queue_limit == 10);
+  CHECK(parse_serve_options({"--history-writer-nice", "0"}).server.history_writer_nice == 0);
 
   CHECK(usage_error({"--durability", "always"}).find("--durability") != std::string::npos);
   CHECK(usage_error({"--history-per-group", "-1"}).find("--history-per-group") !=
         std::string::npos);
   CHECK(usage_error({"--history-max-age", "month"}).find("--history-max-age") != std::string::npos);
+  CHECK(usage_error({"--history-writer-nice", "20"}).find("--history-writer-nice") !=
+        std::string::npos);
   CHECK(usage_error({"--history-queue-limit", "0"}).find("--history-queue-limit") !=
         std::string::npos);
 
   const std::string help = serve_help();
   for (auto flag : {"--db", "--durability", "--history-per-group", "--history-max-age", "30d",
-                    "--history-queue-limit"})
+                    "--history-queue-limit", "--history-writer-nice"})
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
 }

@@ -11,6 +11,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -306,4 +310,29 @@ TEST_CASE("shutdown while commits fail: flush gives up after its patience, nothi
   Statement stored(other.get(), "SELECT count(*) FROM messages");
   REQUIRE(stored.next());
   CHECK(stored.integer(0) == 0);
+}
+
+TEST_CASE("the writer thread is named and runs at its nice value") {
+  HistoryConfig config;
+  config.writer_nice = 7;
+  HistoryStore store(config);
+  store.append(message(1, 1), nullptr);
+  REQUIRE(store.flush()); // the writer thread has run
+  int found = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != k_writer_thread_name) continue;
+    ++found;
+    // /proc/PID/task/TID/stat: "tid (comm) state ..." and nice is field 19.
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::vector<std::string> rest{std::istream_iterator<std::string>(fields), {}};
+    REQUIRE(rest.size() > 16);
+    CHECK(rest[16] == "7"); // field 19 is the 17th after "tid (comm)"
+  }
+  CHECK(found == 1);
 }
