@@ -162,6 +162,10 @@ struct HistoryStore::Core {
           {
             std::lock_guard lock(mutex);
             ++failed;
+            // Asked to stop while this try ran: no retry (it would wait out another busy
+            // timeout).
+            last_try = last_try || stopping || give_up;
+            give_up = false;
           }
           flushed.notify_all();
           if (!last_try) {

@@ -276,3 +276,31 @@ TEST_CASE("a database that cannot write: a full queue refuses messages with an e
   CHECK(history_ids(history_get(server.port(), "/api/groups/4/messages?since=0")) ==
         id_range(1, 2));
 }
+
+TEST_CASE("stopping while the database cannot write completes, and what it could not store "
+          "is never acked") {
+  TempDir dir;
+  huddle::ServerConfig config = file_config(dir);
+  config.shutdown_timeout = std::chrono::milliseconds(200);
+  huddle::store::Database other = huddle::store::open_database(config.db_path);
+  TestServer server(config);
+  WsClient alice;
+  WsClient bob;
+  alice.join(server.port(), 4, "alice");
+  bob.join(server.port(), 4, "bob");
+
+  huddle::store::exec(other.get(), "BEGIN IMMEDIATE");
+  alice.send_message("unstorable", "c1");
+  CHECK(str(bob.next_of("message"), "text") == "unstorable");
+  server.stop();
+  // Bounded by the shutdown timeout and one SQLite busy timeout (5 s), not by the lock.
+  CHECK(server.wait_run_done(std::chrono::seconds(30)));
+  const Ending ending = alice.read_until_end();
+  CHECK(ending.reason.code == websocket::close_code::going_away);
+  for (const json::object& frame : ending.frames)
+    CHECK(str(frame, "type") != "ack");
+  huddle::store::exec(other.get(), "ROLLBACK");
+  huddle::store::Statement stored(other.get(), "SELECT count(*) FROM messages");
+  REQUIRE(stored.next());
+  CHECK(stored.integer(0) == 0);
+}
