@@ -10,9 +10,9 @@
 //   from interleaving with it); it also sends pings and the final close frame.
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
 //   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
-// - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops the peer after
-//   idle_timeout, closes with 1008 "token expired" when the caller's token expires, and
-//   closes the socket hard when a close handshake takes too long.
+// - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops
+//   the peer after idle_timeout, closes with 1008 "token expired" when the caller's token
+//   expires, and closes the socket hard when a close handshake takes too long.
 // offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and
 // wakes the writer through a concurrent channel, so it never waits for the socket.
 #pragma once

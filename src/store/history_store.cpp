@@ -11,10 +11,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iterator>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -171,9 +171,9 @@ struct HistoryStore::Core {
           if (!last_try) {
             failing = true;
             retry_at = steady_clock::now() + retry_interval;
-            BOOST_LOG_TRIVIAL(error) << "history: " << in_flight.size()
-                                     << " messages wait to be stored; retrying in "
-                                     << retry_interval.count() << " ms";
+            BOOST_LOG_TRIVIAL(error)
+                << "history: " << in_flight.size() << " messages wait to be stored; retrying in "
+                << retry_interval.count() << " ms";
             retry_interval = std::min(retry_interval * 2, k_max_retry_interval);
             continue;
           }
@@ -185,8 +185,8 @@ struct HistoryStore::Core {
             dropped += in_flight.size();
           }
         } else if (failing) {
-          BOOST_LOG_TRIVIAL(warning) << "history: storing again; " << in_flight.size()
-                                     << " waiting messages are stored";
+          BOOST_LOG_TRIVIAL(warning)
+              << "history: storing again; " << in_flight.size() << " waiting messages are stored";
         }
         failing = false;
         retry_interval = config.commit_retry_interval;

@@ -13,9 +13,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
