@@ -166,6 +166,7 @@ struct HistoryStore::Core {
             // timeout).
             last_try = last_try || stopping || give_up;
             give_up = false;
+            if (last_try) dropped += in_flight.size();
           }
           flushed.notify_all();
           if (!last_try) {
@@ -180,10 +181,6 @@ struct HistoryStore::Core {
           BOOST_LOG_TRIVIAL(error) << "history: " << in_flight.size()
                                    << " messages were not stored and are dropped: their "
                                       "senders got no ack";
-          {
-            std::lock_guard lock(mutex);
-            dropped += in_flight.size();
-          }
         } else if (failing) {
           BOOST_LOG_TRIVIAL(warning)
               << "history: storing again; " << in_flight.size() << " waiting messages are stored";
