@@ -43,6 +43,11 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{60'000};
   // Open WebSocket connections; upgrade requests over it get HTTP 503.
   std::size_t max_connections = 100'000;
+  // A connection receiving 4 or more frames per this interval writes at most once per
+  // interval: up to this much latency buys several times fewer syscalls per delivery in a
+  // busy group (net/write_coalescing.hpp, docs/benchmarks.md). Quieter connections write
+  // at once. 0: never hold a write.
+  std::chrono::milliseconds write_coalesce{4};
   // How long stop() lets sessions flush before their sockets are closed hard.
   std::chrono::milliseconds shutdown_timeout{5'000};
 

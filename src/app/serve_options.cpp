@@ -47,6 +47,9 @@ po::options_description describe(const ServeOptions& defaults) {
       "drop a client not heard from (not even a pong) for this long")(
       "max-connections", po::value<std::string>()->default_value(std::to_string(d.max_connections)),
       "open WebSocket connections; more upgrade requests get HTTP 503")(
+      "write-coalesce", po::value<std::string>()->default_value(format_duration(d.write_coalesce)),
+      "a client receiving 4 or more frames per this interval gets them at most once per "
+      "interval, in one write (fewer syscalls; up to this much latency); 0: write at once")(
       "shutdown-timeout",
       po::value<std::string>()->default_value(format_duration(d.shutdown_timeout)),
       "on SIGINT/SIGTERM, time left to clients to take their close frame (1001)")(
@@ -185,6 +188,11 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.max_connections =
       parse_integer<std::size_t>("max-connections", text("max-connections"), 1, 10'000'000);
   server.shutdown_timeout = parse_duration("shutdown-timeout", text("shutdown-timeout"));
+  const std::string coalesce = text("write-coalesce");
+  server.write_coalesce =
+      coalesce == "0" ? std::chrono::milliseconds(0) : parse_duration("write-coalesce", coalesce);
+  if (server.write_coalesce > std::chrono::seconds(1))
+    throw UsageError("--write-coalesce must be at most 1s, got \"" + coalesce + "\"");
   server.db_path = text("db");
   const std::string durability = text("durability");
   if (durability == "none")

@@ -4,6 +4,7 @@
 #include "core/protocol.hpp"
 #include "net/frame_header.hpp"
 #include "net/server_state.hpp"
+#include "net/write_coalescing.hpp"
 
 #include <huddle/chat_manager.hpp>
 
@@ -43,7 +44,8 @@ WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> stat
                      std::string user, SessionAccess access)
     : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
       user_(std::move(user)), access_(std::move(access)), queue_(state_->config().send_queue_bytes),
-      wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()) {
+      wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()),
+      hold_timer_(ws_.get_executor()) {
   if (access_.expires_at) // the watchdog's timers count on the steady clock
     token_expires_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            *access_.expires_at - std::chrono::system_clock::now());
@@ -168,10 +170,19 @@ asio::awaitable<void> WsSession::writer() {
   bool replay_due = target_.since.has_value() && join_.added;
   const auto executor = ws_.get_executor();
   bool gathering = false; // the last batch had more than one frame
+  WriteCoalescing coalescing(state_->config().write_coalesce, Clock::now());
   for (;;) {
-    for (int i = 0; gathering && i < k_writer_yields; ++i)
-      co_await asio::post(executor, asio::use_awaitable);
+    auto now = Clock::now();
+    if (coalescing.hold_until() > now && !queue_.closed()) { // a closing session flushes at once
+      hold_timer_.expires_at(coalescing.hold_until());
+      co_await hold_timer_.async_wait(use_tuple); // close() and finish() cut it short
+      now = Clock::now();
+    } else {
+      for (int i = 0; gathering && i < k_writer_yields; ++i)
+        co_await asio::post(executor, asio::use_awaitable);
+    }
     const core::SendQueue::State state = queue_.take(batch);
+    if (!batch.empty()) coalescing.took(batch.size(), now);
     if (!batch.empty() && !state.overflowed) { // overflowed: the peer is being closed
       std::size_t first = 0;
       if (replay_due) {
@@ -357,6 +368,7 @@ void WsSession::close(websocket::close_code code, std::string_view reason) noexc
     const auto deadline = Clock::now() + self->state_->config().shutdown_timeout;
     self->hard_close_at_ = std::min(self->hard_close_at_, deadline);
     self->watchdog_timer_.cancel();
+    self->hold_timer_.cancel();
   });
 }
 
@@ -370,6 +382,7 @@ void WsSession::finish() {
   queue_.close();
   wake_.close();
   watchdog_timer_.cancel();
+  hold_timer_.cancel();
   error_code ignored;
   beast::get_lowest_layer(ws_).socket().close(ignored);
 }

@@ -7,7 +7,9 @@
 //   offered when the history store reports the message durable (from its writer thread);
 // - writer(): drains the SendQueue whenever woken, writing everything queued as one
 //   gather write of pre-framed messages (SerialWriteStream keeps Beast's own control frames
-//   from interleaving with it); it also sends pings and the final close frame.
+//   from interleaving with it); while frames stream in, it holds each write back for up to
+//   ServerConfig::write_coalesce to gather more (net/write_coalescing.hpp); it also sends
+//   pings and the final close frame.
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
 //   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
 // - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops
@@ -108,6 +110,7 @@ private:
   core::SendQueue queue_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake_;
   boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer hold_timer_; // the writer's wait under WriteCoalescing
 
   // Written by close() on any thread, read by the writer.
   std::mutex close_mutex_;

@@ -100,3 +100,45 @@ TEST_CASE("a client that never takes its close frame does not hold run() past sh
   // Generous: what matters is that run() completes at all while stuck still holds its socket.
   CHECK(server.wait_run_done(std::chrono::seconds(10)));
 }
+
+TEST_CASE("a stream under write coalescing arrives whole and in order, and stop() cuts a hold") {
+  huddle::ServerConfig config;
+  // A hold far longer than the closing handshake may take: if stop() waited for the hold,
+  // the server would close the reader's socket hard (no 1001) before writing what it held.
+  config.write_coalesce = std::chrono::seconds(2);
+  config.shutdown_timeout = std::chrono::milliseconds(500);
+  TestServer server(config);
+  constexpr int k_messages = 1000;
+
+  WsClient sender, reader;
+  sender.join(server.port(), 21, "sender");
+  reader.join(server.port(), 21, "reader");
+  sender.expect("join");
+  // Back to back: the reader's queue fills far faster than 4 frames per 2 s, so once its
+  // writer takes a batch of 4 or more (most runs; which take depends on the threads'
+  // timing) it holds the next write for 2 s, and everything after waits in its queue.
+  for (int i = 0; i < k_messages; ++i)
+    sender.send_message("m" + std::to_string(i));
+  // Once the history has the burst's last message, all of it was offered to the reader.
+  const std::string newest = "/api/groups/21/messages?since=" + std::to_string(k_messages - 1);
+  while (http_request(server.port(), newest).response.body() == "[]") {
+  }
+  // A newcomer's first write is never held: once it has "last", the reader's queue has
+  // it too, behind the newcomer's join, while the reader's writer is holding.
+  WsClient newcomer;
+  newcomer.join(server.port(), 21, "newcomer");
+  sender.send_message("last");
+  CHECK(num(newcomer.next_of("message"), "id") == k_messages + 1);
+  server.stop();
+
+  const Ending end = reader.read_until_end();
+  CHECK_MESSAGE(end.ec == websocket::error::closed, end.ec.message());
+  CHECK(end.reason.code == websocket::close_code::going_away);
+  std::vector<std::int64_t> ids;
+  for (const auto& frame : end.frames)
+    if (str(frame, "type") == "message") ids.push_back(num(frame, "id"));
+  REQUIRE(ids.size() == k_messages + 1);
+  for (int i = 0; i <= k_messages; ++i)
+    CHECK(ids[i] == i + 1);
+  CHECK(server.wait_run_done(std::chrono::seconds(10)));
+}

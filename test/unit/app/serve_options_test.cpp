@@ -47,10 +47,13 @@ TEST_CASE("every limit is a flag") {
   CHECK(options.server.shutdown_timeout == 3600s);
   CHECK(options.log_format == LogFormat::json);
   CHECK(parse_serve_options({"--max-pending-logins", "7"}).server.max_pending_logins == 7);
+  CHECK(parse_serve_options({"--write-coalesce", "10ms"}).server.write_coalesce == 10ms);
+  CHECK(parse_serve_options({"--write-coalesce", "0"}).server.write_coalesce == 0ms);
   const std::string help = serve_help();
-  for (auto flag : {"--max-message-bytes", "--send-queue-bytes", "--handshake-timeout",
-                    "--ping-interval", "--idle-timeout", "--max-connections", "--threads",
-                    "--shutdown-timeout", "--log-level", "--log-format", "--max-pending-logins"})
+  for (auto flag :
+       {"--max-message-bytes", "--send-queue-bytes", "--handshake-timeout", "--ping-interval",
+        "--idle-timeout", "--max-connections", "--threads", "--shutdown-timeout", "--log-level",
+        "--log-format", "--max-pending-logins", "--write-coalesce"})
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
 }
 
@@ -63,6 +66,8 @@ TEST_CASE("a bad value names its flag") {
   CHECK(usage_error({"--log-format", "xml"}).find("--log-format") != std::string::npos);
   CHECK(usage_error({"--max-pending-logins", "0"}).find("--max-pending-logins") !=
         std::string::npos);
+  CHECK(usage_error({"--write-coalesce", "2s"}).find("--write-coalesce") != std::string::npos);
+  CHECK(usage_error({"--write-coalesce", "fast"}).find("--write-coalesce") != std::string::npos);
   CHECK(usage_error({"--bogus"}).find("--bogus") != std::string::npos);
   CHECK(usage_error({"--ping-interval", "60s", "--idle-timeout", "30s"}).find("--idle-timeout") !=
         std::string::npos);
