@@ -11,8 +11,10 @@ SendQueue::Push SendQueue::push(Frame frame) {
     frames_.clear(); // nobody will write them: free the shared payloads now
     return Push::overflow;
   }
+  const bool was_under_half = bytes_ <= byte_limit_ / 2;
   bytes_ += size;
   frames_.push_back(std::move(frame));
+  if (was_under_half && bytes_ > byte_limit_ / 2) return Push::half_full;
   return frames_.size() == 1 ? Push::queued_first : Push::queued;
 }
 
@@ -36,6 +38,11 @@ void SendQueue::close() {
 bool SendQueue::closed() const {
   std::lock_guard lock(mutex_);
   return closed_;
+}
+
+bool SendQueue::urgent() const {
+  std::lock_guard lock(mutex_);
+  return closed_ || bytes_ > byte_limit_ / 2;
 }
 
 bool SendQueue::overflowed() const {

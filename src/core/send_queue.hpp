@@ -20,6 +20,8 @@ public:
   enum class Push {
     queued,       // queued behind frames the writer already knows of
     queued_first, // queued into an empty queue: wake the writer
+    half_full,    // queued, and the queue just passed half its byte limit: a writer holding
+                  // its next write back (net/write_coalescing.hpp) should write now
     overflow,     // refused: over the byte limit; the queue is now closed
     closed,       // refused: the queue was closed before
   };
@@ -44,6 +46,8 @@ public:
   // Refuses all further pushes. Frames already queued can still be taken.
   void close();
   bool closed() const;
+  // Closed, or over half the byte limit: what is queued should be written without delay.
+  bool urgent() const;
   bool overflowed() const;
   std::size_t queued_bytes() const;
 

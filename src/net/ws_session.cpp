@@ -173,17 +173,20 @@ asio::awaitable<void> WsSession::writer() {
   WriteCoalescing coalescing(state_->config().write_coalesce, Clock::now());
   for (;;) {
     auto now = Clock::now();
-    if (coalescing.hold_until() > now && !queue_.closed()) { // a closing session flushes at once
+    // A closing session, or a queue half way to its limit, is written at once: a hold must
+    // never turn a reader that keeps up into a slow consumer.
+    if (coalescing.hold_until() > now && !queue_.urgent()) {
       hold_timer_.expires_at(coalescing.hold_until());
-      co_await hold_timer_.async_wait(use_tuple); // close() and finish() cut it short
+      // Cut short by close(), finish(), and offer() when the queue passes half its limit.
+      co_await hold_timer_.async_wait(use_tuple);
       now = Clock::now();
     } else {
       for (int i = 0; gathering && i < k_writer_yields; ++i)
         co_await asio::post(executor, asio::use_awaitable);
     }
     const core::SendQueue::State state = queue_.take(batch);
-    if (!batch.empty()) coalescing.took(batch.size(), now);
     if (!batch.empty() && !state.overflowed) { // overflowed: the peer is being closed
+      coalescing.took(batch.size(), now);
       std::size_t first = 0;
       if (replay_due) {
         // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
@@ -344,6 +347,12 @@ bool WsSession::offer(const Frame& frame) noexcept {
     return true;
   case core::SendQueue::Push::queued_first:
     wake_writer();
+    return true;
+  case core::SendQueue::Push::half_full:
+    wake_writer();
+    // The writer's executor owns the timer; the writer checks urgent() before it waits,
+    // so a push that lands before the wait starts is not missed either.
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->hold_timer_.cancel(); });
     return true;
   case core::SendQueue::Push::overflow:
     BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;

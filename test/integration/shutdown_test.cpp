@@ -5,8 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <thread>
-
 using namespace huddle::test;
 
 namespace {
@@ -123,8 +121,8 @@ TEST_CASE("a stream under write coalescing arrives whole and in order, and stop(
     sender.send_message("m" + std::to_string(i));
   // Once the history has the burst's last message, all of it was offered to the reader.
   const std::string newest = "/api/groups/21/messages?since=" + std::to_string(k_messages - 1);
-  while (http_request(server.port(), newest).response.body() == "[]")
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(TestServer::eventually(
+      [&] { return http_request(server.port(), newest).response.body() != "[]"; }));
   // A newcomer's first write is never held: once it has "last", the reader's queue has
   // it too, behind the newcomer's join, while the reader's writer is holding.
   WsClient newcomer;
