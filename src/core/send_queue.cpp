@@ -11,10 +11,10 @@ SendQueue::Push SendQueue::push(Frame frame) {
     frames_.clear(); // nobody will write them: free the shared payloads now
     return Push::overflow;
   }
-  const bool was_under_half = bytes_ <= byte_limit_ / 2;
+  const bool was_under_threshold = bytes_ <= flush_bytes_;
   bytes_ += size;
   frames_.push_back(std::move(frame));
-  if (was_under_half && bytes_ > byte_limit_ / 2) return Push::half_full;
+  if (was_under_threshold && bytes_ > flush_bytes_) return Push::flush_due;
   return frames_.size() == 1 ? Push::queued_first : Push::queued;
 }
 
@@ -42,7 +42,7 @@ bool SendQueue::closed() const {
 
 bool SendQueue::urgent() const {
   std::lock_guard lock(mutex_);
-  return closed_ || bytes_ > byte_limit_ / 2;
+  return closed_ || bytes_ > flush_bytes_;
 }
 
 bool SendQueue::overflowed() const {

@@ -10,6 +10,7 @@
 #include <huddle/message.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -20,13 +21,15 @@ public:
   enum class Push {
     queued,       // queued behind frames the writer already knows of
     queued_first, // queued into an empty queue: wake the writer
-    half_full,    // queued, and the queue just passed half its byte limit: a writer holding
+    flush_due,    // queued, and the queue just passed its flush threshold: a writer holding
                   // its next write back (net/write_coalescing.hpp) should write now
     overflow,     // refused: over the byte limit; the queue is now closed
     closed,       // refused: the queue was closed before
   };
 
-  explicit SendQueue(std::size_t byte_limit) : byte_limit_(byte_limit) {}
+  // Past `flush_bytes` queued (none by default), what is queued should not wait any more.
+  explicit SendQueue(std::size_t byte_limit, std::size_t flush_bytes = SIZE_MAX)
+      : byte_limit_(byte_limit), flush_bytes_(flush_bytes) {}
 
   // A frame bigger than the whole limit is still taken when nothing else is queued, so a
   // single large frame never counts as a slow consumer.
@@ -46,7 +49,7 @@ public:
   // Refuses all further pushes. Frames already queued can still be taken.
   void close();
   bool closed() const;
-  // Closed, or over half the byte limit: what is queued should be written without delay.
+  // Closed, or past the flush threshold: what is queued should be written without delay.
   bool urgent() const;
   bool overflowed() const;
   std::size_t queued_bytes() const;
@@ -54,6 +57,7 @@ public:
 private:
   mutable std::mutex mutex_;
   const std::size_t byte_limit_;
+  const std::size_t flush_bytes_;
   std::size_t bytes_ = 0; // queued or being written
   std::vector<Frame> frames_;
   bool closed_ = false;

@@ -9,6 +9,7 @@
 // the latency. Measured in docs/benchmarks.md (step 8).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 
@@ -20,6 +21,14 @@ public:
 
   // Frames per interval from which a queue counts as busy.
   static constexpr std::size_t k_busy_frames = 4;
+
+  // Bytes a hold may gather for a connection whose send queue is limited to `queue_limit`
+  // (SendQueue's flush threshold). A batch this large gains nothing more from waiting, and
+  // what waits in the queue is not yet in the socket's buffer, so a hold that gathered much
+  // of the limit could turn a reader that keeps up into a slow consumer.
+  static constexpr std::size_t held_bytes(std::size_t queue_limit) noexcept {
+    return std::min<std::size_t>(queue_limit / 4, 16 * 1024);
+  }
 
   // `interval` zero: never hold. `start`: when the connection began taking frames.
   WriteCoalescing(Clock::duration interval, Clock::time_point start) noexcept

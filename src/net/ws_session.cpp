@@ -43,7 +43,9 @@ constexpr int k_writer_yields = 2;
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user, SessionAccess access)
     : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
-      user_(std::move(user)), access_(std::move(access)), queue_(state_->config().send_queue_bytes),
+      user_(std::move(user)), access_(std::move(access)),
+      queue_(state_->config().send_queue_bytes,
+             WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
       wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()),
       hold_timer_(ws_.get_executor()) {
   if (access_.expires_at) // the watchdog's timers count on the steady clock
@@ -173,11 +175,10 @@ asio::awaitable<void> WsSession::writer() {
   WriteCoalescing coalescing(state_->config().write_coalesce, Clock::now());
   for (;;) {
     auto now = Clock::now();
-    // A closing session, or a queue half way to its limit, is written at once: a hold must
-    // never turn a reader that keeps up into a slow consumer.
+    // A closing session, or a queue past WriteCoalescing::held_bytes(), is written at once.
     if (coalescing.hold_until() > now && !queue_.urgent()) {
       hold_timer_.expires_at(coalescing.hold_until());
-      // Cut short by close(), finish(), and offer() when the queue passes half its limit.
+      // Cut short by close(), finish(), and offer() when the queue passes held_bytes().
       co_await hold_timer_.async_wait(use_tuple);
       now = Clock::now();
     } else {
@@ -348,7 +349,7 @@ bool WsSession::offer(const Frame& frame) noexcept {
   case core::SendQueue::Push::queued_first:
     wake_writer();
     return true;
-  case core::SendQueue::Push::half_full:
+  case core::SendQueue::Push::flush_due:
     wake_writer();
     // The writer's executor owns the timer; the writer checks urgent() before it waits,
     // so a push that lands before the wait starts is not missed either.

@@ -38,32 +38,34 @@ TEST_CASE("the first frame into an empty queue wakes the writer, the next ones d
   CHECK(queue.push(bytes(10)) == Push::queued);
 }
 
-TEST_CASE("passing half the byte limit is reported once, and makes the queue urgent") {
-  SendQueue queue(100);
+TEST_CASE("passing the flush threshold is reported once, and makes the queue urgent") {
+  SendQueue queue(100, 50);
   CHECK(queue.push(bytes(30)) == Push::queued_first);
   CHECK_FALSE(queue.urgent());
-  CHECK(queue.push(bytes(20)) == Push::queued); // 50: half, not past it
+  CHECK(queue.push(bytes(20)) == Push::queued); // 50: at the threshold, not past it
   CHECK_FALSE(queue.urgent());
-  CHECK(queue.push(bytes(1)) == Push::half_full); // 51: a holding writer must write now
+  CHECK(queue.push(bytes(1)) == Push::flush_due); // 51: a holding writer must write now
   CHECK(queue.urgent());
-  CHECK(queue.push(bytes(1)) == Push::queued); // already past half: no second signal
+  CHECK(queue.push(bytes(1)) == Push::queued); // already past it: no second signal
 
   std::vector<Frame> out;
   queue.take(out);
   CHECK(queue.urgent()); // taken, not yet written: the bytes still count
   queue.written(52);
   CHECK_FALSE(queue.urgent());
-  CHECK(queue.push(bytes(60)) == Push::half_full); // past half again: signalled again
+  CHECK(queue.push(bytes(60)) == Push::flush_due); // into an empty queue, and past it at once
 
-  SendQueue closing(100);
-  closing.close();
-  CHECK(closing.urgent()); // a closing queue is flushed at once too
+  SendQueue plain(100); // no threshold: only closing makes it urgent
+  CHECK(plain.push(bytes(100)) == Push::queued_first);
+  CHECK_FALSE(plain.urgent());
+  plain.close();
+  CHECK(plain.urgent());
 }
 
 TEST_CASE("a push over the byte limit overflows and closes the queue") {
   SendQueue queue(10);
   CHECK(queue.push(bytes(4)) == Push::queued_first);
-  CHECK(queue.push(bytes(6)) == Push::half_full); // exactly at the limit: still fine
+  CHECK(queue.push(bytes(6)) == Push::queued); // exactly at the limit: still fine
   CHECK(queue.queued_bytes() == 10);
   CHECK_FALSE(queue.closed());
 
@@ -84,7 +86,7 @@ TEST_CASE("a push over the byte limit overflows and closes the queue") {
 TEST_CASE("a single frame larger than the limit is taken into an empty queue") {
   SendQueue queue(10);
   const auto big = bytes(25);
-  CHECK(queue.push(big) == Push::half_full); // into an empty queue, and past half the limit
+  CHECK(queue.push(big) == Push::queued_first);
   CHECK_FALSE(queue.closed());
   CHECK(queue.queued_bytes() == 25);
 
@@ -105,7 +107,7 @@ TEST_CASE("a single frame larger than the limit is taken into an empty queue") {
     queue.take(out);
     queue.written(25);
     CHECK(queue.queued_bytes() == 0);
-    CHECK(queue.push(bytes(30)) == Push::half_full); // empty again: big is fine again
+    CHECK(queue.push(bytes(30)) == Push::queued_first); // empty again: big is fine again
     CHECK_FALSE(queue.overflowed());
   }
 }
@@ -140,13 +142,13 @@ TEST_CASE("written releases the bytes it reports") {
 
   queue.written(6);
   CHECK(queue.queued_bytes() == 4);
-  CHECK(queue.push(bytes(6)) == Push::half_full); // fits again: 10
+  CHECK(queue.push(bytes(6)) == Push::queued); // fits again: 10
   CHECK_FALSE(queue.closed());
 
   queue.take(out);
   queue.written(100); // more than counted: clamps to zero, never wraps around
   CHECK(queue.queued_bytes() == 0);
-  CHECK(queue.push(bytes(10)) == Push::half_full);
+  CHECK(queue.push(bytes(10)) == Push::queued_first);
   CHECK_FALSE(queue.overflowed());
 }
 

@@ -40,3 +40,9 @@ TEST_CASE("an interval of zero turns coalescing off") {
   coalescing.took(1000, t0 + 1us);
   CHECK(coalescing.hold_until() <= t0 + 1us);
 }
+
+TEST_CASE("a hold gathers at most a quarter of the send queue's limit, and never over 16 KiB") {
+  CHECK(WriteCoalescing::held_bytes(64 * 1024) == 16 * 1024);
+  CHECK(WriteCoalescing::held_bytes(1024 * 1024) == 16 * 1024); // the default limit
+  CHECK(WriteCoalescing::held_bytes(4096) == 1024);
+}
