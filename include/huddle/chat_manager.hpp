@@ -12,8 +12,11 @@
 // - A broadcast only offers (a non-blocking push onto the member's own queue); it never
 //   waits for a socket, so a slow member delays nobody but itself.
 // - Members whose offer fails are removed under the group's lock; a group left without
-//   members is erased. Its last id is kept, so ids never repeat while the process lives;
-//   with a MessageLog, ids continue from the log's last_ids() across restarts too.
+//   members is erased. Ids never repeat: a group created again continues from its last id,
+//   which the manager keeps for the most recently erased groups and otherwise asks the
+//   MessageLog for (MessageLog::last_id(), across restarts too). Without a log, a group
+//   forgotten that way continues above every id a forgotten group reached, so the memory
+//   kept for erased groups is bounded whatever group ids clients choose.
 // - With a MessageLog, each message is appended to it inside the same critical section, so
 //   the log sees a group's messages in id order.
 // - Broadcast snapshots are a shared pointer to an immutable member list, replaced
@@ -37,6 +40,10 @@
 
 namespace huddle {
 
+namespace core {
+class RetiredGroups;
+}
+
 struct JoinResult {
   bool added = false;               // false: already registered, or its welcome was refused
   MessageId last_id = 0;            // the newest id the member will not receive live
@@ -48,8 +55,7 @@ public:
   // Called with the message once it is durable (see MessageLog), from any thread.
   using OnDurable = std::function<void(const MessagePtr&)>;
 
-  // `log` (may be null) records every message; its last_ids() are read here, so ids
-  // continue where the log left off.
+  // `log` (may be null) records every message; ids continue where it left off (see above).
   explicit ChatManager(boost::asio::any_io_executor executor,
                        std::shared_ptr<MessageLog> log = nullptr);
   ~ChatManager();
@@ -68,13 +74,17 @@ public:
   boost::asio::awaitable<bool> disconnect(GroupId group, const Member& member);
 
   // Assigns the group's next id to `draft` and offers the message to every member but
-  // `exclude` (which may be null). Returns the message, or null when the log is not
-  // accepting messages (MessageLog::accepting()): then nothing was sent and no id used. A
+  // `exclude` (which may be null). Returns the message, or null when the log refused to
+  // take it (MessageLog::try_reserve()): then nothing was sent and no id used. A
   // group with no members still gets an id (the message reaches nobody). `on_durable`
   // (may be empty) is called once the log has stored the message (e.g. to send the
   // sender's ack), or right after the broadcast when there is no log.
   boost::asio::awaitable<MessagePtr> broadcast(GroupId group, MessageDraft draft,
                                                const Member* exclude, OnDurable on_durable = {});
+
+  // The history's epoch (MessageLog::epoch()), or, without a log, one made up for this
+  // manager's life: welcome frames carry it.
+  const std::string& epoch() const noexcept { return epoch_; }
 
   boost::asio::awaitable<std::size_t> group_count();
   boost::asio::awaitable<std::size_t> member_count(GroupId group);
@@ -95,9 +105,10 @@ private:
 
   boost::asio::any_io_executor executor_;
   const std::shared_ptr<MessageLog> log_;
+  const std::string epoch_;
   AsyncMutex groups_mutex_;
   std::unordered_map<GroupId, GroupPtr> groups_;
-  std::unordered_map<GroupId, MessageId> retired_last_ids_; // last ids of erased groups
+  std::unique_ptr<core::RetiredGroups> retired_; // last ids of recently erased groups
 };
 
 } // namespace huddle

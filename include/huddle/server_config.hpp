@@ -61,6 +61,11 @@ struct ServerConfig {
   // behind (a slow or failing disk; failed commits are retried), new messages are refused
   // with the error "history_unavailable" instead of using memory without bound.
   std::size_t history_queue_limit = 100'000;
+  // A reconnect with ?since= replays at most this many of the newest messages it missed;
+  // beyond it the welcome says "truncated" and the client pages through the history API.
+  // Replay streams page by page at the socket's pace (a page is at most a quarter of
+  // send_queue_bytes), so it costs a connection no more memory than live traffic does.
+  std::size_t replay_limit = 1'000;
   // The history writer thread's nice value (Linux): above 0 it yields the CPU to the I/O
   // threads when CPU is short, so delivering messages goes before committing them (acks
   // wait a little). Measured in docs/benchmarks.md ("rooms" p99). 0: the process's own.

@@ -71,7 +71,11 @@ po::options_description describe(const ServeOptions& defaults) {
       "history-queue-limit",
       po::value<std::string>()->default_value(std::to_string(d.history_queue_limit)),
       "messages waiting to be written to --db; while the database is that far behind, new "
-      "messages are refused with the error history_unavailable")(
+      "messages are refused with the error history_unavailable; also how far ids move on "
+      "after a crash")(
+      "replay-limit", po::value<std::string>()->default_value(std::to_string(d.replay_limit)),
+      "a reconnect with ?since= gets at most this many of the newest messages it missed "
+      "(the welcome then says truncated; older ones are on the history API)")(
       "auth", po::value<std::string>()->default_value("builtin"),
       "who may enter a group: builtin (huddle's accounts, POST /api/login), jwt (tokens "
       "minted by another service) or none (anyone, any name: loopback only)")(
@@ -209,6 +213,8 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
       parse_integer<int>("history-writer-nice", text("history-writer-nice"), 0, 19);
   server.history_queue_limit = parse_integer<std::size_t>(
       "history-queue-limit", text("history-queue-limit"), 1, 1'000'000'000);
+  server.replay_limit =
+      parse_integer<std::size_t>("replay-limit", text("replay-limit"), 1, 1'000'000'000);
   const std::string max_age = text("history-max-age");
   server.history_max_age =
       max_age == "0" ? std::chrono::milliseconds(0) : parse_duration("history-max-age", max_age);

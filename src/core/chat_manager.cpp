@@ -1,10 +1,13 @@
 #include <huddle/chat_manager.hpp>
 
 #include "core/protocol.hpp"
+#include "core/retired_groups.hpp"
 
 #include <boost/log/trivial.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 namespace huddle {
 
@@ -43,15 +46,37 @@ struct ChatManager::LockedGroup {
   AsyncMutex::Guard guard;
 };
 
-ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<MessageLog> log)
-    : executor_(executor), log_(std::move(log)), groups_mutex_(executor) {
-  // Groups not created yet take their first id from here (see lock_group()).
-  if (log_) retired_last_ids_ = log_->last_ids();
+namespace {
+
+// Erased groups remembered in memory; older ones are looked up in the log (or, without a
+// log, continue above RetiredGroups::floor()). 4096 entries are about 300 KB.
+constexpr std::size_t k_retired_groups = 4096;
+
+// Without a log, ids live as long as this manager: its epoch only has to differ from any
+// other manager's (a restarted process), so 64 random bits do.
+std::string random_epoch() {
+  std::random_device random;
+  const std::uint64_t value = (std::uint64_t{random()} << 32) | random();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
 }
+
+} // namespace
+
+ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<MessageLog> log)
+    : executor_(executor), log_(std::move(log)), epoch_(log_ ? log_->epoch() : random_epoch()),
+      groups_mutex_(executor), retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {}
 
 ChatManager::~ChatManager() = default;
 
 boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId id, bool create) {
+  // A group not in memory takes its last id from the log, asked without holding the map
+  // lock. Should the group be erased while the answer is on its way, its newer last id is
+  // in retired_ by the time the lock is held again, unless so many groups were retired
+  // meanwhile that it was forgotten: then the log is asked again.
+  std::optional<MessageId> logged;
+  std::uint64_t asked_at = 0;
   for (;;) {
     GroupPtr group;
     {
@@ -59,12 +84,18 @@ boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId
       auto it = groups_.find(id);
       if (it == groups_.end()) {
         if (!create) co_return LockedGroup{};
-        MessageId last_id = 0;
-        if (auto retired = retired_last_ids_.find(id); retired != retired_last_ids_.end()) {
-          last_id = retired->second;
-          retired_last_ids_.erase(retired);
+        std::optional<MessageId> last_id = retired_->take(id);
+        if (!log_) {
+          last_id = last_id.value_or(retired_->floor());
+        } else if (logged && retired_->retirements() - asked_at < retired_->capacity()) {
+          last_id = std::max(last_id.value_or(0), *logged);
+        } else if (!last_id) {
+          asked_at = retired_->retirements();
+          map_guard.release();
+          logged = co_await log_->last_id(id);
+          continue;
         }
-        it = groups_.emplace(id, std::make_shared<Group>(executor_, last_id)).first;
+        it = groups_.emplace(id, std::make_shared<Group>(executor_, *last_id)).first;
       }
       group = it->second;
     }
@@ -80,7 +111,7 @@ boost::asio::awaitable<void> ChatManager::erase_if_empty(GroupId id, GroupPtr gr
   if (group->erased || !group->members->empty()) co_return;
   group->erased = true;
   groups_.erase(id);
-  retired_last_ids_[id] = group->last_id;
+  retired_->put(id, group->last_id);
   BOOST_LOG_TRIVIAL(debug) << "group erased group=" << id << " groups=" << groups_.size();
 }
 
@@ -97,7 +128,7 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id,
   const std::string& user = member->user();
   result.members = group->online_users(user);
   if (!member->offer(
-          make_frame(protocol::encode_welcome(id, user, group->last_id, result.members)))) {
+          make_frame(protocol::encode_welcome(id, user, group->last_id, epoch_, result.members)))) {
     guard.release();
     co_await erase_if_empty(id, std::move(group));
     co_return result;
@@ -139,8 +170,13 @@ boost::asio::awaitable<bool> ChatManager::disconnect(GroupId id, const Member& m
 boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDraft draft,
                                                           const Member* exclude,
                                                           OnDurable on_durable) {
-  if (log_ && !log_->accepting()) co_return nullptr; // checked before a group is made
   auto [group, guard] = co_await lock_group(id, true);
+  if (log_ && !log_->try_reserve()) {
+    const bool empty = group->members->empty();
+    guard.release();
+    if (empty) co_await erase_if_empty(id, std::move(group));
+    co_return nullptr;
+  }
   // The id is assigned, the message logged and offered in one critical section: that is
   // what gives every member, and the log, the same order.
   MessagePtr message = Message::make(id, ++group->last_id, std::move(draft));

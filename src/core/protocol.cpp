@@ -16,7 +16,8 @@ std::string encode_message(GroupId group, MessageId id, std::string_view from,
 }
 
 std::string encode_welcome(GroupId group, std::string_view user, MessageId last_id,
-                           const std::vector<std::string>& members, std::optional<bool> truncated) {
+                           std::string_view epoch, const std::vector<std::string>& members,
+                           Replay replay) {
   json::array names;
   names.reserve(members.size());
   for (const auto& name : members)
@@ -25,8 +26,19 @@ std::string encode_welcome(GroupId group, std::string_view user, MessageId last_
                        {"group", group},
                        {"user", user},
                        {"last_id", last_id},
+                       {"epoch", epoch},
                        {"members", std::move(names)}};
-  if (truncated) welcome["truncated"] = *truncated;
+  switch (replay) {
+  case Replay::none:
+    break;
+  case Replay::complete:
+  case Replay::truncated:
+    welcome["truncated"] = replay == Replay::truncated;
+    break;
+  case Replay::reset:
+    welcome["reset"] = true;
+    break;
+  }
   return json::serialize(welcome);
 }
 

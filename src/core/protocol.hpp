@@ -16,11 +16,19 @@ namespace huddle::protocol {
 
 std::string encode_message(GroupId group, MessageId id, std::string_view from,
                            std::string_view text, std::int64_t ts_ms);
-// `truncated` is sent only when set: for a reconnect with ?since=, whether history older
-// than retention was missing from the replay.
+// How a reconnect with ?since= was answered (docs/protocol.md, "Reconnecting").
+enum class Replay {
+  none,      // no ?since=: nothing said
+  complete,  // "truncated": false; every message after `since` follows
+  truncated, // "truncated": true; messages between `since` and the first one replayed are
+             // not replayed (over --replay-limit, or removed by retention): fetch them from
+             // the history API if needed
+  reset,     // "reset": true; `since` belongs to another epoch or is beyond last_id: no
+             // replay, the client's view of the group must be rebuilt
+};
 std::string encode_welcome(GroupId group, std::string_view user, MessageId last_id,
-                           const std::vector<std::string>& members,
-                           std::optional<bool> truncated = std::nullopt);
+                           std::string_view epoch, const std::vector<std::string>& members,
+                           Replay replay = Replay::none);
 // `type` is "join" or "leave".
 std::string encode_presence(std::string_view type, GroupId group, std::string_view user);
 // `ref` is omitted from the frame when the client sent none.

@@ -36,6 +36,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 
+// The history API's answers name the epoch of their ids (the welcome's "epoch").
+constexpr std::string_view k_epoch_header = "Huddle-Epoch";
+
 // Only POST /api/login has a body, and a small one.
 constexpr std::size_t k_max_request_body = 16 * 1024;
 
@@ -85,7 +88,10 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
     body += *message->frame();
   }
   body += ']';
-  co_return json_text_response(request, http::status::ok, std::move(body));
+  Response response = json_text_response(request, http::status::ok, std::move(body));
+  // The history these ids belong to: a client passes it back with ?since= (docs/protocol.md).
+  response.set(k_epoch_header, state.chat().epoch());
+  co_return response;
 }
 
 Response asset_route(const Request& request, const WebAsset& asset) {

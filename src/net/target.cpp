@@ -29,6 +29,16 @@ std::optional<MessageId> parse_since(std::string_view digits) {
   return since;
 }
 
+// Epochs are opaque to clients; huddle's own are 16 hex digits (store/continuity.hpp).
+bool is_valid_epoch(std::string_view epoch) {
+  if (epoch.empty() || epoch.size() > 64) return false;
+  for (const char c : epoch)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          c == '-' || c == '_'))
+      return false;
+  return true;
+}
+
 TargetError bad_group(std::string_view path) {
   return TargetError{"bad_group", "the group id must be an integer from 1 to 2^63-1, got \"" +
                                       std::string(path.substr(0, 64)) + "\""};
@@ -134,6 +144,11 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
         } else if (key == "since") {
           result.since = parse_since(raw);
           if (!result.since) return bad_since();
+        } else if (key == "epoch") {
+          if (!is_valid_epoch(raw))
+            return TargetError{"bad_epoch", "epoch must be the welcome's epoch: 1-64 letters, "
+                                            "digits, '-' or '_'"};
+          result.epoch = std::string(raw);
         } else if (key == "token") {
           result.token = percent_decode(raw);
           if (!result.token) return TargetError{"bad_token", "token is not percent-encoded"};

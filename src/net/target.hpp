@@ -1,4 +1,5 @@
-// Request targets: a WebSocket upgrade's, `/ws/{group_id}?name=…&echo=0|1&since=ID&token=…`,
+// Request targets: a WebSocket upgrade's,
+// `/ws/{group_id}?name=…&echo=0|1&since=ID&epoch=E&token=…`,
 // checked before any upgrade so a bad one is answered with HTTP 400 and a JSON error body; and the
 // group API's, `/api/groups/{group_id}/messages?since=ID&limit=N` and `…/members`.
 // Pure string handling, unit-tested without sockets.
@@ -24,6 +25,8 @@ struct WsTarget {
   std::optional<std::string> name;  // absent: the server picks `guest-<n>`
   bool echo = false;                // the sender also receives its own messages
   std::optional<MessageId> since;   // replay the history after this id before going live
+  std::optional<std::string> epoch; // the epoch `since` belongs to (the welcome's); absent:
+                                    // the server's current one
   std::optional<std::string> token; // an access token, for clients that cannot set headers
 };
 

@@ -40,6 +40,9 @@ constexpr std::size_t k_first_read_bytes = 64;
 // to gather, and each yield would cost an epoll_wait(0) of the io_context.
 constexpr int k_writer_yields = 2;
 
+// Messages per replay page (and at most a quarter of --send-queue-bytes of them).
+constexpr std::size_t k_replay_page_messages = 256;
+
 WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
                      std::string user, SessionAccess access)
     : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
@@ -277,35 +280,68 @@ asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, 
 
 asio::awaitable<bool> WsSession::replay() {
   // Everything up to join_.last_id was appended to the store before the welcome was
-  // offered, and everything after it is in our queue behind the welcome: reading the
+  // offered, and everything after it is in our queue behind the welcome: replaying the
   // store (pending messages included) up to last_id leaves no gap and no duplicate.
+  const ServerConfig& config = state_->config();
   const MessageId since = *target_.since;
   const MessageId last_id = join_.last_id;
-  std::vector<MessagePtr> missed;
-  if (since < last_id) {
-    const auto wanted = static_cast<std::size_t>(last_id - since);
-    try {
-      missed = co_await state_->history().async_read(target_.group, since, last_id, wanted);
-    } catch (const std::exception& e) { // the database failed: better no session than a gap
-      BOOST_LOG_TRIVIAL(error) << "replay failed group=" << target_.group << ": " << e.what();
-      co_return false;
-    }
+  const std::string& epoch = state_->chat().epoch();
+  const auto welcome = [&](protocol::Replay outcome) {
+    return make_frame(
+        protocol::encode_welcome(target_.group, user_, last_id, epoch, join_.members, outcome));
+  };
+
+  if ((target_.epoch && *target_.epoch != epoch) || since > last_id) {
+    // The client's ids belong to another history (or to none): replaying from them could
+    // skip messages or show others under ids it already holds.
+    const std::vector<Frame> frames{welcome(protocol::Replay::reset)};
+    const bool written = co_await write_frames(frames, 0);
+    std::vector<std::string>().swap(join_.members);
+    BOOST_LOG_TRIVIAL(debug) << "replay reset group=" << target_.group << " user=" << user_
+                             << " since=" << since << " epoch=" << target_.epoch.value_or("")
+                             << " (now " << epoch << ", last_id " << last_id << ")";
+    co_return written;
   }
-  // Ids are consecutive: anything missing before the first one kept was removed by
-  // retention (or never stored).
-  const bool truncated = since < last_id && (missed.empty() || missed.front()->id() != since + 1);
-  const std::string welcome =
-      protocol::encode_welcome(target_.group, user_, last_id, join_.members, truncated);
-  std::vector<std::string>().swap(join_.members);
+
+  // One page at a time, each written before the next is read: the socket's pace decides,
+  // and a connection holds one page however much it missed.
+  const std::size_t page_bytes = std::max<std::size_t>(config.send_queue_bytes / 4, 1);
+  const auto read_page = [&](MessageId after) {
+    return state_->history().async_read(target_.group, after, last_id, k_replay_page_messages,
+                                        page_bytes);
+  };
+  MessageId after = since;
+  if (static_cast<std::uint64_t>(last_id - since) > config.replay_limit)
+    after = last_id - static_cast<MessageId>(config.replay_limit);
+  std::vector<MessagePtr> page;
   std::vector<Frame> frames;
-  frames.reserve(missed.size() + 1);
-  frames.push_back(make_frame(welcome));
-  for (const MessagePtr& message : missed)
-    frames.push_back(message->frame());
-  if (!co_await write_frames(frames, 0)) co_return false;
+  std::size_t replayed = 0;
+  try {
+    if (since < last_id) page = co_await read_page(after);
+    // Ids are consecutive within an epoch: anything missing before the first one replayed
+    // is over the limit, removed by retention, or burnt by a crash.
+    const bool truncated =
+        since < last_id && (page.empty() || page.front()->id() != since + 1);
+    frames.push_back(
+        welcome(truncated ? protocol::Replay::truncated : protocol::Replay::complete));
+    std::vector<std::string>().swap(join_.members);
+    for (;;) {
+      for (const MessagePtr& message : page)
+        frames.push_back(message->frame());
+      if (!co_await write_frames(frames, 0)) co_return false;
+      replayed += page.size();
+      if (page.empty() || page.back()->id() >= last_id) break;
+      after = page.back()->id();
+      frames.clear();
+      page.clear(); // before the next page is read
+      page = co_await read_page(after);
+    }
+  } catch (const std::exception& e) { // the database failed: better no session than a gap
+    BOOST_LOG_TRIVIAL(error) << "replay failed group=" << target_.group << ": " << e.what();
+    co_return false;
+  }
   BOOST_LOG_TRIVIAL(debug) << "replayed group=" << target_.group << " user=" << user_
-                           << " since=" << since << " messages=" << missed.size()
-                           << (truncated ? " (truncated)" : "");
+                           << " since=" << since << " messages=" << replayed;
   co_return true;
 }
 

@@ -11,7 +11,8 @@
 //   ServerConfig::write_coalesce to gather more (net/write_coalescing.hpp); it also sends
 //   pings and the final close frame.
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
-//   the welcome's last_id, then what was queued live meanwhile: no gap, no duplicate;
+//   the welcome's last_id (page by page, at most ServerConfig::replay_limit), then what was
+//   queued live meanwhile: no gap, no duplicate;
 // - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops
 //   the peer after idle_timeout, closes with 1008 "token expired" when the caller's token
 //   expires, and closes the socket hard when a close handshake takes too long.
@@ -89,8 +90,9 @@ private:
 
   boost::asio::awaitable<void> reader();
   boost::asio::awaitable<void> writer();
-  // Writes the welcome (with "truncated") and the history after target_.since; false when
-  // a write failed.
+  // Writes the welcome (with "truncated", or "reset" when target_.since cannot be honoured)
+  // and then, page by page, the history after target_.since, at most replay_limit messages;
+  // false when a write or the history failed.
   boost::asio::awaitable<bool> replay();
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);

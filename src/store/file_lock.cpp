@@ -25,6 +25,28 @@ FileLock::FileLock(const std::string& path) {
   }
 }
 
+std::string FileLock::read() const {
+  std::string content;
+  char buffer[256];
+  for (off_t offset = 0;;) {
+    const ssize_t n = ::pread(fd_, buffer, sizeof buffer, offset);
+    if (n <= 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+    offset += n;
+    if (content.size() > 4096) break; // a record is a line; anything longer is not ours
+  }
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r'))
+    content.pop_back();
+  return content;
+}
+
+void FileLock::write(const std::string& content) {
+  const std::string line = content + "\n";
+  if (::ftruncate(fd_, 0) != 0 ||
+      ::pwrite(fd_, line.data(), line.size(), 0) != static_cast<ssize_t>(line.size()))
+    throw std::runtime_error(std::string("cannot write the lock file: ") + std::strerror(errno));
+}
+
 FileLock::~FileLock() {
   ::close(fd_); // releases the lock
 }

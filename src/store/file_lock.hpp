@@ -2,7 +2,8 @@
 // history hands out message ids from its own memory, so two servers on one database file
 // would give two messages the same id: the second server must refuse to start instead.
 // The kernel drops the lock when the process dies, so a crash (even SIGKILL) never leaves a
-// stale lock behind. Account commands (`huddle user|group`) do not take it: they may run
+// stale lock behind. The holder may keep a short record in the file (read(), write()).
+// Account commands (`huddle user|group`) do not take it: they may run
 // beside the server.
 #pragma once
 
@@ -18,6 +19,11 @@ public:
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
+
+  // The file's content: a short record the holder keeps there (store/continuity.hpp).
+  std::string read() const;
+  // Replaces the content; throws std::runtime_error when it cannot be written.
+  void write(const std::string& content);
 
 private:
   int fd_ = -1;

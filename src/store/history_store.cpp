@@ -1,5 +1,6 @@
 #include "store/history_store.hpp"
 
+#include "store/continuity.hpp"
 #include "store/file_lock.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
@@ -88,6 +89,11 @@ struct HistoryStore::Core {
         break;
       }
       migrate(write_db, config.path);
+      continuity = begin_run(write_db, file_lock ? &*file_lock : nullptr,
+                             static_cast<std::int64_t>(config.max_queued));
+      if (!continuity.broken_because.empty())
+        BOOST_LOG_TRIVIAL(warning) << "history \"" << config.path << "\": new epoch "
+                                   << continuity.epoch << ": " << continuity.broken_because;
       // An in-memory database exists only for its one connection: readers share it.
       read_db = config.path.empty() ? write_db : open_database(config.path, busy_ms).release();
       insert = Statement(write_db,
@@ -101,7 +107,7 @@ struct HistoryStore::Core {
     }
     // Retention looks at every group once after start-up, then at those written to.
     Statement groups(read_db, "SELECT group_id FROM groups");
-    while (groups.step() == SQLITE_ROW)
+    while (groups.next())
       touched.insert(groups.integer(0));
   }
 
@@ -144,7 +150,12 @@ struct HistoryStore::Core {
           if (stopping || give_up) return true;
           return !failing && (!pending.empty() || retention_asked > retention_done);
         });
-        if (stopping && pending.empty() && in_flight.empty()) break;
+        if (stopping && pending.empty() && in_flight.empty()) {
+          // Every id handed out is stored (none was ever dropped): the next start may trust
+          // the file's last ids as they are (store/continuity.hpp).
+          if (dropped == 0) mark_stopped_cleanly();
+          break;
+        }
         if (in_flight.empty()) {
           in_flight.swap(pending);
         } else { // a failed batch: retried together with what came since
@@ -215,6 +226,17 @@ struct HistoryStore::Core {
     }
   }
 
+  void mark_stopped_cleanly() {
+    try {
+      auto db_lock = lock_writes();
+      end_run(write_db);
+    } catch (const std::exception& e) {
+      BOOST_LOG_TRIVIAL(warning) << "history: cannot record a clean stop (the next start "
+                                    "moves ids on as after a crash): "
+                                 << e.what();
+    }
+  }
+
   // One transaction for the whole batch (group commit). False when it could not commit:
   // then nothing of it is stored and the whole batch is tried again later.
   bool commit(const std::vector<Entry>& batch) {
@@ -258,8 +280,11 @@ struct HistoryStore::Core {
     try {
       auto db_lock = lock_writes();
       if (config.max_per_group > 0 && !touched.empty()) {
+        // The newest max_per_group messages stay, counted as rows: ids may have gaps (an
+        // unclean start moves them on, store/continuity.hpp).
         Statement trim(write_db, "DELETE FROM messages WHERE group_id = ?1 AND id <= "
-                                 "(SELECT last_id FROM groups WHERE group_id = ?1) - ?2");
+                                 "(SELECT id FROM messages WHERE group_id = ?1"
+                                 " ORDER BY id DESC LIMIT 1 OFFSET ?2)");
         exec(write_db, "BEGIN IMMEDIATE");
         for (GroupId group : touched) {
           trim.bind(1, group).bind(2, static_cast<std::int64_t>(config.max_per_group));
@@ -291,7 +316,8 @@ struct HistoryStore::Core {
     return found;
   }
 
-  std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit) {
+  std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit,
+                               std::size_t max_bytes) {
     if (limit == 0 || upto <= after) return {};
     auto found =
         unwritten(group, [&](const Message& m) { return m.id() > after && m.id() <= upto; });
@@ -301,11 +327,24 @@ struct HistoryStore::Core {
                                 " WHERE group_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?");
       select.bind(1, group).bind(2, after).bind(3, upto);
       select.bind(4, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
-      while (select.step() == SQLITE_ROW)
+      std::size_t bytes = 0;
+      while (select.next()) {
         found.push_back(row_message(group, select));
+        bytes += found.back()->frame()->size();
+        if (bytes >= max_bytes) {
+          // Later messages, queued ones included, wait for the next read, or this page
+          // would have a gap.
+          upto = found.back()->id();
+          break;
+        }
+      }
     }
     sort_unique(found);
-    if (found.size() > limit) found.resize(limit);
+    std::size_t bytes = 0;
+    std::size_t keep = 0;
+    while (keep < found.size() && keep < limit && bytes < max_bytes && found[keep]->id() <= upto)
+      bytes += found[keep++]->frame()->size();
+    found.resize(keep);
     return found;
   }
 
@@ -318,7 +357,7 @@ struct HistoryStore::Core {
                                 " WHERE group_id = ? ORDER BY id DESC LIMIT ?");
       select.bind(1, group);
       select.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
-      while (select.step() == SQLITE_ROW)
+      while (select.next())
         found.push_back(row_message(group, select));
     }
     sort_unique(found);
@@ -327,10 +366,22 @@ struct HistoryStore::Core {
     return found;
   }
 
+  // The newest id of `group` ever appended, stored or queued (MessageLog::last_id()).
+  MessageId last_id(GroupId group) {
+    MessageId last = 0;
+    for (const MessagePtr& message : unwritten(group, [](const Message&) { return true; }))
+      last = std::max(last, message->id());
+    auto db_lock = lock_reads();
+    Statement select(read_db, "SELECT last_id FROM groups WHERE group_id = ?");
+    select.bind(1, group);
+    return std::max(last, select.next() ? select.integer(0) : continuity.id_floor);
+  }
+
   const HistoryConfig config;
   // Before the database opens, released after it closes: one server per file (file_lock.hpp).
   std::optional<FileLock> file_lock;
   sqlite3* write_db = nullptr; // the writer thread's (and, in memory, everybody's)
+  Continuity continuity;        // set at start-up
   sqlite3* read_db = nullptr;
   std::mutex read_mutex; // guards read_db
   Statement insert;      // writer thread only
@@ -351,7 +402,9 @@ struct HistoryStore::Core {
   bool stopping = false;
   bool give_up = false; // flush() ran out of patience: the next failure drops the batch
 
-  std::atomic<std::size_t> queued{0}; // pending + in flight, read without the lock
+  // Reserved (try_reserve()) and not yet committed or dropped: pending + in flight + about to
+  // be appended. Never above config.max_queued, which is what bounds the ids a crash burns.
+  std::atomic<std::size_t> queued{0};
 
   asio::thread_pool readers{k_reader_threads};
 };
@@ -374,15 +427,21 @@ HistoryStore::~HistoryStore() {
     writer_.join();
 }
 
+bool HistoryStore::try_reserve() noexcept {
+  std::atomic<std::size_t>& queued = core_->queued;
+  std::size_t now = queued.load(std::memory_order_relaxed);
+  do {
+    if (now >= core_->config.max_queued) return false;
+  } while (!queued.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
+  return true;
+}
+
 void HistoryStore::append(const MessagePtr& message, std::function<void()> on_durable) {
   Core& core = *core_;
   if (core.config.durability == Durability::none && on_durable) {
     on_durable();
     on_durable = nullptr;
   }
-  // Counted before the writer can take it: counted after, the writer's subtraction could
-  // come first and wrap the count around (accepting() false for nothing).
-  ++core.queued;
   bool first = false;
   {
     std::lock_guard lock(core.mutex);
@@ -393,39 +452,40 @@ void HistoryStore::append(const MessagePtr& message, std::function<void()> on_du
   if (first) core.wake.notify_one();
 }
 
-std::unordered_map<GroupId, MessageId> HistoryStore::last_ids() {
-  std::unordered_map<GroupId, MessageId> ids;
-  {
-    auto db_lock = core_->lock_reads();
-    Statement select(core_->read_db, "SELECT group_id, last_id FROM groups");
-    while (select.step() == SQLITE_ROW)
-      ids[select.integer(0)] = select.integer(1);
-  }
-  std::lock_guard lock(core_->mutex);
-  for (const auto* entries : {&core_->in_flight, &core_->pending})
-    for (const auto& entry : *entries) {
-      auto& id = ids[entry.message->group()];
-      id = std::max(id, entry.message->id());
-    }
-  return ids;
+MessageId HistoryStore::read_last_id(GroupId group) {
+  return core_->last_id(group);
+}
+
+asio::awaitable<MessageId> HistoryStore::last_id(GroupId group) {
+  auto job = [](Core* core, GroupId group) -> asio::awaitable<MessageId> {
+    co_return core->last_id(group);
+  };
+  co_return co_await asio::co_spawn(core_->readers, job(core_.get(), group), asio::use_awaitable);
+}
+
+std::string HistoryStore::epoch() const {
+  return core_->continuity.epoch;
 }
 
 std::vector<MessagePtr> HistoryStore::read(GroupId group, MessageId after, MessageId upto,
-                                           std::size_t limit) {
-  return core_->read(group, after, upto, limit);
+                                           std::size_t limit, std::size_t max_bytes) {
+  return core_->read(group, after, upto, limit, max_bytes);
 }
 
 std::vector<MessagePtr> HistoryStore::read_latest(GroupId group, std::size_t limit) {
   return core_->read_latest(group, limit);
 }
 
-asio::awaitable<std::vector<MessagePtr>>
-HistoryStore::async_read(GroupId group, MessageId after, MessageId upto, std::size_t limit) {
+asio::awaitable<std::vector<MessagePtr>> HistoryStore::async_read(GroupId group,
+                                                                  MessageId after,
+                                                                  MessageId upto,
+                                                                  std::size_t limit,
+                                                                  std::size_t max_bytes) {
   // A plain pointer: the caller keeps the store alive while it waits, and the job must not
   // be what destroys the store on a reader thread.
-  auto job = [core = core_.get(), group, after, upto,
-              limit]() -> asio::awaitable<std::vector<MessagePtr>> {
-    co_return core->read(group, after, upto, limit);
+  auto job = [core = core_.get(), group, after, upto, limit,
+              max_bytes]() -> asio::awaitable<std::vector<MessagePtr>> {
+    co_return core->read(group, after, upto, limit, max_bytes);
   };
   co_return co_await asio::co_spawn(core_->readers, std::move(job), asio::use_awaitable);
 }
@@ -465,10 +525,6 @@ void HistoryStore::enforce_retention() {
   core.wake.notify_one();
   core.flushed.wait(lock,
                     [&] { return core.retention_done >= asked && core.committed_seq >= target; });
-}
-
-bool HistoryStore::accepting() const noexcept {
-  return core_->queued.load(std::memory_order_relaxed) < core_->config.max_queued;
 }
 
 std::uint64_t HistoryStore::failed_commits() const {

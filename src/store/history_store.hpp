@@ -7,8 +7,10 @@
 // COMMIT with synchronous=FULL (fsync), with none at once, inside append().
 // A batch that fails to commit (disk full, the file locked by another program) is kept,
 // still readable, and retried; its callbacks wait. The queue is bounded (max_queued):
-// at the bound accepting() turns false and the server refuses new messages, so a failing
-// disk costs availability, never memory without bound or an ack for a lost message.
+// at the bound try_reserve() fails and the server refuses new messages, so a failing
+// disk costs availability, never memory without bound or an ack for a lost message. The
+// same bound limits the ids a crash can burn: at start-up after an unclean stop every
+// group's ids move past it, and the epoch changes (store/continuity.hpp).
 // Reads: blocking read() calls, or async_read() which runs them on the store's own small
 // thread pool, never on the caller's (I/O) threads. Reads see messages still pending in
 // the writer's queue too, so a message is readable from the moment append() returned.
@@ -18,7 +20,7 @@
 // The file is in WAL mode, its schema versioned (table schema_version, shared with the
 // accounts: store/schema.hpp) and migrated forward when opened. An empty path keeps the
 // history in memory for this object's life.
-// Thread-safe; the constructor and last_ids() block (call them at start-up).
+// Thread-safe; the constructor blocks (call it at start-up).
 #pragma once
 
 #include <huddle/message_log.hpp>
@@ -54,7 +56,8 @@ struct HistoryConfig {
   // The writer thread's nice value (Linux; 0 keeps the process's): above 0, I/O threads
   // delivering messages go first when CPU is short, and commits (acks) wait.
   int writer_nice = 0;
-  // Messages appended and not committed yet; at this many accepting() is false.
+  // Messages appended and not committed yet; at this many try_reserve() fails. Also how far
+  // the next start moves ids on should this run not stop cleanly.
   std::size_t max_queued = 100'000;
   // After a failed commit the batch is retried this much later, doubling up to 30 s.
   std::chrono::milliseconds commit_retry_interval{1'000};
@@ -74,21 +77,29 @@ public:
   HistoryStore(const HistoryStore&) = delete;
   HistoryStore& operator=(const HistoryStore&) = delete;
 
+  // False while max_queued messages wait for the writer (or are reserved).
+  bool try_reserve() noexcept override;
+  // Requires a try_reserve() that returned true, one per append().
   void append(const MessagePtr& message, std::function<void()> on_durable) override;
-  std::unordered_map<GroupId, MessageId> last_ids() override;
-  // False while max_queued messages wait for the writer.
-  bool accepting() const noexcept override;
+  // Runs on the store's reader threads.
+  boost::asio::awaitable<MessageId> last_id(GroupId group) override;
+  std::string epoch() const override;
+  // last_id(), blocking.
+  MessageId read_last_id(GroupId group);
   // Commits that failed (and were retried or, at shutdown, given up) since start.
   std::uint64_t failed_commits() const;
 
-  // Messages of `group` with after < id <= upto, in id order, at most `limit`.
-  std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit);
+  // Messages of `group` with after < id <= upto, in id order, at most `limit`, and no more
+  // than the first to reach `max_bytes` of frames (a page: at least one message).
+  std::vector<MessagePtr> read(GroupId group, MessageId after, MessageId upto, std::size_t limit,
+                               std::size_t max_bytes = SIZE_MAX);
   // The newest `limit` messages of `group`, in id order.
   std::vector<MessagePtr> read_latest(GroupId group, std::size_t limit);
 
   // The same, run on the store's reader threads; the caller resumes on its own executor.
   boost::asio::awaitable<std::vector<MessagePtr>> async_read(GroupId group, MessageId after,
-                                                             MessageId upto, std::size_t limit);
+                                                             MessageId upto, std::size_t limit,
+                                                             std::size_t max_bytes = SIZE_MAX);
   boost::asio::awaitable<std::vector<MessagePtr>> async_read_latest(GroupId group,
                                                                     std::size_t limit);
 

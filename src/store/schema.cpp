@@ -49,6 +49,17 @@ constexpr const char* k_migrations[] = {
     " UPDATE access_revision SET revision = revision + 1; END;"
     "CREATE TRIGGER users_access_lost AFTER DELETE ON users BEGIN"
     " UPDATE access_revision SET revision = revision + 1; END;",
+
+    // 2 -> 3: what the history can vouch for (store/continuity.hpp): its epoch, whether a
+    // server was running on it, and how far ids jump after an unclean stop. A file written
+    // by an earlier huddle may have lost delivered, uncommitted messages to a crash while
+    // their ids were reused, so one with history starts as if its last run had crashed,
+    // with that huddle's default bound (history_queue_limit 100,000 messages, plus one).
+    "CREATE TABLE history_state(id INTEGER PRIMARY KEY CHECK(id = 1), epoch TEXT NOT NULL,"
+    " boot INTEGER NOT NULL, running INTEGER NOT NULL, id_floor INTEGER NOT NULL,"
+    " unsettled_bound INTEGER NOT NULL);"
+    "INSERT INTO history_state(id, epoch, boot, running, id_floor, unsettled_bound)"
+    " SELECT 1, lower(hex(randomblob(8))), 0, count(*) > 0, 0, 100001 FROM groups;",
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 

@@ -12,8 +12,8 @@
 namespace huddle::store {
 
 // The version this build writes: 1 history (messages, groups), 2 accounts (users,
-// chat_groups, memberships, access_revision).
-inline constexpr int k_schema_version = 2;
+// chat_groups, memberships, access_revision), 3 history_state (store/continuity.hpp).
+inline constexpr int k_schema_version = 3;
 
 // Brings the database behind `db` to k_schema_version. Throws std::runtime_error naming
 // `path` when a step fails or the file is newer than this build (it would misread it).

@@ -83,7 +83,7 @@ def test_users(db):
     hashes = dict(query(db, "SELECT name, password_hash FROM users"))
     check(hashes.get("alice", "").startswith("$argon2id$") and "first pw" not in hashes["alice"],
           "the password is stored as an Argon2id hash, not in clear")
-    check(query(db, "SELECT version FROM schema_version") == [(2,)], "schema version 2")
+    check(query(db, "SELECT version FROM schema_version") == [(3,)], "schema version 3")
 
     result = expect(huddle("user", "list", *d), 0, "user list")
     lines = result.stdout.splitlines()
@@ -257,7 +257,7 @@ def test_history_file_migrates(workdir):
             "INSERT INTO groups VALUES(3, 1);")
     conn.close()
     expect(huddle("group", "add", "3", *db_args(db)), 0, "group add on a version 1 file")
-    check(query(db, "SELECT version FROM schema_version") == [(2,)], "migrated to version 2")
+    check(query(db, "SELECT version FROM schema_version") == [(3,)], "migrated to version 3")
     check(query(db, "SELECT text FROM messages") == [("kept",)], "the history is kept")
 
 

@@ -924,9 +924,14 @@ public:
     appended_[message->group()].push_back(message->id());
     if (on_durable) callbacks_.push_back(std::move(on_durable));
   }
-  std::unordered_map<GroupId, MessageId> last_ids() override { return {{5, 41}}; }
-  bool accepting() const noexcept override { return accepting_; }
+  boost::asio::awaitable<MessageId> last_id(GroupId group) override {
+    ++last_id_calls_;
+    co_return group == 5 ? 41 : 0;
+  }
+  std::string epoch() const override { return "fake-epoch"; }
+  bool try_reserve() noexcept override { return accepting_; }
   void set_accepting(bool accepting) { accepting_ = accepting; }
+  int last_id_calls() const { return last_id_calls_; }
 
   std::vector<MessageId> appended(GroupId group) {
     std::lock_guard lock(mutex_);
@@ -948,6 +953,7 @@ private:
   std::map<GroupId, std::vector<MessageId>> appended_;
   std::vector<std::function<void()>> callbacks_;
   std::atomic<bool> accepting_{true};
+  std::atomic<int> last_id_calls_{0};
 };
 
 } // namespace
@@ -960,7 +966,7 @@ TEST_CASE("a MessageLog sees each group's messages in id order; ids continue fro
   {
     Sync setup;
     const auto joined = setup(chat.connect(5, member));
-    CHECK(joined.last_id == 41); // from the log's last_ids()
+    CHECK(joined.last_id == 41); // from the log's last_id()
   }
   Completion senders;
   for (int s = 0; s < 8; ++s)
@@ -1022,4 +1028,66 @@ TEST_CASE("a log that is not accepting: the message is refused, nobody gets it, 
   log->commit();
   CHECK(acked);
   CHECK(member->message_ids() == std::vector<MessageId>{42});
+}
+
+TEST_CASE("the welcome carries the log's epoch, or the manager's own without a log") {
+  Sync sync;
+  ChatManager logged(sync.executor(), std::make_shared<FakeLog>());
+  CHECK(logged.epoch() == "fake-epoch");
+  auto member = fake("reader");
+  sync(logged.connect(5, member));
+  CHECK(member->parsed().front().at("epoch") == "fake-epoch");
+
+  ChatManager a(sync.executor());
+  ChatManager b(sync.executor());
+  CHECK(a.epoch().size() == 16);
+  CHECK(a.epoch() != b.epoch());
+}
+
+TEST_CASE("a recreated group asks the log for its last id only once it is forgotten") {
+  Sync sync;
+  auto log = std::make_shared<FakeLog>();
+  ChatManager chat(sync.executor(), log);
+  auto member = fake("reader");
+  sync(chat.connect(5, member));
+  CHECK(log->last_id_calls() == 1);
+  sync(chat.broadcast(5, draft("a", "x"), nullptr)); // id 42
+  sync(chat.disconnect(5, *member));
+  CHECK(sync(chat.group_count()) == 0);
+  // Remembered in memory: the log is not asked, and the id continues.
+  auto again = fake("again");
+  CHECK(sync(chat.connect(5, again)).last_id == 42);
+  CHECK(log->last_id_calls() == 1);
+  sync(chat.disconnect(5, *again));
+  // Thousands of other groups come and go: group 5 is forgotten, and asked for again (the
+  // fake log answers 41: what a real log answers includes the 42 it was given).
+  for (GroupId group = 1000; group < 1000 + 5000; ++group) {
+    auto visitor = fake("visitor");
+    sync(chat.connect(group, visitor));
+    sync(chat.disconnect(group, *visitor));
+  }
+  const int calls = log->last_id_calls();
+  auto late = fake("late");
+  sync(chat.connect(5, late));
+  CHECK(log->last_id_calls() == calls + 1);
+}
+
+TEST_CASE("without a log, forgotten groups continue above every id a forgotten group reached") {
+  Sync sync;
+  ChatManager chat(sync.executor());
+  auto member = fake("reader");
+  sync(chat.connect(7, member));
+  for (int n = 0; n < 3; ++n)
+    sync(chat.broadcast(7, draft("a", "x"), nullptr));
+  sync(chat.disconnect(7, *member));
+  for (GroupId group = 1000; group < 1000 + 5000; ++group) {
+    auto visitor = fake("visitor");
+    sync(chat.connect(group, visitor));
+    sync(chat.disconnect(group, *visitor));
+  }
+  auto back = fake("back");
+  const auto joined = sync(chat.connect(7, back));
+  CHECK(joined.last_id >= 3); // never an id it handed out before
+  const auto sent = sync(chat.broadcast(7, draft("a", "y"), nullptr));
+  CHECK(sent->id() == joined.last_id + 1);
 }

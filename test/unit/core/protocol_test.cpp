@@ -59,16 +59,18 @@ std::string error_of(std::string_view frame) {
 TEST_CASE("server frames are the exact JSON of protocol v1") {
   CHECK(protocol::encode_message(7, 42, "alice", "hi", 1764000000123) ==
         R"({"type":"message","group":7,"id":42,"from":"alice","text":"hi","ts":1764000000123})");
-  CHECK(protocol::encode_welcome(7, "alice", 41, {"bob"}) ==
-        R"({"type":"welcome","group":7,"user":"alice","last_id":41,"members":["bob"]})");
-  CHECK(protocol::encode_welcome(7, "alice", 0, {}) ==
-        R"({"type":"welcome","group":7,"user":"alice","last_id":0,"members":[]})");
-  CHECK(protocol::encode_welcome(1, "a", 3, {"b", "c"}) ==
-        R"({"type":"welcome","group":1,"user":"a","last_id":3,"members":["b","c"]})");
-  CHECK(protocol::encode_welcome(1, "a", 3, {}, true) ==
-        R"({"type":"welcome","group":1,"user":"a","last_id":3,"members":[],"truncated":true})");
-  CHECK(protocol::encode_welcome(1, "a", 3, {}, false) ==
-        R"({"type":"welcome","group":1,"user":"a","last_id":3,"members":[],"truncated":false})");
+  CHECK(protocol::encode_welcome(7, "alice", 41, "e1", {"bob"}) ==
+        R"({"type":"welcome","group":7,"user":"alice","last_id":41,"epoch":"e1","members":["bob"]})");
+  CHECK(protocol::encode_welcome(7, "alice", 0, "e1", {}) ==
+        R"({"type":"welcome","group":7,"user":"alice","last_id":0,"epoch":"e1","members":[]})");
+  CHECK(protocol::encode_welcome(1, "a", 3, "e2", {"b", "c"}) ==
+        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e2","members":["b","c"]})");
+  CHECK(protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::truncated) ==
+        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"truncated":true})");
+  CHECK(protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::complete) ==
+        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"truncated":false})");
+  CHECK(protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::reset) ==
+        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"reset":true})");
   CHECK(protocol::encode_presence("join", 7, "bob") == R"({"type":"join","group":7,"user":"bob"})");
   CHECK(protocol::encode_presence("leave", 7, "bob") ==
         R"({"type":"leave","group":7,"user":"bob"})");
@@ -86,7 +88,7 @@ TEST_CASE("ids, groups and timestamps keep their full 64-bit range") {
   CHECK(message.at("group").as_int64() == k_max);
   CHECK(message.at("id").as_int64() == k_max - 1);
   CHECK(message.at("ts").as_int64() == k_max - 2);
-  const auto welcome = parse(protocol::encode_welcome(k_max, "a", k_max, {}));
+  const auto welcome = parse(protocol::encode_welcome(k_max, "a", k_max, "e", {}));
   CHECK(welcome.at("last_id").as_int64() == k_max);
   CHECK(parse(protocol::encode_ack("r", k_max)).at("id").as_int64() == k_max);
 }
@@ -104,7 +106,7 @@ TEST_CASE("text and names are escaped, and read back unchanged") {
   CHECK(message.at("from").as_string() == name);
   CHECK(message.at("text").as_string() == k_awkward);
 
-  const auto welcome = parse(protocol::encode_welcome(1, name, 0, {k_awkward, "b\"ob"}));
+  const auto welcome = parse(protocol::encode_welcome(1, name, 0, "e", {k_awkward, "b\"ob"}));
   CHECK(welcome.at("user").as_string() == name);
   CHECK(welcome.at("members") == json::array{json::string(k_awkward), "b\"ob"});
 

@@ -403,7 +403,9 @@ TEST_CASE("a history-only file (schema version 1) is migrated, its history kept"
   HistoryConfig config;
   config.path = path;
   HistoryStore history(config);
-  CHECK(history.last_ids().at(4) == 2);
+  // A file from before schema 3 cannot tell whether its last run crashed: its ids move past
+  // that huddle's bound (store/continuity.hpp).
+  CHECK(history.read_last_id(4) == 2 + 100'001);
   CHECK(history.read(4, 0, INT64_MAX, 10).size() == 2);
 }
 
