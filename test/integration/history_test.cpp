@@ -304,3 +304,93 @@ TEST_CASE("stopping while the database cannot write completes, and what it could
   REQUIRE(stored.next());
   CHECK(stored.integer(0) == 0);
 }
+
+namespace {
+
+std::string api_epoch(std::uint16_t port, std::int64_t group) {
+  const HttpAnswer answer =
+      http_request(port, "/api/groups/" + std::to_string(group) + "/messages");
+  REQUIRE(answer.status() == 200);
+  return std::string(answer.response["Huddle-Epoch"]);
+}
+
+// The frame after the welcome is live: a join of a sentinel that connects now.
+void expect_live_next(WsClient& client, std::uint16_t port, std::int64_t group) {
+  WsClient sentinel;
+  sentinel.join(port, group, "sentinel");
+  const json::object next = client.read_json();
+  CHECK(str(next, "type") == "join");
+  CHECK(str(next, "user") == "sentinel");
+}
+
+} // namespace
+
+TEST_CASE("the epoch: in the welcome and the history API, kept by a clean restart; a since "
+          "from another epoch or beyond last_id is answered with reset and no replay") {
+  TempDir dir;
+  std::string epoch;
+  {
+    TestServer server(file_config(dir));
+    WsClient alice;
+    epoch = str(alice.join(server.port(), 3, "alice"), "epoch");
+    CHECK(epoch.size() == 16);
+    CHECK(api_epoch(server.port(), 3) == epoch);
+    send_acked(alice, 5);
+  }
+  TestServer server(file_config(dir));
+  CHECK(api_epoch(server.port(), 3) == epoch);
+
+  auto welcome_for = [&](WsClient& bob, const std::string& query) {
+    const json::object welcome = bob.join(server.port(), 3, "bob", query);
+    CHECK(num(welcome, "last_id") == 5);
+    CHECK(str(welcome, "epoch") == epoch);
+    return welcome;
+  };
+  {
+    WsClient bob;
+    const json::object welcome = welcome_for(bob, "&since=2&epoch=" + epoch);
+    CHECK(welcome.if_contains("reset") == nullptr);
+    CHECK(welcome.at("truncated").as_bool() == false);
+    for (std::int64_t id = 3; id <= 5; ++id)
+      CHECK(num(bob.expect("message"), "id") == id);
+  }
+  for (const std::string& query : {std::string("&since=2&epoch=0123456789abcdef"),
+                                   std::string("&since=6"), "&since=6&epoch=" + epoch}) {
+    CAPTURE(query);
+    WsClient bob;
+    const json::object welcome = welcome_for(bob, query);
+    REQUIRE(welcome.if_contains("reset") != nullptr);
+    CHECK(welcome.at("reset").as_bool());
+    CHECK(welcome.if_contains("truncated") == nullptr);
+    expect_live_next(bob, server.port(), 3);
+  }
+  const HttpAnswer bad = http_request(server.port(), "/ws/3?since=1&epoch=no%20way", true);
+  CHECK(bad.status() == 400);
+  REQUIRE(bad.body.has_value());
+  CHECK(str(*bad.body, "error") == "bad_epoch");
+}
+
+TEST_CASE("replay sends at most --replay-limit of the newest, page by page, then goes live") {
+  TempDir dir;
+  huddle::ServerConfig config = file_config(dir);
+  config.replay_limit = 300;
+  config.send_queue_bytes = 16 * 1024; // pages of 4 KiB: about 40 messages each
+  TestServer server(config);
+  WsClient alice;
+  alice.join(server.port(), 6, "alice");
+  send_acked(alice, 400, std::string(60, 'x'));
+  {
+    WsClient bob;
+    const json::object welcome = bob.join(server.port(), 6, "bob", "&since=50");
+    CHECK(welcome.at("truncated").as_bool()); // 350 missed, 300 replayed
+    for (std::int64_t id = 101; id <= 400; ++id)
+      REQUIRE(num(bob.expect("message"), "id") == id);
+    expect_live_next(bob, server.port(), 6);
+  }
+  WsClient carol;
+  const json::object welcome = carol.join(server.port(), 6, "carol", "&since=150");
+  CHECK_FALSE(welcome.at("truncated").as_bool()); // 250 missed: all of them
+  for (std::int64_t id = 151; id <= 400; ++id)
+    REQUIRE(num(carol.expect("message"), "id") == id);
+  expect_live_next(carol, server.port(), 6);
+}
