@@ -231,6 +231,7 @@ class GroupChat {
     this.title = title;
     this.me = session?.user ?? null; // replaced by welcome.user (a guest name with --auth none)
     this.lastId = 0; // highest message id rendered
+    this.epoch = null; // the history the ids belong to (from the API, then each welcome)
     this.seen = new Set(); // ids rendered: a replayed message is never shown twice
     this.historyLoaded = false;
     this.online = new Set(); // other users online, from welcome then join/leave
@@ -325,6 +326,7 @@ class GroupChat {
         this.scheduleReconnect();
         return;
       }
+      this.epoch = result.headers.get('Huddle-Epoch');
       for (const message of result.body) this.renderMessage(message);
       this.historyLoaded = true;
     }
@@ -333,7 +335,8 @@ class GroupChat {
 
   openSocket() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const url = `${scheme}://${location.host}/ws/${this.groupId}?echo=1&since=${this.lastId}`;
+    let url = `${scheme}://${location.host}/ws/${this.groupId}?echo=1&since=${this.lastId}`;
+    if (this.epoch) url += `&epoch=${encodeURIComponent(this.epoch)}`;
     const socket = new WebSocket(url);
     this.socket = socket;
     this.welcomed = false;
@@ -363,9 +366,19 @@ class GroupChat {
         if (typeof frame.user === 'string') this.me = frame.user;
         this.online = new Set(Array.isArray(frame.members) ? frame.members : []);
         this.renderMembers();
-        if (frame.truncated) {
-          this.showNotice('Some messages sent while you were away are no longer stored.');
+        if (frame.reset) {
+          // The ids shown belong to a history the server can no longer vouch for (it was
+          // replaced, restored, or restarted after a crash): rebuild the view from it.
+          this.reload('The conversation was reloaded: the server could not continue it.');
+          return;
         }
+        if (frame.truncated) {
+          // The replay left a gap (over the server's replay limit, or removed by retention):
+          // show the newest page instead of a view with a hole in it.
+          this.reload('Many messages arrived while you were away: showing the latest.');
+          return;
+        }
+        if (typeof frame.epoch === 'string') this.epoch = frame.epoch;
         this.setState('online', 'Online');
         break;
       case 'message':
@@ -389,6 +402,23 @@ class GroupChat {
       default:
         break; // newer servers may add frame types
     }
+  }
+
+  // Drops what is shown and starts again from the history API, as when the group was opened.
+  reload(notice) {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+      socket.close(1000);
+    }
+    ui.messages.replaceChildren();
+    this.seen.clear();
+    this.lastId = 0;
+    this.epoch = null;
+    this.historyLoaded = false;
+    this.showNotice(notice);
+    this.connect();
   }
 
   async onClose(event) {

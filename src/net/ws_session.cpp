@@ -318,10 +318,12 @@ asio::awaitable<bool> WsSession::replay() {
   std::size_t replayed = 0;
   try {
     if (since < last_id) page = co_await read_page(after);
-    // Ids are consecutive within an epoch: anything missing before the first one replayed
-    // is over the limit, removed by retention, or burnt by a crash.
-    const bool truncated =
-        since < last_id && (page.empty() || page.front()->id() != since + 1);
+    // A gap before the first message replayed is over the limit or removed by retention
+    // (truncated), or ids a crash burnt, which named no stored message (not truncated: a
+    // client that reloaded on it would find the same gap again).
+    const MessageId first = page.empty() ? last_id + 1 : page.front()->id();
+    const bool truncated = since < last_id && first != since + 1 &&
+                           co_await state_->history().async_skips(target_.group, since, first);
     frames.push_back(
         welcome(truncated ? protocol::Replay::truncated : protocol::Replay::complete));
     std::vector<std::string>().swap(join_.members);

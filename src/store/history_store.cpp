@@ -276,33 +276,62 @@ struct HistoryStore::Core {
     }
   }
 
+  // Deletes the older messages: beyond the newest max_per_group of each group written to
+  // (counted as rows: ids may have gaps, store/continuity.hpp), and older than max_age.
+  // Each group records the newest id it deleted (groups.trimmed_through), so a replay can
+  // tell messages that are gone from ids that never named a stored message.
   void retain() {
     try {
       auto db_lock = lock_writes();
-      if (config.max_per_group > 0 && !touched.empty()) {
-        // The newest max_per_group messages stay, counted as rows: ids may have gaps (an
-        // unclean start moves them on, store/continuity.hpp).
-        Statement trim(write_db, "DELETE FROM messages WHERE group_id = ?1 AND id <= "
-                                 "(SELECT id FROM messages WHERE group_id = ?1"
-                                 " ORDER BY id DESC LIMIT 1 OFFSET ?2)");
-        exec(write_db, "BEGIN IMMEDIATE");
+      Transaction transaction(write_db);
+      std::vector<std::pair<GroupId, MessageId>> cuts; // delete up to and including
+      if (config.max_per_group > 0) {
+        Statement newest_dropped(write_db, "SELECT id FROM messages WHERE group_id = ?"
+                                           " ORDER BY id DESC LIMIT 1 OFFSET ?");
         for (GroupId group : touched) {
-          trim.bind(1, group).bind(2, static_cast<std::int64_t>(config.max_per_group));
-          trim.step();
-          trim.reset();
+          newest_dropped.bind(1, group).bind(2, static_cast<std::int64_t>(config.max_per_group));
+          if (newest_dropped.next()) cuts.emplace_back(group, newest_dropped.integer(0));
+          newest_dropped.reset();
         }
-        exec(write_db, "COMMIT");
       }
-      touched.clear();
       if (config.max_age.count() > 0) {
-        Statement expire(write_db, "DELETE FROM messages WHERE ts < ?");
-        expire.bind(1, now_ms() - config.max_age.count());
-        expire.step();
+        Statement expired(write_db, "SELECT group_id, max(id) FROM messages WHERE ts < ?"
+                                    " GROUP BY group_id");
+        expired.bind(1, now_ms() - config.max_age.count());
+        while (expired.next())
+          cuts.emplace_back(expired.integer(0), expired.integer(1));
       }
+      Statement remove(write_db, "DELETE FROM messages WHERE group_id = ? AND id <= ?");
+      Statement record(write_db, "UPDATE groups SET trimmed_through = max(trimmed_through, ?2)"
+                                 " WHERE group_id = ?1");
+      for (const auto& [group, through] : cuts) {
+        remove.bind(1, group).bind(2, through).run();
+        remove.reset();
+        record.bind(1, group).bind(2, through).run();
+        record.reset();
+      }
+      transaction.commit();
+      touched.clear();
     } catch (const std::exception& e) {
-      sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
       BOOST_LOG_TRIVIAL(error) << "history: retention failed: " << e.what();
     }
+  }
+
+  // Whether a reader who saw everything up to `since` misses a message that is not in
+  // (`first_kept`, ...]: one stored (or queued) in between, or one retention deleted.
+  bool skips(GroupId group, MessageId since, MessageId first_kept) {
+    if (first_kept <= since + 1) return false;
+    if (!unwritten(group, [&](const Message& m) {
+           return m.id() > since && m.id() < first_kept;
+         }).empty())
+      return true;
+    auto db_lock = lock_reads();
+    Statement query(read_db, "SELECT EXISTS(SELECT 1 FROM messages WHERE group_id = ?1"
+                             " AND id > ?2 AND id < ?3)"
+                             " OR coalesce((SELECT trimmed_through FROM groups"
+                             " WHERE group_id = ?1), 0) > ?2");
+    query.bind(1, group).bind(2, since).bind(3, first_kept);
+    return query.next() && query.integer(0) != 0;
   }
 
   // Pending and in-flight messages of `group` that `keep` accepts; taken before the
@@ -450,6 +479,20 @@ void HistoryStore::append(const MessagePtr& message, std::function<void()> on_du
     ++core.appended_seq;
   }
   if (first) core.wake.notify_one();
+}
+
+bool HistoryStore::skips(GroupId group, MessageId since, MessageId first_kept) {
+  return core_->skips(group, since, first_kept);
+}
+
+asio::awaitable<bool> HistoryStore::async_skips(GroupId group, MessageId since,
+                                                MessageId first_kept) {
+  auto job = [](Core* core, GroupId group, MessageId since,
+                MessageId first_kept) -> asio::awaitable<bool> {
+    co_return core->skips(group, since, first_kept);
+  };
+  co_return co_await asio::co_spawn(core_->readers, job(core_.get(), group, since, first_kept),
+                                    asio::use_awaitable);
 }
 
 MessageId HistoryStore::read_last_id(GroupId group) {

@@ -96,6 +96,12 @@ public:
   // The newest `limit` messages of `group`, in id order.
   std::vector<MessagePtr> read_latest(GroupId group, std::size_t limit);
 
+  // Whether someone who has seen `group` up to `since` misses a message by going on from
+  // `first_kept`: one is stored (or queued) in between, or retention deleted one after
+  // `since`. Ids that never named a stored message (burnt by a crash) are no loss.
+  bool skips(GroupId group, MessageId since, MessageId first_kept);
+  boost::asio::awaitable<bool> async_skips(GroupId group, MessageId since, MessageId first_kept);
+
   // The same, run on the store's reader threads; the caller resumes on its own executor.
   boost::asio::awaitable<std::vector<MessagePtr>> async_read(GroupId group, MessageId after,
                                                              MessageId upto, std::size_t limit,

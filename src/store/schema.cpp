@@ -59,7 +59,12 @@ constexpr const char* k_migrations[] = {
     " boot INTEGER NOT NULL, running INTEGER NOT NULL, id_floor INTEGER NOT NULL,"
     " unsettled_bound INTEGER NOT NULL);"
     "INSERT INTO history_state(id, epoch, boot, running, id_floor, unsettled_bound)"
-    " SELECT 1, lower(hex(randomblob(8))), 0, count(*) > 0, 0, 100001 FROM groups;",
+    " SELECT 1, lower(hex(randomblob(8))), 0, count(*) > 0, 0, 100001 FROM groups;"
+    // The newest id retention deleted per group: a replay's "truncated" (history_store.hpp).
+    // Earlier files kept no record: their first kept message stands for it.
+    "ALTER TABLE groups ADD COLUMN trimmed_through INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE groups SET trimmed_through = coalesce((SELECT min(id) - 1 FROM messages m"
+    " WHERE m.group_id = groups.group_id), last_id);",
 };
 static_assert(std::size(k_migrations) == k_schema_version);
 

@@ -10,6 +10,7 @@ rounds:
 
 usage: crash_loop_test.py HUDDLE_EXE [ROUNDS]
 """
+import json
 import os
 import random
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 from checks import check, finish
 from raw_ws import TIMEOUT, Ws, history, start_server
@@ -157,8 +159,16 @@ def main():
                         f"acked, {len(stored)} stored, lost: {lost[:5]})")
         disagree = [id_ for id_, key in by_id.items() if world.seen.get(id_, key) != key]
         check(not disagree, f"history agrees with every client about every id ({disagree[:5]})")
-        ws = Ws(port, f"/ws/{GROUP}?name=last")
+        # What the web client does on reset: reload the newest history, then reconnect from
+        # its newest id. The ids burnt after it named no stored message: nothing was missed.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/groups/{GROUP}/messages",
+                                    timeout=TIMEOUT) as answer:
+            epoch = answer.headers["Huddle-Epoch"]
+            newest = json.loads(answer.read())[-1]["id"]
+        ws = Ws(port, f"/ws/{GROUP}?name=last&since={newest}&epoch={epoch}")
         welcome = ws.recv_json()
+        check(welcome.get("reset") is None and welcome.get("truncated") is False,
+              f"a reload after the crash continues without reset or truncated ({welcome})")
         ws.send_message("after every crash", "x")
         frame = ws.recv_json()
         while frame.get("type") != "ack":

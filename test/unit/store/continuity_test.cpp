@@ -205,3 +205,21 @@ TEST_CASE("a read stops at its byte budget, without a gap, committed or queued")
   CHECK(all.size() == 20);
   CHECK(all.back() == 30);
 }
+
+TEST_CASE("skips: stored or deleted messages in a gap count, ids burnt by a crash do not") {
+  TempDir dir;
+  HistoryConfig config = config_for(dir);
+  config.max_per_group = 3;
+  HistoryStore store(config);
+  for (MessageId id : {1, 2, 3, 4, 5, 100, 101})
+    append(store, message(1, id));
+  CHECK(store.skips(1, 0, 4));         // 1-3 are stored (queued or committed)
+  CHECK_FALSE(store.skips(1, 3, 4));   // no gap
+  CHECK_FALSE(store.skips(1, 5, 100)); // 6-99 never named a stored message
+  CHECK(store.skips(1, 4, 101));       // 5 and 100
+  store.enforce_retention();           // keeps 5, 100, 101: deleted through 4
+  CHECK(store.skips(1, 2, 5));         // 3 and 4 were deleted
+  CHECK_FALSE(store.skips(1, 5, 100));
+  CHECK(store.skips(1, 0, 200));
+  CHECK_FALSE(store.skips(2, 0, 50)); // a group without messages
+}
