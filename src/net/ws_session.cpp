@@ -100,7 +100,20 @@ asio::awaitable<void> WsSession::run(Request request) {
 
   auto self = shared_from_this();
   last_heard_ = last_ping_ = Clock::now();
-  join_ = co_await state_->chat().connect(target_.group, self);
+  bool joined = true;
+  try {
+    join_ = co_await state_->chat().connect(target_.group, self);
+  } catch (const std::exception& e) { // the history could not say where the group's ids are
+    BOOST_LOG_TRIVIAL(error) << "join failed group=" << target_.group << ": " << e.what();
+    joined = false;
+  }
+  if (!joined) {
+    state_->remove(*this);
+    const websocket::close_reason failed(websocket::close_code::internal_error,
+                                         "history unavailable");
+    co_await ws_.async_close(failed, use_tuple);
+    co_return;
+  }
   // The member list is only needed again to re-encode the welcome for a replay; kept for
   // every connection it cost about 32 B per member of the group (docs/benchmarks.md).
   if (!target_.since || !join_.added) std::vector<std::string>().swap(join_.members);
@@ -155,9 +168,15 @@ asio::awaitable<void> WsSession::reader() {
                                       ref = message.ref](const MessagePtr& sent) {
           self->offer(make_frame(protocol::encode_ack(ref, sent->id())));
         };
-        const MessagePtr sent = co_await chat.broadcast(
-            target_.group, std::move(draft), target_.echo ? nullptr : this, std::move(ack));
-        if (!sent) // the history is full (--history-queue-limit): nothing was sent
+        MessagePtr sent;
+        try {
+          sent = co_await chat.broadcast(target_.group, std::move(draft),
+                                         target_.echo ? nullptr : this, std::move(ack));
+        } catch (const std::exception& e) { // a group made anew could not read its last id
+          BOOST_LOG_TRIVIAL(error) << "broadcast failed group=" << target_.group << ": "
+                                   << e.what();
+        }
+        if (!sent) // the history is full (--history-queue-limit) or failing: nothing was sent
           offer(make_frame(protocol::encode_error(
               "history_unavailable", "the history cannot store messages now; send it again later",
               message.ref)));

@@ -926,6 +926,7 @@ public:
   }
   boost::asio::awaitable<MessageId> last_id(GroupId group) override {
     ++last_id_calls_;
+    if (group == 666) throw std::runtime_error("the history cannot be read");
     co_return group == 5 ? 41 : 0;
   }
   std::string epoch() const override { return "fake-epoch"; }
@@ -1090,4 +1091,16 @@ TEST_CASE("without a log, forgotten groups continue above every id a forgotten g
   CHECK(joined.last_id >= 3); // never an id it handed out before
   const auto sent = sync(chat.broadcast(7, draft("a", "y"), nullptr));
   CHECK(sent->id() == joined.last_id + 1);
+}
+
+TEST_CASE("a log that cannot say a group's last id: the call fails, no lock stays held") {
+  Sync sync;
+  auto log = std::make_shared<FakeLog>();
+  ChatManager chat(sync.executor(), log);
+  CHECK_THROWS_AS(sync(chat.connect(666, fake("a"))), std::runtime_error);
+  CHECK_THROWS_AS(sync(chat.broadcast(666, draft("a", "x"), nullptr)), std::runtime_error);
+  CHECK(sync(chat.group_count()) == 0);
+  auto member = fake("b");
+  CHECK(sync(chat.connect(5, member)).added);
+  CHECK(sync(chat.broadcast(5, draft("b", "y"), nullptr))->id() == 42);
 }
