@@ -68,7 +68,7 @@ def read_frames(ws, world, on_frame=None):
 
 
 def run_round(round_, db, world, receivers, epochs):
-    server, port = start_server(EXE, db, "--threads", "2", "--durability", "batch",
+    server, port = start_server(EXE, "--db", db, "--auth", "none", "--threads", "2", "--durability", "batch",
                                 "--history-per-group", "0")
     threads = []
     clients = []
@@ -148,7 +148,7 @@ def main():
               f"no id names two messages across {ROUNDS} crashes ({len(world.seen)} ids seen; "
               f"conflicts: {world.conflicts[:3]})")
 
-        server, port = start_server(EXE, db)
+        server, port = start_server(EXE, "--db", db, "--auth", "none")
         stored = history(port, GROUP)
         by_id = {m["id"]: (m["from"], m["text"]) for m in stored}
         ids = [m["id"] for m in stored]

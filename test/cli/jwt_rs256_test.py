@@ -18,8 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,10 +25,11 @@ import time
 import urllib.error
 import urllib.request
 
+import raw_ws
 from checks import check, finish
+from raw_ws import TIMEOUT, Ws, refused_upgrade
 
 EXE = os.path.abspath(sys.argv[1])
-TIMEOUT = 20
 ISSUER = "https://issuer.test"
 AUDIENCE = "huddle-test"
 
@@ -83,100 +82,21 @@ def alg_none(payload):
     return unsigned({"alg": "none", "typ": "JWT"}, payload).decode() + "."
 
 
-def upgrade_request(port, target, token=None, bearer=None):
-    headers = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
-               "Connection: Upgrade",
-               f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
-               "Sec-WebSocket-Version: 13"]
-    if bearer is not None:
-        headers.append(f"Authorization: Bearer {bearer}")
-    if token is not None:
-        headers[0] = f"GET {target}{'&' if '?' in target else '?'}token={token} HTTP/1.1"
-    return ("\r\n".join(headers) + "\r\n\r\n").encode()
+def auth_headers(bearer):
+    return [f"Authorization: Bearer {bearer}"] if bearer is not None else []
 
 
-class Ws:
-    """Just enough of a WebSocket client: text frames, masked as RFC 6455 §5.3 requires."""
+def with_token(target, token):
+    return target if token is None else f"{target}{'&' if '?' in target else '?'}token={token}"
 
-    def __init__(self, port, target, token=None, bearer=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.sock.sendall(upgrade_request(port, target, token, bearer))
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            self._fill()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            raise RuntimeError(f"upgrade refused: {head!r}")
 
-    def _fill(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed")
-        self.buffer += chunk
-
-    def _take(self, n):
-        while len(self.buffer) < n:
-            self._fill()
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
-
-    def send(self, text):
-        payload = text.encode()
-        assert len(payload) < 126
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + masked)
-
-    def recv_json(self):
-        """The next text frame as JSON; EOFError when the connection ends."""
-        while True:
-            b0, b1 = self._take(2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._take(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._take(8))[0]
-            payload = self._take(n)
-            if b0 & 0x0F == 8:
-                raise EOFError("close frame")
-            if b0 & 0x0F == 1:
-                return json.loads(payload)
-
-    def recv_type(self, kind):
-        """The next frame of type `kind`, skipping others (presence)."""
-        frame = self.recv_json()
-        while frame.get("type") != kind:
-            frame = self.recv_json()
-        return frame
-
-    def close(self):
-        self.sock.close()
+def connect(port, target, token=None, bearer=None):
+    return Ws(port, with_token(target, token), auth_headers(bearer))
 
 
 def raw_upgrade(port, target, token=None, bearer=None):
     """(status, JSON body or None) of an upgrade request the server is expected to refuse."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(upgrade_request(port, target, token, bearer))
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
-        lines = head.decode(errors="replace").split("\r\n")
-        status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.1 ") else 0
-        length = next((int(line.split(":", 1)[1]) for line in lines[1:]
-                       if line.lower().startswith("content-length:")), 0)
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-    try:
-        return status, json.loads(body)
-    except ValueError:
-        return status, None
+    return refused_upgrade(port, with_token(target, token), auth_headers(bearer))
 
 
 def api(port, path, bearer=None):
@@ -192,26 +112,18 @@ def api(port, path, bearer=None):
 
 
 def start_server(workdir, public_key):
-    proc = subprocess.Popen([EXE, "serve", "--address", "127.0.0.1", "--port", "0", "--threads",
-                             "1", "--db", os.path.join(workdir, "huddle.db"), "--auth", "jwt",
-                             "--jwt-public-key", public_key, "--jwt-issuer", ISSUER,
-                             "--jwt-audience", AUDIENCE, "--log-level", "warning"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("listening on 127.0.0.1:"):
-        proc.kill()
-        proc.wait()
-        sys.exit(f"FAIL: no 'listening on' line, got {line!r}")
-    return proc, int(line.rsplit(":", 1)[1])
+    return raw_ws.start_server(EXE, "--threads", "1", "--db", os.path.join(workdir, "huddle.db"),
+                               "--auth", "jwt", "--jwt-public-key", public_key,
+                               "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE)
 
 
 def test_chat(port, alice_token, bob_token):
     # One token in the query (as browsers send it), one in the Authorization header.
-    alice = Ws(port, "/ws/1", token=alice_token)
+    alice = connect(port, "/ws/1", token=alice_token)
     welcome = alice.recv_json()
     check(welcome.get("type") == "welcome" and welcome.get("user") == "alice",
           f"alice's RS256 token opens /ws/1 as alice (?token=): {welcome}")
-    bob = Ws(port, "/ws/1?name=mallory", bearer=bob_token)
+    bob = connect(port, "/ws/1?name=mallory", bearer=bob_token)
     welcome = bob.recv_json()
     check(welcome.get("type") == "welcome" and welcome.get("user") == "bob"
           and welcome.get("members") == ["alice"],

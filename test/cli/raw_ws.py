@@ -14,16 +14,47 @@ import urllib.request
 TIMEOUT = 20
 
 
+def upgrade_request(port, target, headers=()):
+    """The bytes of a WebSocket upgrade request; `headers` are extra "Name: value" lines."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+             "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+             "Sec-WebSocket-Version: 13", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def refused_upgrade(port, target, headers=()):
+    """(status, JSON body or None) of an upgrade request the server is expected to refuse."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(upgrade_request(port, target, headers))
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.1 ") else 0
+        length = next((int(line.split(":", 1)[1]) for line in lines[1:]
+                       if line.lower().startswith("content-length:")), 0)
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
 class Ws:
     """Text frames, masked as RFC 6455 §5.3 requires."""
 
-    def __init__(self, port, target):
+    def __init__(self, port, target, headers=()):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
+        self.sock.sendall(upgrade_request(port, target, headers))
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
@@ -75,18 +106,26 @@ class Ws:
             if opcode == 1:
                 return json.loads(payload)
 
+    def recv_type(self, kind):
+        """The next frame of type `kind`, skipping others (presence)."""
+        frame = self.recv_json()
+        while frame.get("type") != kind:
+            frame = self.recv_json()
+        return frame
+
     def close(self):
         self.sock.close()
 
 
-def start_server(exe, db, *extra):
-    """`huddle serve` on 127.0.0.1, an ephemeral port, --auth none; returns (process, port)."""
-    proc = subprocess.Popen([exe, "serve", "--address", "127.0.0.1", "--port", "0", "--db", db,
-                             "--log-level", "warning", "--auth", "none", *extra],
+def start_server(exe, *options):
+    """`huddle serve OPTIONS` on 127.0.0.1, an ephemeral port; returns (process, port)."""
+    proc = subprocess.Popen([exe, "serve", "--address", "127.0.0.1", "--port", "0",
+                             "--log-level", "warning", *options],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on 127.0.0.1:"):
         proc.kill()
+        proc.wait()
         sys.exit(f"FAIL: no 'listening on' line, got {line!r}")
     return proc, int(line.rsplit(":", 1)[1])
 

@@ -53,12 +53,12 @@ def main():
     db = os.path.join(workdir, "history.db")
     extra = ["--replay-limit", str(MESSAGES), "--send-queue-bytes", "1048576"]
     try:
-        server, _ = start_server(EXE, db, *extra)  # creates the schema
+        server, _ = start_server(EXE, "--db", db, "--auth", "none", *extra)  # creates the schema
         server.send_signal(signal.SIGTERM)
         check(server.wait(timeout=TIMEOUT) == 0, "the first server stops cleanly")
         fill(db)
 
-        server, port = start_server(EXE, db, *extra)
+        server, port = start_server(EXE, "--db", db, "--auth", "none", *extra)
         warm = Ws(port, f"/ws/{GROUP}?name=warm&since={MESSAGES - 10}")  # code and caches in use
         for _ in range(11):
             warm.recv_json()
