@@ -63,7 +63,7 @@ public:
   ChatManager(const ChatManager&) = delete;
   ChatManager& operator=(const ChatManager&) = delete;
 
-  // Registers `member` in `group`. Under the group's lock it first offers the member its
+  // Registers `member` in `group` (throws what the log's last_id() throws, see broadcast()). Under the group's lock it first offers the member its
   // `welcome` frame, then adds it, then offers `join` to the others when this is the
   // user's first connection in the group; so the welcome is the first frame the member
   // gets and its last_id is exactly the id before the first message it gets live.
@@ -78,7 +78,10 @@ public:
   // take it (MessageLog::try_reserve()): then nothing was sent and no id used. A
   // group with no members still gets an id (the message reaches nobody). `on_durable`
   // (may be empty) is called once the log has stored the message (e.g. to send the
-  // sender's ack), or right after the broadcast when there is no log.
+  // sender's ack), or right after the broadcast when there is no log. Throws what the
+  // log's last_id() throws when the group must be created and the log cannot answer.
+  // With g++ 12, pass a named MessageDraft, not `MessageDraft{...}` written inside the
+  // co_await expression: g++ destroys such a temporary twice (GCC bug 100611).
   boost::asio::awaitable<MessagePtr> broadcast(GroupId group, MessageDraft draft,
                                                const Member* exclude, OnDurable on_durable = {});
 
