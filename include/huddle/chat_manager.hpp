@@ -63,10 +63,11 @@ public:
   ChatManager(const ChatManager&) = delete;
   ChatManager& operator=(const ChatManager&) = delete;
 
-  // Registers `member` in `group` (throws what the log's last_id() throws, see broadcast()). Under the group's lock it first offers the member its
+  // Registers `member` in `group`. Under the group's lock it first offers the member its
   // `welcome` frame, then adds it, then offers `join` to the others when this is the
   // user's first connection in the group; so the welcome is the first frame the member
-  // gets and its last_id is exactly the id before the first message it gets live.
+  // gets and its last_id is exactly the id before the first message it gets live. Throws
+  // what the log's last_id() throws (see broadcast()).
   boost::asio::awaitable<JoinResult> connect(GroupId group, std::shared_ptr<Member> member);
 
   // Removes `member`; offers `leave` when it was the user's last connection; erases the
