@@ -68,8 +68,15 @@ asio::awaitable<void> WsSession::run(Request request) {
   }));
   // Pongs (and pings) are consumed inside Beast's read and never complete async_read:
   // without this a peer that only listens would look idle.
-  ws_.control_callback(
-      [this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    last_heard_ = Clock::now();
+    // Beast answers a close code it knows to be invalid with 1002, but echoes 5000 and
+    // above; it calls this before it writes its reply (RFC 6455 §7.4, net/frame_header.hpp).
+    const std::uint16_t code = ws_.reason().code; // none (0): a close frame without a code
+    if (kind == websocket::frame_type::close && code != websocket::close_code::none &&
+        !is_valid_close_code(code))
+      ws_.next_layer().replace_next_close(websocket::close_code::protocol_error);
+  });
   ws_.read_message_max(config.max_message_bytes);
   {
     // write_frames() writes on the socket directly and must get would_block, not a wait.
