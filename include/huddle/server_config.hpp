@@ -43,6 +43,13 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{60'000};
   // Open WebSocket connections; upgrade requests over it get HTTP 503.
   std::size_t max_connections = 100'000;
+  // Data frames one connection may send: `message_burst` back to back, then `message_rate`
+  // per second (0: no limit). Over it a frame is dropped and its sender gets the error
+  // "rate_limited" with a retry hint; the `rate_limit_close_after`-th such refusal in a row
+  // (no accepted frame in between; 0: never) closes the connection with 1008 "rate limit".
+  unsigned message_rate = 20;
+  unsigned message_burst = 40;
+  unsigned rate_limit_close_after = 20;
   // A connection receiving 4 or more frames per this interval writes at most once per
   // interval: up to this much latency buys several times fewer syscalls per delivery in a
   // busy group (net/write_coalescing.hpp, docs/benchmarks.md). Quieter connections write

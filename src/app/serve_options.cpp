@@ -47,6 +47,15 @@ po::options_description describe(const ServeOptions& defaults) {
       "drop a client not heard from (not even a pong) for this long")(
       "max-connections", po::value<std::string>()->default_value(std::to_string(d.max_connections)),
       "open WebSocket connections; more upgrade requests get HTTP 503")(
+      "message-rate", po::value<std::string>()->default_value(std::to_string(d.message_rate)),
+      "frames per second one connection may send, after a burst of --message-burst; more are "
+      "refused with the error rate_limited (0: no limit)")(
+      "message-burst", po::value<std::string>()->default_value(std::to_string(d.message_burst)),
+      "frames one connection may send back to back")(
+      "rate-limit-close-after",
+      po::value<std::string>()->default_value(std::to_string(d.rate_limit_close_after)),
+      "refused frames in a row (none accepted between) that close the connection with 1008 "
+      "\"rate limit\" (0: never)")(
       "write-coalesce", po::value<std::string>()->default_value(format_duration(d.write_coalesce)),
       "a client receiving 4 or more frames per this interval gets them at most once per "
       "interval, in one write (fewer syscalls; up to this much latency); 0: write at once")(
@@ -187,6 +196,11 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.idle_timeout = parse_duration("idle-timeout", text("idle-timeout"));
   server.max_connections =
       parse_integer<std::size_t>("max-connections", text("max-connections"), 1, 10'000'000);
+  server.message_rate = parse_integer<unsigned>("message-rate", text("message-rate"), 0, 1'000'000);
+  server.message_burst =
+      parse_integer<unsigned>("message-burst", text("message-burst"), 1, 1'000'000);
+  server.rate_limit_close_after = parse_integer<unsigned>(
+      "rate-limit-close-after", text("rate-limit-close-after"), 0, 1'000'000);
   server.shutdown_timeout = parse_duration("shutdown-timeout", text("shutdown-timeout"));
   const std::string coalesce = text("write-coalesce");
   server.write_coalesce =

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -73,7 +74,10 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
       history_(std::make_shared<store::HistoryStore>(history_config(config_))),
       chat_(executor, history_), access_(config_),
       watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
-      drained_(executor, 1) {}
+      drained_(executor, 1) {
+  if (config_.message_rate > 0 && config_.message_burst == 0)
+    throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
+}
 
 bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;

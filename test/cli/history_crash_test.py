@@ -92,7 +92,8 @@ class Ws:
 def start_server(db):
     proc = subprocess.Popen([EXE, "serve", "--address", "127.0.0.1", "--port", "0", "--threads",
                              "2", "--db", db, "--durability", "batch", "--history-per-group", "0",
-                             "--log-level", "warning", "--auth", "none"],
+                             "--log-level", "warning", "--auth", "none",
+                             "--message-rate", "0"],  # a flood, on purpose
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on 127.0.0.1:"):

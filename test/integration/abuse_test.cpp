@@ -1,5 +1,6 @@
-// Abuse limits (issue 11) over real sockets: close frames with a code RFC 6455 §7.4 forbids
-// answered with 1002.
+// Abuse limits (issue 11) over real sockets: the per-connection message rate (rate_limited,
+// then 1008 "rate limit"), and close frames with a code RFC 6455 §7.4 forbids answered
+// with 1002.
 #include "test_server.hpp"
 #include "ws_client.hpp"
 
@@ -7,6 +8,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 using namespace huddle::test;
 
@@ -118,6 +120,80 @@ int close_reply(std::uint16_t port, std::uint16_t code) {
 } // namespace abuse_test
 
 using namespace abuse_test;
+
+TEST_CASE("over message_rate a message is refused with rate_limited; persisting closes 1008") {
+  huddle::ServerConfig config;
+  config.message_rate = 1; // slow refill: the test's own pace cannot earn many tokens
+  config.message_burst = 3;
+  config.rate_limit_close_after = 5;
+  TestServer server(config);
+  WsClient sender, peer;
+  sender.join(server.port(), 1, "sender");
+  peer.join(server.port(), 1, "peer");
+  sender.expect("join");
+
+  // One message at a time, each answered (ack or error) before the next, until closed.
+  std::vector<std::string> accepted, refused;
+  std::vector<std::string> answers; // "ack" or "error", in order
+  websocket::close_reason ended;
+  for (int i = 0; i < 100; ++i) {
+    const std::string ref = "r" + std::to_string(i);
+    if (sender.try_send(R"({"type":"message","text":"m)" + std::to_string(i) + R"(","ref":")" +
+                        ref + "\"}"))
+      break;
+    const Received received = sender.read();
+    if (received.ec) {
+      CHECK(received.ec == websocket::error::closed);
+      ended = sender.reason();
+      break;
+    }
+    const auto frame = parse_object(received.text);
+    REQUIRE(frame.has_value());
+    const std::string type = str(*frame, "type");
+    answers.push_back(type);
+    CHECK(str(*frame, "ref") == ref);
+    if (type == "ack") {
+      accepted.push_back("m" + std::to_string(i));
+    } else {
+      REQUIRE(type == "error");
+      CHECK(str(*frame, "code") == "rate_limited");
+      CHECK_FALSE(str(*frame, "detail").empty());
+      const std::int64_t retry = num(*frame, "retry_after_ms");
+      CHECK(retry >= 1);
+      CHECK(retry <= 1000);
+      refused.push_back("m" + std::to_string(i));
+    }
+  }
+  CHECK(ended.code == websocket::close_code::policy_error);
+  CHECK(std::string(ended.reason.data(), ended.reason.size()) == "rate limit");
+  REQUIRE(accepted.size() >= 3); // the burst
+  // Closed on the 5th refusal in a row: the four answers before it were refusals.
+  REQUIRE(answers.size() >= 4);
+  for (std::size_t i = answers.size() - 4; i < answers.size(); ++i)
+    CHECK(answers[i] == "error");
+
+  // The peer got every accepted message and no refused one, then saw the sender leave.
+  std::vector<std::string> delivered;
+  for (;;) {
+    const json::object frame = peer.read_json();
+    if (str(frame, "type") == "leave") break;
+    REQUIRE(str(frame, "type") == "message");
+    delivered.push_back(str(frame, "text"));
+  }
+  CHECK(delivered == accepted);
+}
+
+TEST_CASE("message_rate 0 lets a connection send as fast as it likes") {
+  huddle::ServerConfig config;
+  config.message_rate = 0;
+  TestServer server(config);
+  WsClient sender;
+  sender.join(server.port(), 2, "sender");
+  for (int i = 0; i < 300; ++i)
+    sender.send_message("m", "r" + std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    CHECK(str(sender.next_of("ack"), "ref") == "r" + std::to_string(i));
+}
 
 TEST_CASE("a client close with a code RFC 6455 forbids is answered with 1002") {
   TestServer server;

@@ -26,6 +26,10 @@ serve_args=(serve --address 127.0.0.1 --port 0)
 serve_help=$("$huddle" serve --help 2>&1 || true)
 if grep -q -- '--db' <<<"$serve_help"; then serve_args+=(--db "$work/history.db"); fi
 if grep -q -- '--auth' <<<"$serve_help"; then serve_args+=(--auth none); fi
+# The load tool floods: no per-connection message rate limit.
+if grep -q -- '--message-rate' <<<"$serve_help"; then
+  serve_args+=(--message-rate 0)
+fi
 "$huddle" "${serve_args[@]}" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 
