@@ -1,18 +1,41 @@
 // Abuse limits (issue 11) over real sockets: the per-connection message rate (rate_limited,
-// then 1008 "rate limit"), and close frames with a code RFC 6455 §7.4 forbids answered
-// with 1002.
+// then 1008 "rate limit"), the per-address limits on connections and upgrades (HTTP 429 with
+// Retry-After before any upgrade), X-Forwarded-For believed from trusted proxies only, and
+// close frames with a code RFC 6455 §7.4 forbids answered with 1002.
 #include "test_server.hpp"
 #include "ws_client.hpp"
 
 #include <doctest/doctest.h>
 
 #include <array>
+#include <set>
 #include <string>
 #include <vector>
 
 using namespace huddle::test;
 
 namespace abuse_test {
+
+// The answer to an upgrade that was refused before it happened.
+struct Refused {
+  unsigned status = 0;
+  std::string error;       // the JSON body's "error"
+  std::string retry_after; // the Retry-After header
+};
+
+Refused refusal_of(const HttpAnswer& answer) {
+  return {answer.status(), answer.body ? str(*answer.body, "error") : std::string(),
+          std::string(answer.response[http::field::retry_after])};
+}
+
+// An upgrade request on a connection that closes once it is answered.
+HttpAnswer try_upgrade(std::uint16_t port, const std::string& target,
+                       const std::string& forwarded_for = {}) {
+  HttpCall call;
+  call.upgrade = true;
+  if (!forwarded_for.empty()) call.named_headers.emplace_back("X-Forwarded-For", forwarded_for);
+  return http_call(port, target, call);
+}
 
 // A WebSocket client that writes its frames by hand, to send what a library would not.
 class RawWsClient {
@@ -193,6 +216,87 @@ TEST_CASE("message_rate 0 lets a connection send as fast as it likes") {
     sender.send_message("m", "r" + std::to_string(i));
   for (int i = 0; i < 300; ++i)
     CHECK(str(sender.next_of("ack"), "ref") == "r" + std::to_string(i));
+}
+
+TEST_CASE("an address over max_connections_per_address gets 429 before any upgrade") {
+  huddle::ServerConfig config;
+  config.max_connections_per_address = 2;
+  config.upgrade_rate_per_address = 0;
+  TestServer server(config);
+  WsClient first, second;
+  first.join(server.port(), 3, "first");
+  second.join(server.port(), 3, "second");
+
+  const Refused third = refusal_of(try_upgrade(server.port(), "/ws/3?name=third"));
+  CHECK(third.status == 429);
+  CHECK(third.error == "too_many_address_connections");
+  CHECK(std::stoi(third.retry_after) >= 1);
+  CHECK(server.member_count(3) == 2);
+
+  // A closed connection gives its slot back.
+  REQUIRE_FALSE(first.close());
+  CHECK(TestServer::eventually([&] {
+    WsClient again;
+    return !again.connect(server.port(), "/ws/3?name=again");
+  }));
+}
+
+TEST_CASE("upgrades over upgrade_rate_per_address get 429 rate_limited with Retry-After") {
+  huddle::ServerConfig config;
+  config.max_connections_per_address = 0;
+  config.upgrade_rate_per_address = 1;
+  config.upgrade_burst_per_address = 3;
+  TestServer server(config);
+  std::vector<unsigned> statuses;
+  Refused refused;
+  for (int i = 0; i < 10 && refused.status == 0; ++i) {
+    const HttpAnswer answer = try_upgrade(server.port(), "/ws/4?name=u" + std::to_string(i));
+    REQUIRE(!answer.ec);
+    statuses.push_back(answer.status());
+    if (answer.status() != 101) refused = refusal_of(answer);
+  }
+  REQUIRE(statuses.size() >= 4);
+  CHECK(statuses[0] == 101);
+  CHECK(statuses[1] == 101);
+  CHECK(statuses[2] == 101);
+  CHECK(refused.status == 429);
+  CHECK(refused.error == "rate_limited");
+  CHECK(refused.retry_after == "1");
+  // A bad request counts as an attempt too, and is refused before its target is read.
+  CHECK(refusal_of(try_upgrade(server.port(), "/ws/0")).status == 429);
+}
+
+TEST_CASE("X-Forwarded-For names the client only when the peer is a trusted proxy") {
+  huddle::ServerConfig config;
+  config.max_connections_per_address = 1;
+  config.upgrade_rate_per_address = 0;
+
+  SUBCASE("trusted: each forwarded client has its own limit") {
+    config.trusted_proxies = {"127.0.0.0/8"};
+    TestServer server(config);
+    WsClient a, b, proxy_itself;
+    a.set_header("X-Forwarded-For", "203.0.113.1");
+    b.set_header("X-Forwarded-For", "198.51.100.9, 203.0.113.2"); // the left one is forged
+    REQUIRE_FALSE(a.connect(server.port(), "/ws/6?name=a"));
+    REQUIRE_FALSE(b.connect(server.port(), "/ws/6?name=b"));
+    REQUIRE_FALSE(proxy_itself.connect(server.port(), "/ws/6?name=p")); // no header: 127.0.0.1
+    CHECK(refusal_of(try_upgrade(server.port(), "/ws/6?name=a2", "203.0.113.1")).status == 429);
+    CHECK(refusal_of(try_upgrade(server.port(), "/ws/6?name=b2", "203.0.113.2")).status == 429);
+    CHECK(refusal_of(try_upgrade(server.port(), "/ws/6?name=p2")).status == 429);
+    // A client cannot escape its limit by writing a header of its own: the proxy appends.
+    CHECK(
+        refusal_of(try_upgrade(server.port(), "/ws/6?name=a3", "192.0.2.1, 203.0.113.1")).status ==
+        429);
+    CHECK(try_upgrade(server.port(), "/ws/6?name=c", "203.0.113.3").status() == 101);
+  }
+
+  SUBCASE("not trusted: the header is ignored, every request is the peer's") {
+    TestServer server(config);
+    WsClient a;
+    a.set_header("X-Forwarded-For", "203.0.113.1");
+    REQUIRE_FALSE(a.connect(server.port(), "/ws/6?name=a"));
+    CHECK(refusal_of(try_upgrade(server.port(), "/ws/6?name=b", "203.0.113.2")).status == 429);
+  }
 }
 
 TEST_CASE("a client close with a code RFC 6455 forbids is answered with 1002") {

@@ -26,9 +26,9 @@ serve_args=(serve --address 127.0.0.1 --port 0)
 serve_help=$("$huddle" serve --help 2>&1 || true)
 if grep -q -- '--db' <<<"$serve_help"; then serve_args+=(--db "$work/history.db"); fi
 if grep -q -- '--auth' <<<"$serve_help"; then serve_args+=(--auth none); fi
-# The load tool floods: no per-connection message rate limit.
+# The load tool floods from one address: no abuse limits (per-connection rate, per address).
 if grep -q -- '--message-rate' <<<"$serve_help"; then
-  serve_args+=(--message-rate 0)
+  serve_args+=(--message-rate 0 --max-connections-per-address 0 --upgrade-rate-per-address 0)
 fi
 "$huddle" "${serve_args[@]}" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
