@@ -3,6 +3,7 @@
 
 #include "net/access_routes.hpp"
 #include "net/http_response.hpp"
+#include "net/log_redaction.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
 #include "net/web_assets.hpp"
@@ -217,6 +218,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
     // A proxy may forward many clients' requests on one connection: each is looked at anew.
     const asio::ip::address client = request_client(request, peer, state);
     const std::string from = client.to_string();
+    BOOST_LOG_TRIVIAL(debug) << "request " << request.method_string() << ' '
+                             << redact_target(request.target()) << " from=" << from;
     // Requests reach the account and history databases: a failing one is a 500, not a crash.
     Response response;
     std::string failure;
@@ -299,8 +302,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
       failure = e.what();
     }
     if (!failure.empty()) {
-      BOOST_LOG_TRIVIAL(error) << "request failed " << request.target() << " from=" << from << ": "
-                               << failure;
+      BOOST_LOG_TRIVIAL(error) << "request failed " << redact_target(request.target())
+                               << " from=" << from << ": " << failure;
       response = json_error(request, http::status::internal_server_error, "internal_error",
                             "the server's database could not answer");
     }
