@@ -30,6 +30,9 @@ if grep -q -- '--auth' <<<"$serve_help"; then serve_args+=(--auth none); fi
 if grep -q -- '--message-rate' <<<"$serve_help"; then
   serve_args+=(--message-rate 0 --max-connections-per-address 0 --upgrade-rate-per-address 0)
 fi
+# Created here: the background server opens its redirection only once it is scheduled, and
+# the first sed below may come before (seen on a loaded machine: "can't read server.out").
+: >"$work/server.out"
 "$huddle" "${serve_args[@]}" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 
