@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace huddle {
 
@@ -43,6 +44,24 @@ struct ServerConfig {
   std::chrono::milliseconds idle_timeout{60'000};
   // Open WebSocket connections; upgrade requests over it get HTTP 503.
   std::size_t max_connections = 100'000;
+  // Per client address (see trusted_proxies): open WebSocket connections, and upgrade
+  // requests (`upgrade_burst_per_address` back to back, then `upgrade_rate_per_address` per
+  // second). Over either, the upgrade is refused with HTTP 429 and Retry-After before any
+  // token is checked. 0: no limit.
+  std::size_t max_connections_per_address = 1000;
+  unsigned upgrade_rate_per_address = 20;
+  unsigned upgrade_burst_per_address = 100;
+  // Data frames one connection may send: `message_burst` back to back, then `message_rate`
+  // per second (0: no limit). Over it a frame is dropped and its sender gets the error
+  // "rate_limited" with a retry hint; the `rate_limit_close_after`-th such refusal in a row
+  // (no accepted frame in between; 0: never) closes the connection with 1008 "rate limit".
+  unsigned message_rate = 20;
+  unsigned message_burst = 40;
+  unsigned rate_limit_close_after = 20;
+  // Reverse proxies (IPv4 and IPv6 CIDR ranges, or single addresses): only from a peer in
+  // one of them is X-Forwarded-For believed, for the per-address limits, the login throttle
+  // and the logs. Empty: the TCP peer is the client, whatever the headers say.
+  std::vector<std::string> trusted_proxies;
   // A connection receiving 4 or more frames per this interval writes at most once per
   // interval: up to this much latency buys several times fewer syscalls per delivery in a
   // busy group (net/write_coalescing.hpp, docs/benchmarks.md). Quieter connections write

@@ -1,6 +1,7 @@
 #include "app/serve_options.hpp"
 
 #include "app/usage_error.hpp"
+#include "net/client_address.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
@@ -47,6 +48,28 @@ po::options_description describe(const ServeOptions& defaults) {
       "drop a client not heard from (not even a pong) for this long")(
       "max-connections", po::value<std::string>()->default_value(std::to_string(d.max_connections)),
       "open WebSocket connections; more upgrade requests get HTTP 503")(
+      "max-connections-per-address",
+      po::value<std::string>()->default_value(std::to_string(d.max_connections_per_address)),
+      "open WebSocket connections per client address; more upgrades get HTTP 429 (0: none)")(
+      "upgrade-rate-per-address",
+      po::value<std::string>()->default_value(std::to_string(d.upgrade_rate_per_address)),
+      "WebSocket upgrade requests per second per client address, after a burst of "
+      "--upgrade-burst-per-address; more get HTTP 429 with Retry-After (0: no limit)")(
+      "upgrade-burst-per-address",
+      po::value<std::string>()->default_value(std::to_string(d.upgrade_burst_per_address)),
+      "upgrade requests one client address may make back to back")(
+      "message-rate", po::value<std::string>()->default_value(std::to_string(d.message_rate)),
+      "frames per second one connection may send, after a burst of --message-burst; more are "
+      "refused with the error rate_limited (0: no limit)")(
+      "message-burst", po::value<std::string>()->default_value(std::to_string(d.message_burst)),
+      "frames one connection may send back to back")(
+      "rate-limit-close-after",
+      po::value<std::string>()->default_value(std::to_string(d.rate_limit_close_after)),
+      "refused frames in a row (none accepted between) that close the connection with 1008 "
+      "\"rate limit\" (0: never)")(
+      "trusted-proxies", po::value<std::string>()->default_value(""),
+      "reverse proxies (comma-separated CIDRs, IPv4 or IPv6) whose X-Forwarded-For names the "
+      "client; from any other peer the header is ignored")(
       "write-coalesce", po::value<std::string>()->default_value(format_duration(d.write_coalesce)),
       "a client receiving 4 or more frames per this interval gets them at most once per "
       "interval, in one write (fewer syscalls; up to this much latency); 0: write at once")(
@@ -130,6 +153,28 @@ Integer parse_integer(const std::string& flag, const std::string& text, Integer 
   return value;
 }
 
+// "10.0.0.0/8, ::1" -> {"10.0.0.0/8", "::1"}, each checked as the server will read it.
+std::vector<std::string> parse_trusted_proxies(const std::string& text) {
+  std::vector<std::string> ranges;
+  std::size_t start = 0;
+  while (start <= text.size() && !text.empty()) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    try {
+      net::parse_address_range(item);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError("--trusted-proxies takes CIDRs like 10.0.0.0/8 or 2001:db8::/32, "
+                       "comma-separated: " +
+                       std::string(e.what()));
+    }
+    ranges.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return ranges;
+}
+
 // A name resolving to more than loopback is not loopback: only literals and "localhost".
 bool is_loopback(const std::string& address) {
   if (address == "localhost") return true;
@@ -191,6 +236,18 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.idle_timeout = parse_duration("idle-timeout", text("idle-timeout"));
   server.max_connections =
       parse_integer<std::size_t>("max-connections", text("max-connections"), 1, 10'000'000);
+  server.max_connections_per_address = parse_integer<std::size_t>(
+      "max-connections-per-address", text("max-connections-per-address"), 0, 10'000'000);
+  server.upgrade_rate_per_address = parse_integer<unsigned>(
+      "upgrade-rate-per-address", text("upgrade-rate-per-address"), 0, 1'000'000);
+  server.upgrade_burst_per_address = parse_integer<unsigned>(
+      "upgrade-burst-per-address", text("upgrade-burst-per-address"), 1, 1'000'000);
+  server.message_rate = parse_integer<unsigned>("message-rate", text("message-rate"), 0, 1'000'000);
+  server.message_burst =
+      parse_integer<unsigned>("message-burst", text("message-burst"), 1, 1'000'000);
+  server.rate_limit_close_after = parse_integer<unsigned>(
+      "rate-limit-close-after", text("rate-limit-close-after"), 0, 1'000'000);
+  server.trusted_proxies = parse_trusted_proxies(text("trusted-proxies"));
   server.shutdown_timeout = parse_duration("shutdown-timeout", text("shutdown-timeout"));
   const std::string coalesce = text("write-coalesce");
   server.write_coalesce =

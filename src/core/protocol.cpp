@@ -54,10 +54,12 @@ std::string encode_ack(const std::optional<std::string>& ref, MessageId id) {
 }
 
 std::string encode_error(std::string_view code, std::string_view detail,
-                         const std::optional<std::string>& ref) {
+                         const std::optional<std::string>& ref,
+                         std::optional<std::int64_t> retry_after_ms) {
   json::object error{{"type", "error"}, {"code", code}};
   if (ref) error["ref"] = *ref;
   error["detail"] = detail;
+  if (retry_after_ms) error["retry_after_ms"] = *retry_after_ms;
   return json::serialize(error);
 }
 

@@ -34,8 +34,10 @@ std::string encode_presence(std::string_view type, GroupId group, std::string_vi
 // `ref` is omitted from the frame when the client sent none.
 std::string encode_ack(const std::optional<std::string>& ref, MessageId id);
 // `ref`: the client's ref of the message the error is about, when it sent one.
+// `retry_after_ms`: when the client may send again (with "rate_limited").
 std::string encode_error(std::string_view code, std::string_view detail,
-                         const std::optional<std::string>& ref = std::nullopt);
+                         const std::optional<std::string>& ref = std::nullopt,
+                         std::optional<std::int64_t> retry_after_ms = std::nullopt);
 
 // What a client asked for with one text frame.
 struct ClientMessage {

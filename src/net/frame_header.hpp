@@ -1,6 +1,6 @@
 // The header of an unmasked, final WebSocket text frame (RFC 6455 §5.2), as a server sends
 // it. Every recipient of a broadcast gets the same payload bytes; only this small header is
-// built per write, so the payload itself is never copied per recipient.
+// built per write, so the payload itself is never copied per recipient. Also: close codes.
 #pragma once
 
 #include <array>
@@ -32,6 +32,20 @@ constexpr FrameHeader text_frame_header(std::uint64_t payload_size) noexcept {
     header.size = 10;
   }
   return header;
+}
+
+// Whether a peer may send `code` in a close frame: RFC 6455 §7.4.1 and §7.4.2 with IANA's
+// registry (1012-1014 were added there). 1004-1006 and 1015 are reserved and never sent;
+// 0-999, 1016-2999 and 5000 and above are not used. Beast echoes 5000 and above, so the
+// session checks (net/ws_session.cpp) and answers those with 1002.
+constexpr bool is_valid_close_code(std::uint16_t code) noexcept {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
+// A server's close frame with `code` and no reason.
+constexpr std::array<unsigned char, 4> close_frame(std::uint16_t code) noexcept {
+  return {0x88, 0x02, static_cast<unsigned char>(code >> 8), static_cast<unsigned char>(code)};
 }
 
 } // namespace huddle::net

@@ -3,6 +3,7 @@
 
 #include "net/access_routes.hpp"
 #include "net/http_response.hpp"
+#include "net/log_redaction.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
 #include "net/web_assets.hpp"
@@ -162,6 +163,35 @@ asio::awaitable<std::optional<Response>> check_upgrade(const Request& request, S
   co_return std::nullopt;
 }
 
+// The client this request comes from: the peer, or whom a trusted proxy forwards
+// (net/client_address.hpp).
+asio::ip::address request_client(const Request& request, const asio::ip::address& peer,
+                                 const ServerState& state) {
+  const std::vector<AddressRange>& trusted = state.trusted_proxies();
+  if (trusted.empty()) return peer;
+  std::vector<std::string_view> forwarded_for;
+  for (auto [line, end] = request.equal_range("X-Forwarded-For"); line != end; ++line)
+    forwarded_for.push_back(line->value());
+  return client_address(peer, forwarded_for, trusted);
+}
+
+// An upgrade refused by the per-address limits (ServerConfig::max_connections_per_address,
+// upgrade_rate_per_address).
+Response address_refusal(const Request& request, const AddressLimits::Refusal& refusal) {
+  const std::string seconds = std::to_string(refusal.retry_after.count());
+  Response response =
+      refusal.reason == AddressLimits::Refusal::Reason::upgrade_rate
+          ? json_error(request, http::status::too_many_requests, "rate_limited",
+                       "too many connection attempts from this address "
+                       "(--upgrade-rate-per-address); try again in " +
+                           seconds + " s")
+          : json_error(request, http::status::too_many_requests, "too_many_address_connections",
+                       "too many open connections from this address "
+                       "(--max-connections-per-address)");
+  response.set(http::field::retry_after, seconds);
+  return response;
+}
+
 } // namespace
 
 asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
@@ -169,7 +199,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
   ServerState& state = *state_ptr;
   const ServerConfig& config = state.config();
   boost::system::error_code peer_error;
-  const std::string peer_address = socket.remote_endpoint(peer_error).address().to_string();
+  const asio::ip::address peer = unmapped(socket.remote_endpoint(peer_error).address());
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
 
@@ -191,14 +221,27 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
       break;
     }
 
+    // A proxy may forward many clients' requests on one connection: each is looked at anew.
+    const asio::ip::address client = request_client(request, peer, state);
+    const std::string from = client.to_string();
+    BOOST_LOG_TRIVIAL(debug) << "request " << request.method_string() << ' '
+                             << redact_target(request.target()) << " from=" << from;
     // Requests reach the account and history databases: a failing one is a 500, not a crash.
     Response response;
     std::string failure;
     try {
       const std::string_view target = request.target();
       if (target.starts_with(k_ws_prefix) && beast::websocket::is_upgrade(request)) {
+        // Before anything costs more than a table lookup: tokens, memberships.
+        auto admitted = state.address_limits().try_admit(client);
         auto parsed = parse_ws_target(target);
-        if (auto* error = std::get_if<TargetError>(&parsed)) {
+        if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
+          BOOST_LOG_TRIVIAL(debug)
+              << "upgrade refused from=" << from << ": "
+              << (refusal->reason == AddressLimits::Refusal::Reason::connections ? "connections"
+                                                                                 : "upgrade rate");
+          response = address_refusal(request, *refusal);
+        } else if (auto* error = std::get_if<TargetError>(&parsed)) {
           response = json_error(request, http::status::bad_request, error->code, error->detail);
         } else {
           auto& ws_target = std::get<WsTarget>(parsed);
@@ -242,7 +285,9 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
             // request buffer and the parser are not kept for the WebSocket's whole life
             // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory").
             asio::co_spawn(executor, session->run(std::move(request)),
-                           [state_ptr, session](std::exception_ptr e) { // keeps it alive
+                           [state_ptr, session,
+                            admission = std::move(std::get<AddressLimits::Admission>(admitted))](
+                               std::exception_ptr e) { // keeps it alive
                              if (e) {
                                try {
                                  std::rethrow_exception(e);
@@ -257,13 +302,14 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
         }
         response.keep_alive(false); // a refused upgrade ends the connection
       } else {
-        response = co_await route(request, state, peer_address);
+        response = co_await route(request, state, from);
       }
     } catch (const std::exception& e) {
       failure = e.what();
     }
     if (!failure.empty()) {
-      BOOST_LOG_TRIVIAL(error) << "request failed " << request.target() << ": " << failure;
+      BOOST_LOG_TRIVIAL(error) << "request failed " << redact_target(request.target())
+                               << " from=" << from << ": " << failure;
       response = json_error(request, http::status::internal_server_error, "internal_error",
                             "the server's database could not answer");
     }

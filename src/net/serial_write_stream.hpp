@@ -10,14 +10,19 @@
 // lock with try_lock_write() and writes on the socket itself when it can do so at once.
 #pragma once
 
+#include "net/frame_header.hpp"
+
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace huddle::net {
@@ -40,9 +45,25 @@ public:
   }
 
   // Writes all of `buffers` under the write lock (a write_some that always writes all).
+  // Beast writes every frame of its own here, so this is where a close frame is replaced
+  // (replace_next_close()).
   template <class ConstBuffers, class WriteToken>
   auto async_write_some(const ConstBuffers& buffers, WriteToken&& token) {
-    return async_write_locked(buffers, std::forward<WriteToken>(token));
+    bool replace = false;
+    if (close_replacement_due_ && first_byte(buffers) == close_replacement_[0]) {
+      close_replacement_due_ = false;
+      replace = true;
+    }
+    return boost::asio::async_compose<WriteToken, void(boost::system::error_code, std::size_t)>(
+        LockedWrite<ConstBuffers>{*this, buffers, replace}, token, stream_);
+  }
+
+  // The next close frame Beast writes carries `code` (and no reason) instead of its own.
+  // Beast echoes a peer's close code that RFC 6455 §7.4 forbids (5000 and above); the
+  // session's control callback sees the peer's frame first and asks for 1002 here.
+  void replace_next_close(std::uint16_t code) noexcept {
+    close_replacement_ = close_frame(code);
+    close_replacement_due_ = true;
   }
 
   // Takes the write lock if it is free right now; release it with unlock_write().
@@ -55,13 +76,23 @@ public:
   template <class ConstBuffers, class WriteToken>
   auto async_write_locked(const ConstBuffers& buffers, WriteToken&& token) {
     return boost::asio::async_compose<WriteToken, void(boost::system::error_code, std::size_t)>(
-        LockedWrite<ConstBuffers>{*this, buffers}, token, stream_);
+        LockedWrite<ConstBuffers>{*this, buffers, false}, token, stream_);
   }
 
 private:
+  template <class ConstBuffers> static int first_byte(const ConstBuffers& buffers) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      const boost::asio::const_buffer buffer(*it);
+      if (buffer.size() > 0) return *static_cast<const unsigned char*>(buffer.data());
+    }
+    return -1;
+  }
+
   template <class ConstBuffers> struct LockedWrite {
     SerialWriteStream& stream;
     ConstBuffers buffers;
+    bool replace_close; // write stream.close_replacement_ instead, and report all of `buffers`
     enum { locking, writing, done } state = locking;
 
     template <class Self>
@@ -77,11 +108,15 @@ private:
       case writing:
         if (ec) return self.complete(ec, 0);
         state = done;
-        boost::asio::async_write(stream.stream_, buffers, std::move(self));
+        if (replace_close)
+          boost::asio::async_write(stream.stream_, boost::asio::buffer(stream.close_replacement_),
+                                   std::move(self));
+        else
+          boost::asio::async_write(stream.stream_, buffers, std::move(self));
         return;
       case done:
         stream.write_lock_.try_receive([](boost::system::error_code) {});
-        self.complete(ec, written);
+        self.complete(ec, replace_close && !ec ? boost::asio::buffer_size(buffers) : written);
       }
     }
   };
@@ -89,6 +124,8 @@ private:
   next_layer_type stream_;
   // Capacity 1: holding the one slot is holding the lock; waiters queue in order.
   boost::asio::experimental::channel<void(boost::system::error_code)> write_lock_;
+  std::array<unsigned char, 4> close_replacement_{};
+  bool close_replacement_due_ = false;
 };
 
 // Beast's closing handshake tears the transport down through these (found by ADL).

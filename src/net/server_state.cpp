@@ -11,6 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -29,6 +31,24 @@ store::HistoryConfig history_config(const ServerConfig& config) {
   history.max_queued = config.history_queue_limit;
   history.writer_nice = config.history_writer_nice;
   return history;
+}
+
+std::vector<AddressRange> parse_trusted_proxies(const ServerConfig& config) {
+  try {
+    return parse_address_ranges(config.trusted_proxies);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("ServerConfig::trusted_proxies: ") + e.what());
+  }
+}
+
+AddressLimits::Config address_limits_config(const ServerConfig& config) {
+  if (config.upgrade_rate_per_address > 0 && config.upgrade_burst_per_address == 0)
+    throw std::invalid_argument("ServerConfig::upgrade_burst_per_address must be at least 1");
+  AddressLimits::Config limits;
+  limits.max_connections = config.max_connections_per_address;
+  limits.upgrade_rate = config.upgrade_rate_per_address;
+  limits.upgrade_burst = config.upgrade_burst_per_address;
+  return limits;
 }
 
 #if defined(__GLIBC__)
@@ -71,9 +91,13 @@ void trim_soon(const boost::asio::any_io_executor& executor) noexcept {
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
     : config_(std::move(config)),
       history_(std::make_shared<store::HistoryStore>(history_config(config_))),
-      chat_(executor, history_), access_(config_),
+      chat_(executor, history_), access_(config_), trusted_proxies_(parse_trusted_proxies(config_)),
+      address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
-      drained_(executor, 1) {}
+      drained_(executor, 1) {
+  if (config_.message_rate > 0 && config_.message_burst == 0)
+    throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
+}
 
 bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;

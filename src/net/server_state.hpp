@@ -5,6 +5,8 @@
 #pragma once
 
 #include "auth/access_control.hpp"
+#include "net/address_limits.hpp"
+#include "net/client_address.hpp"
 #include "store/history_store.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -37,6 +39,9 @@ public:
   ChatManager& chat() noexcept { return chat_; }
   store::HistoryStore& history() noexcept { return *history_; }
   auth::AccessControl& access() noexcept { return access_; }
+  AddressLimits& address_limits() noexcept { return *address_limits_; }
+  // ServerConfig::trusted_proxies, parsed.
+  const std::vector<AddressRange>& trusted_proxies() const noexcept { return trusted_proxies_; }
 
   // Claims a connection slot; false when max_connections are open or the server stops.
   bool try_reserve_slot() noexcept;
@@ -86,6 +91,8 @@ private:
   const std::shared_ptr<store::HistoryStore> history_;
   ChatManager chat_;
   auth::AccessControl access_;
+  const std::vector<AddressRange> trusted_proxies_;
+  const std::shared_ptr<AddressLimits> address_limits_;
   boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
   boost::asio::steady_timer watch_timer_; // on watch_strand_
   std::atomic<std::size_t> slots_{0};

@@ -27,6 +27,19 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using boost::system::error_code;
+
+namespace {
+
+// The answer to a frame over ServerConfig::message_rate, which was not handled.
+std::string rate_limited(const std::optional<std::string>& ref,
+                         std::chrono::milliseconds retry_after) {
+  return protocol::encode_error("rate_limited",
+                                "too many messages (--message-rate): this one was not sent", ref,
+                                retry_after.count());
+}
+
+} // namespace
+
 // What an idle connection's read buffer holds while it waits (see reader()).
 constexpr std::size_t k_first_read_bytes = 64;
 
@@ -50,7 +63,10 @@ WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> stat
       queue_(state_->config().send_queue_bytes,
              WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
       wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()),
-      hold_timer_(ws_.get_executor()) {
+      hold_timer_(ws_.get_executor()),
+      rate_limiter_({state_->config().message_rate, state_->config().message_burst,
+                     state_->config().rate_limit_close_after},
+                    Clock::now()) {
   if (access_.expires_at) // the watchdog's timers count on the steady clock
     token_expires_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            *access_.expires_at - std::chrono::system_clock::now());
@@ -71,8 +87,15 @@ asio::awaitable<void> WsSession::run(Request request) {
   }));
   // Pongs (and pings) are consumed inside Beast's read and never complete async_read:
   // without this a peer that only listens would look idle.
-  ws_.control_callback(
-      [this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    last_heard_ = Clock::now();
+    // Beast answers a close code it knows to be invalid with 1002, but echoes 5000 and
+    // above; it calls this before it writes its reply (RFC 6455 §7.4, net/frame_header.hpp).
+    const std::uint16_t code = ws_.reason().code; // none (0): a close frame without a code
+    if (kind == websocket::frame_type::close && code != websocket::close_code::none &&
+        !is_valid_close_code(code))
+      ws_.next_layer().replace_next_close(websocket::close_code::protocol_error);
+  });
   ws_.read_message_max(config.max_message_bytes);
   {
     // write_frames() writes on the socket directly and must get would_block, not a wait.
@@ -150,12 +173,24 @@ asio::awaitable<void> WsSession::reader() {
       co_return;
     }
     last_heard_ = Clock::now();
-    if (!ws_.got_text()) {
-      offer(make_frame(protocol::encode_error("binary_unsupported", "send text frames")));
+    const auto rate = rate_limiter_.on_message(last_heard_);
+    using Verdict = core::MessageRateLimiter::Verdict;
+    if (rate.verdict == Verdict::close) {
+      BOOST_LOG_TRIVIAL(info) << "rate limit group=" << target_.group << " user=" << user_;
+      close(websocket::close_code::policy_error, "rate limit");
+    } else if (rate.verdict == Verdict::dropped) {
+      // Closing for the rate limit: nothing more from this client is handled.
+    } else if (!ws_.got_text()) {
+      offer(make_frame(rate.verdict == Verdict::refused
+                           ? rate_limited(std::nullopt, rate.retry_after)
+                           : protocol::encode_error("binary_unsupported", "send text frames")));
     } else {
       const std::string_view text(static_cast<const char*>(buffer.data().data()), bytes);
       auto parsed = protocol::parse_client_frame(text);
-      if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
+      if (rate.verdict == Verdict::refused) {
+        const auto* message = std::get_if<protocol::ClientMessage>(&parsed);
+        offer(make_frame(rate_limited(message ? message->ref : std::nullopt, rate.retry_after)));
+      } else if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
         offer(make_frame(protocol::encode_error(error->code, error->detail)));
       } else {
         auto& message = std::get<protocol::ClientMessage>(parsed);

@@ -20,6 +20,7 @@
 // wakes the writer through a concurrent channel, so it never waits for the socket.
 #pragma once
 
+#include "core/rate_limiter.hpp"
 #include "core/send_queue.hpp"
 #include "net/frame_header.hpp"
 #include "net/serial_write_stream.hpp"
@@ -112,7 +113,8 @@ private:
   core::SendQueue queue_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake_;
   boost::asio::steady_timer watchdog_timer_;
-  boost::asio::steady_timer hold_timer_; // the writer's wait under WriteCoalescing
+  boost::asio::steady_timer hold_timer_;  // the writer's wait under WriteCoalescing
+  core::MessageRateLimiter rate_limiter_; // the reader's (ServerConfig::message_rate)
 
   // Written by close() on any thread, read by the writer.
   std::mutex close_mutex_;

@@ -69,7 +69,7 @@ def read_frames(ws, world, on_frame=None):
 
 def run_round(round_, db, world, receivers, epochs):
     server, port = start_server(EXE, "--db", db, "--auth", "none", "--threads", "2", "--durability", "batch",
-                                "--history-per-group", "0")
+                                "--history-per-group", "0", "--message-rate", "0")
     threads = []
     clients = []
     ids_before = world.max_id_seen

@@ -76,10 +76,13 @@ HttpCall upgrade_with(HttpCall call) {
   return call;
 }
 
-HttpAnswer login(std::uint16_t port, const std::string& user, const std::string& password) {
+// `forwarded_for`: an X-Forwarded-For header, as a proxy in front of the server would add.
+HttpAnswer login(std::uint16_t port, const std::string& user, const std::string& password,
+                 const std::string& forwarded_for = {}) {
   HttpCall call;
   call.method = http::verb::post;
   call.headers.emplace_back(http::field::content_type, "application/json");
+  if (!forwarded_for.empty()) call.named_headers.emplace_back("X-Forwarded-For", forwarded_for);
   json::object body;
   body["username"] = user;
   body["password"] = password;
@@ -175,6 +178,46 @@ TEST_CASE("login: failures from one address are slowed with 429 and Retry-After"
   CHECK(slowed.status() == 429);
   CHECK(error_of(slowed) == "too_many_attempts");
   CHECK_FALSE(slowed.response[http::field::retry_after].empty());
+}
+
+TEST_CASE("login: behind a trusted proxy, failures are counted per forwarded client") {
+  ServerConfig config;
+  config.login_burst = 2;
+  config.login_refill_interval = 60s;
+  config.trusted_proxies = {"127.0.0.1"};
+  AccessFixture fixture(config);
+  CHECK(login(fixture.port(), "alice", "wrong", "203.0.113.1").status() == 401);
+  CHECK(login(fixture.port(), "alice", "wrong", "203.0.113.1").status() == 401);
+  CHECK(login(fixture.port(), "alice", "alice-password", "203.0.113.1").status() == 429);
+  // Five bad passwords from one client do not lock out the others behind the same proxy.
+  CHECK(login(fixture.port(), "alice", "alice-password", "203.0.113.2").status() == 200);
+  CHECK(login(fixture.port(), "alice", "alice-password").status() == 200); // the proxy's own
+  // A client cannot shed its record by writing the header itself: the proxy appends.
+  CHECK(login(fixture.port(), "alice", "alice-password", "198.51.100.1, 203.0.113.1").status() ==
+        429);
+}
+
+TEST_CASE("login: X-Forwarded-For from a peer that is not a trusted proxy is ignored") {
+  ServerConfig config;
+  config.login_burst = 2;
+  config.login_refill_interval = 60s;
+  AccessFixture fixture(config);
+  CHECK(login(fixture.port(), "alice", "wrong", "203.0.113.1").status() == 401);
+  CHECK(login(fixture.port(), "alice", "wrong", "203.0.113.2").status() == 401);
+  CHECK(login(fixture.port(), "alice", "alice-password", "203.0.113.3").status() == 429);
+}
+
+TEST_CASE("handshake: the per-address upgrade rate is checked before any token") {
+  ServerConfig config;
+  config.upgrade_rate_per_address = 1;
+  config.upgrade_burst_per_address = 1;
+  AccessFixture fixture(config);
+  HttpCall call;
+  call.upgrade = true;
+  CHECK(http_call(fixture.port(), "/ws/7", call).status() == 401);
+  const HttpAnswer refused = http_call(fixture.port(), "/ws/7", call);
+  CHECK(refused.status() == 429);
+  CHECK(error_of(refused) == "rate_limited");
 }
 
 TEST_CASE("login: beyond --max-pending-logins, 503 login_busy at once; the slots come back") {

@@ -53,6 +53,7 @@ void send_acked(WsClient& client, int count, const std::string& prefix = "m") {
 huddle::ServerConfig file_config(const TempDir& dir) {
   huddle::ServerConfig config;
   config.db_path = dir.file("history.db");
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
   return config;
 }
 

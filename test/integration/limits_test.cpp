@@ -85,6 +85,7 @@ TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader g
   huddle::ServerConfig config;
   config.send_queue_bytes = 64 * 1024;
   config.shutdown_timeout = std::chrono::seconds(20); // time for the slow one to read its close
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
   TestServer server(config);
   constexpr huddle::GroupId group = 21;
 
@@ -197,6 +198,7 @@ TEST_CASE("a slow reader that never reads again is closed hard after shutdown_ti
   huddle::ServerConfig config;
   config.send_queue_bytes = 64 * 1024;
   config.shutdown_timeout = std::chrono::milliseconds(300);
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
   TestServer server(config);
   constexpr huddle::GroupId group = 22;
 

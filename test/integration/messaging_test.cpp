@@ -301,6 +301,7 @@ TEST_CASE("an io_context pool (huddle serve's model): groups on both threads, al
   }
   huddle::ServerConfig config;
   config.port = 0;
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
   std::optional<huddle::Server> server;
   server.emplace(executors, config);
   std::promise<void> run_done;

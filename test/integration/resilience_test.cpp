@@ -14,7 +14,9 @@
 using namespace huddle::test;
 
 TEST_CASE("20 clients vanishing without a close during a broadcast: the server keeps serving") {
-  TestServer server;
+  huddle::ServerConfig config;
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
+  TestServer server(config);
   constexpr huddle::GroupId group = 5;
   constexpr int k_vanishing = 20;
   constexpr int k_messages = 300;

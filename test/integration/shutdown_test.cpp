@@ -18,6 +18,7 @@ std::string reason_text(const websocket::close_reason& reason) {
 TEST_CASE("stop() flushes queued frames, then closes every client with 1001") {
   huddle::ServerConfig config;
   config.shutdown_timeout = std::chrono::seconds(10);
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
   TestServer server(config);
   constexpr int k_messages = 50;
 
@@ -107,6 +108,7 @@ TEST_CASE("a stream under write coalescing arrives whole and in order, and stop(
   // the server would close the reader's socket hard (no 1001) before writing what it held.
   config.write_coalesce = std::chrono::seconds(2);
   config.shutdown_timeout = std::chrono::milliseconds(500);
+  config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
   TestServer server(config);
   constexpr int k_messages = 1000;
 

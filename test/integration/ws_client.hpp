@@ -125,10 +125,12 @@ public:
   // (bytes, 0: the default) shrinks the socket's receive window, so a client that does
   // not read makes the server's queue grow sooner.
   error_code connect(std::uint16_t port, const std::string& target, int receive_buffer = 0) {
-    ws_.set_option(
-        websocket::stream_base::decorator([headers = headers_](websocket::request_type& request) {
+    ws_.set_option(websocket::stream_base::decorator(
+        [headers = headers_, named = named_headers_](websocket::request_type& request) {
           for (const auto& [field, value] : headers)
             request.set(field, value);
+          for (const auto& [name, value] : named)
+            request.set(name, value);
         }));
     auto& stream = beast::get_lowest_layer(ws_);
     error_code ec;
@@ -259,6 +261,10 @@ public:
   void set_header(http::field field, std::string value) {
     headers_.emplace_back(field, std::move(value));
   }
+  // The same for a field Beast has no enum for (X-Forwarded-For).
+  void set_header(std::string name, std::string value) {
+    named_headers_.emplace_back(std::move(name), std::move(value));
+  }
 
   const websocket::response_type& response() const { return response_; }
   const websocket::close_reason& reason() const { return ws_.reason(); }
@@ -269,6 +275,7 @@ private:
   beast::flat_buffer buffer_;
   websocket::response_type response_;
   std::vector<std::pair<http::field, std::string>> headers_;
+  std::vector<std::pair<std::string, std::string>> named_headers_;
 };
 
 // The answer to one HTTP request, with its body parsed when it is JSON.
@@ -284,6 +291,7 @@ struct HttpAnswer {
 struct HttpCall {
   http::verb method = http::verb::get;
   std::vector<std::pair<http::field, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> named_headers; // e.g. X-Forwarded-For
   std::string body;
   bool upgrade = false; // the headers of a WebSocket upgrade (RFC 6455 §4.1)
 };
@@ -308,6 +316,8 @@ inline HttpAnswer http_call(std::uint16_t port, const std::string& target, const
   }
   for (const auto& [field, value] : call.headers)
     request.set(field, value);
+  for (const auto& [name, value] : call.named_headers)
+    request.set(name, value);
   request.body() = call.body;
   if (!call.body.empty() || call.method == http::verb::post) request.prepare_payload();
   answer.ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {

@@ -114,3 +114,47 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
                     "--history-queue-limit", "--history-writer-nice"})
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
 }
+
+TEST_CASE("abuse limits: rates, per-address limits and trusted proxies are flags") {
+  const ServeOptions defaults = parse_serve_options({});
+  const huddle::ServerConfig config;
+  CHECK(defaults.server.message_rate == config.message_rate);
+  CHECK(defaults.server.message_burst == config.message_burst);
+  CHECK(defaults.server.rate_limit_close_after == config.rate_limit_close_after);
+  CHECK(defaults.server.max_connections_per_address == config.max_connections_per_address);
+  CHECK(defaults.server.upgrade_rate_per_address == config.upgrade_rate_per_address);
+  CHECK(defaults.server.upgrade_burst_per_address == config.upgrade_burst_per_address);
+  CHECK(defaults.server.trusted_proxies.empty());
+
+  const ServeOptions options = parse_serve_options(
+      {"--message-rate", "5", "--message-burst", "7", "--rate-limit-close-after", "0",
+       "--max-connections-per-address", "0", "--upgrade-rate-per-address", "3",
+       "--upgrade-burst-per-address", "9", "--trusted-proxies", "10.0.0.0/8, ::1,192.0.2.7"});
+  CHECK(options.server.message_rate == 5);
+  CHECK(options.server.message_burst == 7);
+  CHECK(options.server.rate_limit_close_after == 0);
+  CHECK(options.server.max_connections_per_address == 0);
+  CHECK(options.server.upgrade_rate_per_address == 3);
+  CHECK(options.server.upgrade_burst_per_address == 9);
+  CHECK(options.server.trusted_proxies ==
+        std::vector<std::string>{"10.0.0.0/8", "::1", "192.0.2.7"});
+
+  const std::string help = serve_help();
+  for (auto flag : {"--message-rate", "--message-burst", "--rate-limit-close-after",
+                    "--max-connections-per-address", "--upgrade-rate-per-address",
+                    "--upgrade-burst-per-address", "--trusted-proxies"})
+    CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
+
+  CHECK(usage_error({"--message-rate", "-1"}).find("--message-rate") != std::string::npos);
+  CHECK(usage_error({"--message-burst", "0"}).find("--message-burst") != std::string::npos);
+  CHECK(usage_error({"--upgrade-burst-per-address", "0"}).find("--upgrade-burst-per-address") !=
+        std::string::npos);
+  CHECK(usage_error({"--max-connections-per-address", "x"}).find("--max-connections-per-address") !=
+        std::string::npos);
+  for (auto bad : {"10.0.0.0/33", "::1/129", "example.com", "10.0.0.0/", "10.0.0.0/8,",
+                   "10.0.0.0/8/8", "1.2.3.4/-1"}) {
+    CAPTURE(bad);
+    const std::string error = usage_error({"--trusted-proxies", bad});
+    CHECK(error.find("--trusted-proxies") != std::string::npos);
+  }
+}

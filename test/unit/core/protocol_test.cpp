@@ -80,6 +80,11 @@ TEST_CASE("server frames are the exact JSON of protocol v1") {
         R"({"type":"error","code":"empty_text","detail":"a message needs some text"})");
   CHECK(protocol::encode_error("history_unavailable", "later", std::string("c2")) ==
         R"({"type":"error","code":"history_unavailable","ref":"c2","detail":"later"})");
+  CHECK(
+      protocol::encode_error("rate_limited", "slow down", std::string("c3"), 250) ==
+      R"({"type":"error","code":"rate_limited","ref":"c3","detail":"slow down","retry_after_ms":250})");
+  CHECK(protocol::encode_error("rate_limited", "slow down", std::nullopt, 1) ==
+        R"({"type":"error","code":"rate_limited","detail":"slow down","retry_after_ms":1})");
 }
 
 TEST_CASE("ids, groups and timestamps keep their full 64-bit range") {

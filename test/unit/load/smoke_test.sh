@@ -26,6 +26,13 @@ serve_args=(serve --address 127.0.0.1 --port 0)
 serve_help=$("$huddle" serve --help 2>&1 || true)
 if grep -q -- '--db' <<<"$serve_help"; then serve_args+=(--db "$work/history.db"); fi
 if grep -q -- '--auth' <<<"$serve_help"; then serve_args+=(--auth none); fi
+# The load tool floods from one address: no abuse limits (per-connection rate, per address).
+if grep -q -- '--message-rate' <<<"$serve_help"; then
+  serve_args+=(--message-rate 0 --max-connections-per-address 0 --upgrade-rate-per-address 0)
+fi
+# Created here: the background server opens its redirection only once it is scheduled, and
+# the first sed below may come before (seen on a loaded machine: "can't read server.out").
+: >"$work/server.out"
 "$huddle" "${serve_args[@]}" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 

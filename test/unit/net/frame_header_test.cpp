@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+using huddle::net::close_frame;
+using huddle::net::is_valid_close_code;
 using huddle::net::text_frame_header;
 
 TEST_CASE("frame headers use the shortest RFC 6455 length encoding") {
@@ -35,4 +37,25 @@ TEST_CASE("frame headers use the shortest RFC 6455 length encoding") {
   CHECK(large.bytes[7] == 1); // 0x0000000000010000, big-endian
   CHECK(large.bytes[8] == 0);
   CHECK(large.bytes[9] == 0);
+}
+
+TEST_CASE("close codes a peer may send are those of RFC 6455 section 7.4 and IANA's registry") {
+  for (unsigned code : {1000u, 1001u, 1002u, 1003u, 1007u, 1008u, 1009u, 1010u, 1011u, 1012u, 1013u,
+                        1014u, 3000u, 3999u, 4000u, 4999u}) {
+    CAPTURE(code);
+    CHECK(is_valid_close_code(static_cast<std::uint16_t>(code)));
+  }
+  for (unsigned code : {0u, 1u, 999u, 1004u, 1005u, 1006u, 1015u, 1016u, 1100u, 2000u, 2999u, 5000u,
+                        5001u, 65535u}) {
+    CAPTURE(code);
+    CHECK_FALSE(is_valid_close_code(static_cast<std::uint16_t>(code)));
+  }
+}
+
+TEST_CASE("a close frame carries its code in network byte order") {
+  constexpr auto frame = close_frame(1002);
+  CHECK(frame[0] == 0x88); // FIN + close, unmasked
+  CHECK(frame[1] == 2);
+  CHECK(frame[2] == 0x03);
+  CHECK(frame[3] == 0xEA);
 }
