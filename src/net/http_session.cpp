@@ -3,6 +3,7 @@
 
 #include "net/access_routes.hpp"
 #include "net/http_response.hpp"
+#include "net/http_routes.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
 #include "net/web_assets.hpp"
@@ -35,9 +36,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-
-// Only POST /api/login has a body, and a small one.
-constexpr std::size_t k_max_request_body = 16 * 1024;
 
 namespace {
 
@@ -107,7 +105,8 @@ Response asset_route(const Request& request, const WebAsset& asset) {
   return response;
 }
 
-// Every request but a WebSocket upgrade.
+} // namespace
+
 asio::awaitable<Response> route(const Request& request, ServerState& state,
                                 const std::string& peer_address) {
   const std::string_view target = request.target();
@@ -134,8 +133,6 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
                        "no route for " + std::string(path.substr(0, 200)));
 }
 
-// The refusal of a WebSocket upgrade request, or nothing when the session may start:
-// then `user` and `access` say who it is.
 asio::awaitable<std::optional<Response>> check_upgrade(const Request& request, ServerState& state,
                                                        const WsTarget& target, std::string& user,
                                                        SessionAccess& access) {
@@ -155,8 +152,6 @@ asio::awaitable<std::optional<Response>> check_upgrade(const Request& request, S
   }
   co_return std::nullopt;
 }
-
-} // namespace
 
 asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                                        std::shared_ptr<ServerState> state_ptr) {
