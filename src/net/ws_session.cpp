@@ -4,6 +4,7 @@
 #include "core/protocol.hpp"
 #include "net/frame_header.hpp"
 #include "net/server_state.hpp"
+#include "net/session_stream.hpp"
 #include "net/write_coalescing.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -27,9 +28,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using boost::system::error_code;
-// What an idle connection's read buffer holds while it waits (see reader()).
-constexpr std::size_t k_first_read_bytes = 64;
-
 // How often the writer lets its thread run other handlers before it takes its queue. Each
 // yield lets the io_context poll its sockets once more, so readers broadcast what has
 // arrived meanwhile into this queue and one write carries more frames: fewer syscalls and
@@ -57,20 +55,9 @@ WsSession::~WsSession() = default;
 
 asio::awaitable<void> WsSession::run(Request request) {
   const ServerConfig& config = state_->config();
-  beast::get_lowest_layer(ws_).expires_never(); // the websocket timeouts below take over
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = config.handshake_timeout;  // also bounds the closing handshake
-  timeouts.idle_timeout = websocket::stream_base::none(); // watchdog() does pings and idling
-  timeouts.keep_alive_pings = false;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-    response.set(beast::http::field::server, "huddle");
-  }));
-  // Pongs (and pings) are consumed inside Beast's read and never complete async_read:
-  // without this a peer that only listens would look idle.
-  ws_.control_callback(
-      [this](websocket::frame_type, beast::string_view) { last_heard_ = Clock::now(); });
-  ws_.read_message_max(config.max_message_bytes);
+  beast::get_lowest_layer(ws_).expires_never(); // the websocket timeouts take over
+  // Pings and idling are the watchdog's; a control frame counts as hearing from the peer.
+  configure_session_stream(ws_, config, [this] { last_heard_ = Clock::now(); });
   {
     // write_frames() writes on the socket directly and must get would_block, not a wait.
     error_code ignored;
@@ -115,17 +102,7 @@ asio::awaitable<void> WsSession::reader() {
   ChatManager& chat = state_->chat();
   beast::flat_buffer buffer;
   for (;;) {
-    // Beast sizes a read's buffer before any byte has arrived (1.5 KB for a new message),
-    // and an idle connection waits inside that read: so a message's first read asks for
-    // a few bytes only, and the rest of the message is read with Beast's own sizing.
-    error_code ec;
-    std::size_t bytes = 0;
-    do {
-      const std::size_t limit = bytes == 0 ? k_first_read_bytes : 0; // 0: Beast chooses
-      auto [read_error, read] = co_await ws_.async_read_some(buffer, limit, use_tuple);
-      ec = read_error;
-      bytes += read;
-    } while (!ec && !ws_.is_message_done());
+    auto [ec, bytes] = co_await async_read_message(ws_, buffer, use_tuple);
     if (ec) {
       // closed: the peer's close frame (Beast answered it). message_too_big and bad UTF-8
       // were already answered by Beast with 1009 and 1007.
@@ -134,11 +111,9 @@ asio::awaitable<void> WsSession::reader() {
       co_return;
     }
     last_heard_ = Clock::now();
-    if (!ws_.got_text()) {
-      offer(make_frame(protocol::encode_error("binary_unsupported", "send text frames")));
-    } else {
-      const std::string_view text(static_cast<const char*>(buffer.data().data()), bytes);
-      auto parsed = protocol::parse_client_frame(text);
+    { // `payload` lives until buffer.consume()
+      const std::string_view payload(static_cast<const char*>(buffer.data().data()), bytes);
+      auto parsed = parse_message(ws_.got_text(), payload);
       if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
         offer(make_frame(protocol::encode_error(error->code, error->detail)));
       } else {
