@@ -2,9 +2,55 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <string>
+
 namespace huddle::net {
 
 namespace http = boost::beast::http;
+
+namespace {
+
+// `text` with each byte that does not begin a valid UTF-8 sequence replaced by U+FFFD.
+// Boost.JSON writes a string's bytes as they are, and error details quote the request (whose
+// target may hold any byte above 0x7F, and is cut at a byte count): without this such a body
+// would not be JSON (RFC 8259 §8.1).
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    char32_t code = 0;
+    if (lead < 0x80)
+      length = 1, code = lead;
+    else if ((lead & 0xE0) == 0xC0)
+      length = 2, code = lead & 0x1F;
+    else if ((lead & 0xF0) == 0xE0)
+      length = 3, code = lead & 0x0F;
+    else if ((lead & 0xF8) == 0xF0)
+      length = 4, code = lead & 0x07;
+    bool valid = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      valid = (next & 0xC0) == 0x80;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr char32_t k_min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
+    // Not overlong, not past U+10FFFF, not a surrogate.
+    valid = valid && code >= k_min_for_length[length] && code <= 0x10FFFF &&
+            !(code >= 0xD800 && code <= 0xDFFF);
+    if (valid) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append("\xEF\xBF\xBD"); // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    }
+  }
+  return out;
+}
+
+} // namespace
 
 Response json_text_response(const Request& request, http::status status, std::string body) {
   Response response{status, request.version()};
@@ -27,7 +73,7 @@ Response json_error(const Request& request, http::status status, std::string_vie
                     std::string_view detail) {
   boost::json::object body;
   body["error"] = code;
-  body["detail"] = detail;
+  body["detail"] = valid_utf8(detail);
   return json_response(request, status, body);
 }
 

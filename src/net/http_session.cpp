@@ -3,6 +3,7 @@
 
 #include "net/access_routes.hpp"
 #include "net/http_response.hpp"
+#include "net/http_routes.hpp"
 #include "net/log_redaction.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
@@ -39,9 +40,6 @@ namespace json = boost::json;
 
 // The history API's answers name the epoch of their ids (the welcome's "epoch").
 constexpr std::string_view k_epoch_header = "Huddle-Epoch";
-
-// Only POST /api/login has a body, and a small one.
-constexpr std::size_t k_max_request_body = 16 * 1024;
 
 namespace {
 
@@ -114,7 +112,8 @@ Response asset_route(const Request& request, const WebAsset& asset) {
   return response;
 }
 
-// Every request but a WebSocket upgrade.
+} // namespace
+
 asio::awaitable<Response> route(const Request& request, ServerState& state,
                                 const std::string& peer_address) {
   const std::string_view target = request.target();
@@ -141,8 +140,6 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
                        "no route for " + std::string(path.substr(0, 200)));
 }
 
-// The refusal of a WebSocket upgrade request, or nothing when the session may start:
-// then `user` and `access` say who it is.
 asio::awaitable<std::optional<Response>> check_upgrade(const Request& request, ServerState& state,
                                                        const WsTarget& target, std::string& user,
                                                        SessionAccess& access) {
@@ -162,6 +159,8 @@ asio::awaitable<std::optional<Response>> check_upgrade(const Request& request, S
   }
   co_return std::nullopt;
 }
+
+namespace {
 
 // The client this request comes from: the peer, or whom a trusted proxy forwards
 // (net/client_address.hpp).

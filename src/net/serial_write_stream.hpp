@@ -8,6 +8,8 @@
 // sequence they write, so a Beast frame can never land in the middle of a batch, nor a batch
 // in the middle of a Beast frame. All users are on the session's strand. The writer takes the
 // lock with try_lock_write() and writes on the socket itself when it can do so at once.
+// The server's is SerialWriteStream, over TCP; the fuzz target test/fuzz/ws_stream_fuzz.cpp
+// puts the same layer over Beast's in-memory test stream.
 #pragma once
 
 #include "net/frame_header.hpp"
@@ -27,12 +29,12 @@
 
 namespace huddle::net {
 
-class SerialWriteStream {
+template <class NextLayer> class BasicSerialWriteStream {
 public:
-  using next_layer_type = boost::beast::tcp_stream;
-  using executor_type = next_layer_type::executor_type;
+  using next_layer_type = NextLayer;
+  using executor_type = typename next_layer_type::executor_type;
 
-  explicit SerialWriteStream(next_layer_type stream)
+  explicit BasicSerialWriteStream(next_layer_type stream)
       : stream_(std::move(stream)), write_lock_(stream_.get_executor(), 1) {}
 
   executor_type get_executor() noexcept { return stream_.get_executor(); }
@@ -90,7 +92,7 @@ private:
   }
 
   template <class ConstBuffers> struct LockedWrite {
-    SerialWriteStream& stream;
+    BasicSerialWriteStream& stream;
     ConstBuffers buffers;
     bool replace_close; // write stream.close_replacement_ instead, and report all of `buffers`
     enum { locking, writing, done } state = locking;
@@ -128,17 +130,22 @@ private:
   bool close_replacement_due_ = false;
 };
 
-// Beast's closing handshake tears the transport down through these (found by ADL).
-inline void teardown(boost::beast::role_type role, SerialWriteStream& stream,
-                     boost::system::error_code& ec) {
-  boost::beast::websocket::teardown(role, stream.next_layer().socket(), ec);
+using SerialWriteStream = BasicSerialWriteStream<boost::beast::tcp_stream>;
+
+// Beast's closing handshake tears the transport down through these (found by ADL): the next
+// layer's own teardown (for a tcp_stream, its socket's).
+template <class NextLayer>
+void teardown(boost::beast::role_type role, BasicSerialWriteStream<NextLayer>& stream,
+              boost::system::error_code& ec) {
+  using boost::beast::websocket::teardown;
+  teardown(role, stream.next_layer(), ec);
 }
 
-template <class TeardownHandler>
-void async_teardown(boost::beast::role_type role, SerialWriteStream& stream,
+template <class NextLayer, class TeardownHandler>
+void async_teardown(boost::beast::role_type role, BasicSerialWriteStream<NextLayer>& stream,
                     TeardownHandler&& handler) {
-  boost::beast::websocket::async_teardown(role, stream.next_layer().socket(),
-                                          std::forward<TeardownHandler>(handler));
+  using boost::beast::websocket::async_teardown;
+  async_teardown(role, stream.next_layer(), std::forward<TeardownHandler>(handler));
 }
 
 } // namespace huddle::net

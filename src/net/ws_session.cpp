@@ -4,6 +4,7 @@
 #include "core/protocol.hpp"
 #include "net/frame_header.hpp"
 #include "net/server_state.hpp"
+#include "net/session_stream.hpp"
 #include "net/write_coalescing.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -40,9 +41,6 @@ std::string rate_limited(const std::optional<std::string>& ref,
 
 } // namespace
 
-// What an idle connection's read buffer holds while it waits (see reader()).
-constexpr std::size_t k_first_read_bytes = 64;
-
 // How often the writer lets its thread run other handlers before it takes its queue. Each
 // yield lets the io_context poll its sockets once more, so readers broadcast what has
 // arrived meanwhile into this queue and one write carries more frames: fewer syscalls and
@@ -76,18 +74,9 @@ WsSession::~WsSession() = default;
 
 asio::awaitable<void> WsSession::run(Request request) {
   const ServerConfig& config = state_->config();
-  beast::get_lowest_layer(ws_).expires_never(); // the websocket timeouts below take over
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = config.handshake_timeout;  // also bounds the closing handshake
-  timeouts.idle_timeout = websocket::stream_base::none(); // watchdog() does pings and idling
-  timeouts.keep_alive_pings = false;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-    response.set(beast::http::field::server, "huddle");
-  }));
-  // Pongs (and pings) are consumed inside Beast's read and never complete async_read:
-  // without this a peer that only listens would look idle.
-  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+  beast::get_lowest_layer(ws_).expires_never(); // the websocket timeouts take over
+  // Pings and idling are the watchdog's; a control frame counts as hearing from the peer.
+  configure_session_stream(ws_, config, [this](websocket::frame_type kind) {
     last_heard_ = Clock::now();
     // Beast answers a close code it knows to be invalid with 1002, but echoes 5000 and
     // above; it calls this before it writes its reply (RFC 6455 §7.4, net/frame_header.hpp).
@@ -96,7 +85,6 @@ asio::awaitable<void> WsSession::run(Request request) {
         !is_valid_close_code(code))
       ws_.next_layer().replace_next_close(websocket::close_code::protocol_error);
   });
-  ws_.read_message_max(config.max_message_bytes);
   {
     // write_frames() writes on the socket directly and must get would_block, not a wait.
     error_code ignored;
@@ -154,17 +142,7 @@ asio::awaitable<void> WsSession::reader() {
   ChatManager& chat = state_->chat();
   beast::flat_buffer buffer;
   for (;;) {
-    // Beast sizes a read's buffer before any byte has arrived (1.5 KB for a new message),
-    // and an idle connection waits inside that read: so a message's first read asks for
-    // a few bytes only, and the rest of the message is read with Beast's own sizing.
-    error_code ec;
-    std::size_t bytes = 0;
-    do {
-      const std::size_t limit = bytes == 0 ? k_first_read_bytes : 0; // 0: Beast chooses
-      auto [read_error, read] = co_await ws_.async_read_some(buffer, limit, use_tuple);
-      ec = read_error;
-      bytes += read;
-    } while (!ec && !ws_.is_message_done());
+    auto [ec, bytes] = co_await async_read_message(ws_, buffer, use_tuple);
     if (ec) {
       // closed: the peer's close frame (Beast answered it). message_too_big and bad UTF-8
       // were already answered by Beast with 1009 and 1007.
@@ -180,13 +158,9 @@ asio::awaitable<void> WsSession::reader() {
       close(websocket::close_code::policy_error, "rate limit");
     } else if (rate.verdict == Verdict::dropped) {
       // Closing for the rate limit: nothing more from this client is handled.
-    } else if (!ws_.got_text()) {
-      offer(make_frame(rate.verdict == Verdict::refused
-                           ? rate_limited(std::nullopt, rate.retry_after)
-                           : protocol::encode_error("binary_unsupported", "send text frames")));
-    } else {
-      const std::string_view text(static_cast<const char*>(buffer.data().data()), bytes);
-      auto parsed = protocol::parse_client_frame(text);
+    } else { // `payload` lives until buffer.consume()
+      const std::string_view payload(static_cast<const char*>(buffer.data().data()), bytes);
+      auto parsed = parse_message(ws_.got_text(), payload);
       if (rate.verdict == Verdict::refused) {
         const auto* message = std::get_if<protocol::ClientMessage>(&parsed);
         offer(make_frame(rate_limited(message ? message->ref : std::nullopt, rate.retry_after)));
