@@ -89,7 +89,13 @@ asio::awaitable<void> Server::run() {
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
   asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(), asio::detached);
-  co_await net::listen(impl->acceptor, impl->state, impl->connections);
+  // The accept loop runs as a coroutine of its own on the acceptor's strand, where stop()
+  // closes the acceptor. Awaited here, it would be back on run()'s executor after its first
+  // accept (the dispatch above lasts until the next wait) and start the next accept while
+  // stop() closes the acceptor on another thread (ThreadSanitizer found it).
+  auto accept_loop = net::listen(impl->acceptor, impl->state, impl->connections);
+  co_await asio::co_spawn(impl->acceptor.get_executor(), std::move(accept_loop),
+                          asio::use_awaitable);
   co_await impl->state->wait_drained();
   // A message's ack callback holds its session until the store has run it, on the store's
   // thread. Run them all now, while the executors live: a session released there after

@@ -5,6 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 using namespace huddle::test;
 
 namespace {
@@ -143,4 +147,35 @@ TEST_CASE("a stream under write coalescing arrives whole and in order, and stop(
   for (int i = 0; i <= k_messages; ++i)
     CHECK(ids[i] == i + 1);
   CHECK(server.wait_run_done(std::chrono::seconds(10)));
+}
+
+TEST_CASE("stop() while connections are being accepted") {
+  // Each accepted connection starts the next accept while stop() closes the acceptor from
+  // another thread: both must run on the acceptor's strand. The accept loop once ran there
+  // only until its first wait (ThreadSanitizer found the race); this makes that overlap
+  // likely, and the ThreadSanitizer build of scripts/test reports it if it comes back.
+  for (int round = 0; round < 10; ++round) {
+    TestServer server;
+    const std::uint16_t port = server.port();
+    std::atomic<bool> done{false};
+    std::atomic<int> connected{0};
+    std::vector<std::thread> connectors;
+    for (int i = 0; i < 2; ++i)
+      connectors.emplace_back([&] {
+        asio::io_context io;
+        while (!done) {
+          tcp::socket socket(io);
+          error_code ec;
+          socket.connect(local_endpoint(port), ec);
+          if (!ec) ++connected;
+        }
+      });
+    CHECK(TestServer::eventually([&] { return connected >= 20; }));
+    server.stop();
+    CHECK(server.wait_run_done(std::chrono::seconds(10)));
+    done = true;
+    for (auto& connector : connectors)
+      connector.join();
+    CHECK(!server.run_failed());
+  }
 }
