@@ -37,107 +37,54 @@ HttpAnswer try_upgrade(std::uint16_t port, const std::string& target,
   return http_call(port, target, call);
 }
 
-// A WebSocket client that writes its frames by hand, to send what a library would not.
-class RawWsClient {
-public:
-  // Upgrades to `target`; returns the HTTP status.
-  unsigned upgrade(std::uint16_t port, const std::string& target) {
-    error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      stream_.async_connect(local_endpoint(port), std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-    http::request<http::empty_body> request{http::verb::get, target, 11};
-    request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-    request.set(http::field::connection, "Upgrade");
-    request.set(http::field::upgrade, "websocket");
-    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
-    request.set(http::field::sec_websocket_version, "13");
-    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      http::async_write(stream_, request, std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-    http::response_parser<http::empty_body> parser;
-    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      http::async_read_header(stream_, buffer_, parser, std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-    return parser.get().result_int();
-  }
+// A masked close frame (RFC 6455 §5.5.1) carrying `code` and no reason.
+std::array<unsigned char, 8> close_frame(std::uint16_t code) {
+  const std::array<unsigned char, 4> mask{0x12, 0x34, 0x56, 0x78};
+  return {0x88,
+          0x80 | 2,
+          mask[0],
+          mask[1],
+          mask[2],
+          mask[3],
+          static_cast<unsigned char>((code >> 8) ^ mask[0]),
+          static_cast<unsigned char>((code & 0xFF) ^ mask[1])};
+}
 
-  // A masked close frame (RFC 6455 §5.5.1) carrying `code` and no reason.
-  void send_close(std::uint16_t code) {
-    const std::array<unsigned char, 4> mask{0x12, 0x34, 0x56, 0x78};
-    const std::array<unsigned char, 8> frame{0x88,
-                                             0x80 | 2,
-                                             mask[0],
-                                             mask[1],
-                                             mask[2],
-                                             mask[3],
-                                             static_cast<unsigned char>((code >> 8) ^ mask[0]),
-                                             static_cast<unsigned char>((code & 0xFF) ^ mask[1])};
-    const error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      asio::async_write(stream_, asio::buffer(frame), std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-  }
-
-  // Reads until the server ends the connection; returns the code of the first close frame
-  // it sent (-1: none; 0: one without a code), skipping the frames before it.
-  int close_code_received() {
-    const auto deadline = std::chrono::steady_clock::now() + k_io_timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left <= std::chrono::milliseconds(0)) break;
-      auto space = buffer_.prepare(4096);
-      std::size_t got = 0;
-      const error_code ec = run_with_deadline(io_, stream_, left, [&](auto handler) {
-        stream_.async_read_some(
-            space, [&got, handler = std::move(handler)](error_code e, std::size_t n) mutable {
-              got = n;
-              handler(e);
-            });
-      });
-      buffer_.commit(got);
-      if (ec) break;
+// The code of the first close frame in `bytes` (unmasked server frames): -1 for none, 0 for
+// one without a code.
+int first_close_code(const std::string& bytes) {
+  std::size_t at = 0;
+  while (at + 2 <= bytes.size()) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
+    const unsigned opcode = byte(at) & 0x0F;
+    std::size_t length = byte(at + 1) & 0x7F;
+    std::size_t header = 2;
+    if (length == 126) {
+      if (at + 4 > bytes.size()) break;
+      length = byte(at + 2) << 8 | byte(at + 3);
+      header = 4;
+    } else if (length == 127) {
+      if (at + 10 > bytes.size()) break;
+      length = 0;
+      for (int i = 0; i < 8; ++i)
+        length = length << 8 | byte(at + 2 + i);
+      header = 10;
     }
-    const std::string bytes = beast::buffers_to_string(buffer_.data());
-    std::size_t at = 0;
-    while (at + 2 <= bytes.size()) {
-      const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
-      const unsigned opcode = byte(at) & 0x0F;
-      std::size_t length = byte(at + 1) & 0x7F;
-      std::size_t header = 2;
-      if (length == 126) {
-        if (at + 4 > bytes.size()) break;
-        length = byte(at + 2) << 8 | byte(at + 3);
-        header = 4;
-      } else if (length == 127) {
-        if (at + 10 > bytes.size()) break;
-        length = 0;
-        for (int i = 0; i < 8; ++i)
-          length = length << 8 | byte(at + 2 + i);
-        header = 10;
-      }
-      if (at + header + length > bytes.size()) break;
-      if (opcode == 0x8) return length >= 2 ? (byte(at + header) << 8 | byte(at + header + 1)) : 0;
-      at += header + length;
-    }
-    return -1;
+    if (at + header + length > bytes.size()) break;
+    if (opcode == 0x8) return length >= 2 ? (byte(at + header) << 8 | byte(at + header + 1)) : 0;
+    at += header + length;
   }
-
-private:
-  asio::io_context io_;
-  beast::tcp_stream stream_{io_};
-  beast::flat_buffer buffer_;
-};
+  return -1;
+}
 
 // What the server answered to a client close frame with `code`.
 int close_reply(std::uint16_t port, std::uint16_t code) {
   RawWsClient client;
   REQUIRE(client.upgrade(port, "/ws/5?name=closer") == 101);
-  client.send_close(code);
-  return client.close_code_received();
+  const auto frame = close_frame(code);
+  client.send(asio::buffer(frame));
+  client.read_until_end(k_io_timeout);
+  return first_close_code(client.received());
 }
 
 } // namespace abuse_test

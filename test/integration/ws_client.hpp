@@ -340,4 +340,71 @@ inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bo
   return http_call(port, target, call);
 }
 
+// A client that upgrades by hand on a raw TCP socket, then sends and reads bytes as they
+// are: it sends what a WebSocket library would not, and never answers a ping (a Beast
+// client would, while a read is pending).
+class RawWsClient {
+public:
+  // Sends the upgrade request and reads the 101 response.
+  unsigned upgrade(std::uint16_t port, const std::string& target) {
+    error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      stream_.async_connect(local_endpoint(port), std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    http::request<http::empty_body> request{http::verb::get, target, 11};
+    request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+    request.set(http::field::connection, "Upgrade");
+    request.set(http::field::upgrade, "websocket");
+    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    request.set(http::field::sec_websocket_version, "13");
+    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      http::async_write(stream_, request, std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    http::response_parser<http::empty_body> parser;
+    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      http::async_read_header(stream_, buffer_, parser, std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    return parser.get().result_int();
+  }
+
+  // Writes `bytes` as they are (frames built by hand).
+  void send(asio::const_buffer bytes) {
+    const error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
+      asio::async_write(stream_, bytes, std::move(handler));
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+  }
+
+  // Reads raw bytes until the server ends the connection; returns how it ended and keeps
+  // every byte received (the frames the server sent, unparsed).
+  error_code read_until_end(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0)) return asio::error::timed_out;
+      auto space = buffer_.prepare(4096);
+      std::size_t got = 0;
+      const error_code ec = run_with_deadline(io_, stream_, left, [&](auto handler) {
+        stream_.async_read_some(
+            space, [&got, handler = std::move(handler)](error_code e, std::size_t n) mutable {
+              got = n;
+              handler(e);
+            });
+      });
+      buffer_.commit(got);
+      if (ec) return ec;
+    }
+  }
+
+  std::string received() const { return beast::buffers_to_string(buffer_.data()); }
+
+private:
+  asio::io_context io_;
+  beast::tcp_stream stream_{io_};
+  beast::flat_buffer buffer_;
+};
+
 } // namespace huddle::test
