@@ -22,12 +22,8 @@ std::string encode_welcome(GroupId group, std::string_view user, MessageId last_
   names.reserve(members.size());
   for (const auto& name : members)
     names.emplace_back(name);
-  json::object welcome{{"type", "welcome"},
-                       {"group", group},
-                       {"user", user},
-                       {"last_id", last_id},
-                       {"epoch", epoch},
-                       {"members", std::move(names)}};
+  json::object welcome{{"type", "welcome"},  {"group", group}, {"user", user},
+                       {"last_id", last_id}, {"epoch", epoch}, {"members", std::move(names)}};
   switch (replay) {
   case Replay::none:
     break;

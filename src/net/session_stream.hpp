@@ -39,10 +39,10 @@ void configure_session_stream(boost::beast::websocket::stream<NextLayer>& ws,
   ws.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
     response.set(boost::beast::http::field::server, "huddle");
   }));
-  ws.control_callback([on_control = std::move(on_control)](
-                          websocket::frame_type kind, boost::beast::string_view) {
-    on_control(kind);
-  });
+  ws.control_callback(
+      [on_control = std::move(on_control)](websocket::frame_type kind, boost::beast::string_view) {
+        on_control(kind);
+      });
   ws.read_message_max(config.max_message_bytes);
 }
 

@@ -33,8 +33,8 @@ std::optional<MessageId> parse_since(std::string_view digits) {
 bool is_valid_epoch(std::string_view epoch) {
   if (epoch.empty() || epoch.size() > 64) return false;
   for (const char c : epoch)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          c == '-' || c == '_'))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+          c == '_'))
       return false;
   return true;
 }

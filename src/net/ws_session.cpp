@@ -182,8 +182,8 @@ asio::awaitable<void> WsSession::reader() {
           sent = co_await chat.broadcast(target_.group, std::move(draft),
                                          target_.echo ? nullptr : this, std::move(ack));
         } catch (const std::exception& e) { // a group made anew could not read its last id
-          BOOST_LOG_TRIVIAL(error) << "broadcast failed group=" << target_.group << ": "
-                                   << e.what();
+          BOOST_LOG_TRIVIAL(error)
+              << "broadcast failed group=" << target_.group << ": " << e.what();
         }
         if (!sent) // the history is full (--history-queue-limit) or failing: nothing was sent
           offer(make_frame(protocol::encode_error(
@@ -352,8 +352,7 @@ asio::awaitable<bool> WsSession::replay() {
     const MessageId first = page.empty() ? last_id + 1 : page.front()->id();
     const bool truncated = since < last_id && first != since + 1 &&
                            co_await state_->history().async_skips(target_.group, since, first);
-    frames.push_back(
-        welcome(truncated ? protocol::Replay::truncated : protocol::Replay::complete));
+    frames.push_back(welcome(truncated ? protocol::Replay::truncated : protocol::Replay::complete));
     std::vector<std::string>().swap(join_.members);
     for (;;) {
       for (const MessagePtr& message : page)

@@ -410,7 +410,7 @@ struct HistoryStore::Core {
   // Before the database opens, released after it closes: one server per file (file_lock.hpp).
   std::optional<FileLock> file_lock;
   sqlite3* write_db = nullptr; // the writer thread's (and, in memory, everybody's)
-  Continuity continuity;        // set at start-up
+  Continuity continuity;       // set at start-up
   sqlite3* read_db = nullptr;
   std::mutex read_mutex; // guards read_db
   Statement insert;      // writer thread only
@@ -519,10 +519,8 @@ std::vector<MessagePtr> HistoryStore::read_latest(GroupId group, std::size_t lim
   return core_->read_latest(group, limit);
 }
 
-asio::awaitable<std::vector<MessagePtr>> HistoryStore::async_read(GroupId group,
-                                                                  MessageId after,
-                                                                  MessageId upto,
-                                                                  std::size_t limit,
+asio::awaitable<std::vector<MessagePtr>> HistoryStore::async_read(GroupId group, MessageId after,
+                                                                  MessageId upto, std::size_t limit,
                                                                   std::size_t max_bytes) {
   // A plain pointer: the caller keeps the store alive while it waits, and the job must not
   // be what destroys the store on a reader thread.

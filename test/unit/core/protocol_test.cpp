@@ -59,18 +59,22 @@ std::string error_of(std::string_view frame) {
 TEST_CASE("server frames are the exact JSON of protocol v1") {
   CHECK(protocol::encode_message(7, 42, "alice", "hi", 1764000000123) ==
         R"({"type":"message","group":7,"id":42,"from":"alice","text":"hi","ts":1764000000123})");
-  CHECK(protocol::encode_welcome(7, "alice", 41, "e1", {"bob"}) ==
-        R"({"type":"welcome","group":7,"user":"alice","last_id":41,"epoch":"e1","members":["bob"]})");
+  CHECK(
+      protocol::encode_welcome(7, "alice", 41, "e1", {"bob"}) ==
+      R"({"type":"welcome","group":7,"user":"alice","last_id":41,"epoch":"e1","members":["bob"]})");
   CHECK(protocol::encode_welcome(7, "alice", 0, "e1", {}) ==
         R"({"type":"welcome","group":7,"user":"alice","last_id":0,"epoch":"e1","members":[]})");
   CHECK(protocol::encode_welcome(1, "a", 3, "e2", {"b", "c"}) ==
         R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e2","members":["b","c"]})");
-  CHECK(protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::truncated) ==
-        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"truncated":true})");
-  CHECK(protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::complete) ==
-        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"truncated":false})");
-  CHECK(protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::reset) ==
-        R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"reset":true})");
+  CHECK(
+      protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::truncated) ==
+      R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"truncated":true})");
+  CHECK(
+      protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::complete) ==
+      R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"truncated":false})");
+  CHECK(
+      protocol::encode_welcome(1, "a", 3, "e", {}, protocol::Replay::reset) ==
+      R"({"type":"welcome","group":1,"user":"a","last_id":3,"epoch":"e","members":[],"reset":true})");
   CHECK(protocol::encode_presence("join", 7, "bob") == R"({"type":"join","group":7,"user":"bob"})");
   CHECK(protocol::encode_presence("leave", 7, "bob") ==
         R"({"type":"leave","group":7,"user":"bob"})");
