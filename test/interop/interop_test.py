@@ -79,8 +79,10 @@ async def chat(port, server):
     base = f"ws://127.0.0.1:{port}/ws/42"
     async with websockets.connect(f"{base}?name=alice", open_timeout=TIMEOUT) as alice:
         welcome = await recv_json(alice)
+        epoch = welcome.get("epoch")
+        check(isinstance(epoch, str) and len(epoch) == 16, f"alice's welcome has an epoch: {welcome}")
         check(welcome == {"type": "welcome", "group": 42, "user": "alice", "last_id": 0,
-                          "members": []}, f"alice's welcome: {welcome}")
+                          "epoch": epoch, "members": []}, f"alice's welcome: {welcome}")
 
         bob = await websockets.connect(f"{base}?name=bob", open_timeout=TIMEOUT)
         welcome = await recv_json(bob)
