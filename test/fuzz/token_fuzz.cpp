@@ -10,6 +10,8 @@
 #include "auth/token.hpp"
 #include "auth/user_name.hpp"
 
+#include "base64url.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -54,23 +56,7 @@ const Services& services() {
   return instance;
 }
 
-std::string base64url(std::string_view bytes) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned bits = 0;
-  int count = 0;
-  for (const char c : bytes) {
-    bits = (bits << 8) | static_cast<unsigned char>(c);
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out.push_back(k_alphabet[(bits >> count) & 63]);
-    }
-  }
-  if (count > 0) out.push_back(k_alphabet[(bits << (6 - count)) & 63]);
-  return out;
-}
+using huddle::test::base64url;
 
 // A JWS (RFC 7515 compact form) of `header` and `claims`, signed with k_secret.
 std::string sign_hs256(std::string_view header, std::string_view claims) {

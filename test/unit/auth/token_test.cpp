@@ -5,6 +5,8 @@
 // The RSA key pairs are made at test time with the openssl command line; nothing is timed.
 #include "auth/token.hpp"
 
+#include "base64url.hpp"
+
 #include <doctest/doctest.h>
 #include <jwt.h>
 
@@ -30,23 +32,7 @@ const std::string k_secret = "0123456789abcdef0123456789abcdef0123456789abcdef01
 // 2023-11-14T22:13:20Z: tokens are checked against this instant, not the wall clock.
 const Clock::time_point k_now{std::chrono::seconds(1'700'000'000)};
 
-std::string base64url(std::string_view bytes) {
-  static constexpr char k_alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned bits = 0;
-  int count = 0;
-  for (unsigned char c : bytes) {
-    bits = (bits << 8) | c;
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out.push_back(k_alphabet[(bits >> count) & 63]);
-    }
-  }
-  if (count > 0) out.push_back(k_alphabet[(bits << (6 - count)) & 63]);
-  return out;
-}
+using huddle::test::base64url;
 
 std::string base64url_decode(std::string_view text) {
   auto value = [](char c) -> unsigned {
