@@ -4,6 +4,7 @@
 #include "net/server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -85,17 +86,23 @@ void Server::listen() {
 Server::~Server() = default;
 
 asio::awaitable<void> Server::run() {
+  using namespace asio::experimental::awaitable_operators;
   auto impl = impl_; // the caller may destroy the Server only after run() completes
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
-  asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(), asio::detached);
   // The accept loop runs as a coroutine of its own on the acceptor's strand, where stop()
   // closes the acceptor. Awaited here, it would be back on run()'s executor after its first
   // accept (the dispatch above lasts until the next wait) and start the next accept while
-  // stop() closes the acceptor on another thread (ThreadSanitizer found it).
+  // stop() closes the acceptor on another thread (ThreadSanitizer found it). The revocation
+  // watcher is awaited too: left detached, it could still wait for an access check on
+  // AccessControl's threads when the application destroys its io_context, and its frame
+  // (which owns the server state) would then be destroyed through the dead executor
+  // (ASan+UBSan found it).
   auto accept_loop = net::listen(impl->acceptor, impl->state, impl->connections);
-  co_await asio::co_spawn(impl->acceptor.get_executor(), std::move(accept_loop),
-                          asio::use_awaitable);
+  co_await (asio::co_spawn(impl->acceptor.get_executor(), std::move(accept_loop),
+                           asio::use_awaitable) &&
+            asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
+                           asio::use_awaitable));
   co_await impl->state->wait_drained();
   // A message's ack callback holds its session until the store has run it, on the store's
   // thread. Run them all now, while the executors live: a session released there after

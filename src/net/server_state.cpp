@@ -165,7 +165,12 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
   auto self = shared_from_this();
   // Polling one integer is cheap, and it sees changes made by `huddle group revoke` in another
   // process, which no in-process notification would.
-  std::int64_t seen = co_await access_.async_access_revision();
+  std::int64_t seen = -1; // a failed first read: the first check reads every membership
+  try {
+    seen = co_await access_.async_access_revision();
+  } catch (const std::exception& e) {
+    BOOST_LOG_TRIVIAL(warning) << "revocation check failed: " << e.what();
+  }
   while (!stopping_) {
     watch_timer_.expires_after(config_.access_check_interval);
     co_await watch_timer_.async_wait(use_tuple);
