@@ -4,9 +4,9 @@
 #include "net/server_state.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -99,10 +99,10 @@ asio::awaitable<void> Server::run() {
   // (which owns the server state) would then be destroyed through the dead executor
   // (ASan+UBSan found it).
   auto accept_loop = net::listen(impl->acceptor, impl->state, impl->connections);
-  co_await (asio::co_spawn(impl->acceptor.get_executor(), std::move(accept_loop),
-                           asio::use_awaitable) &&
-            asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
-                           asio::use_awaitable));
+  co_await (
+      asio::co_spawn(impl->acceptor.get_executor(), std::move(accept_loop), asio::use_awaitable) &&
+      asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
+                     asio::use_awaitable));
   co_await impl->state->wait_drained();
   // A message's ack callback holds its session until the store has run it, on the store's
   // thread. Run them all now, while the executors live: a session released there after
