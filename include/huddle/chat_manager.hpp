@@ -21,6 +21,12 @@
 //   the log sees a group's messages in id order.
 // - Broadcast snapshots are a shared pointer to an immutable member list, replaced
 //   (copy-on-write) only when membership changes.
+//
+// Two ways to get ids. By default the manager assigns them (broadcast()), as one node does.
+// Built on an ExternalSequence, it serves one node of several (src/broker/): another party
+// assigns ids and tracks presence, messages come in through deliver() in id order, and
+// presence frames through offer(); connect() then offers no join frame and disconnect() no
+// leave frame, and broadcast() is not available.
 #pragma once
 
 #include <huddle/async_mutex.hpp>
@@ -34,7 +40,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -43,6 +51,31 @@ namespace huddle {
 namespace core {
 class RetiredGroups;
 }
+
+// Where a group's ids come from when another party assigns them (ChatManager::deliver()).
+class ExternalSequence {
+public:
+  virtual ~ExternalSequence() = default;
+  // The newest id the group has now: the manager asks each time it creates the group (a
+  // member joins a group with no member here), outside every lock, and delivers only ids
+  // after it. May throw (connect() then throws too).
+  virtual boost::asio::awaitable<MessageId> last_id(GroupId group) = 0;
+  // As MessageLog::epoch(); it may change while the manager runs.
+  virtual std::string epoch() const = 0;
+};
+
+// What deliver() did with a message.
+enum class Delivery {
+  delivered, // offered to the members: it was the group's next id
+  stale,     // its id is not above the group's last id (a repeat): dropped
+  gap,       // ids between the group's last id and this one are missing: nothing was done
+  no_group,  // nobody is connected to the group here: dropped
+};
+
+struct DeliveryResult {
+  Delivery outcome = Delivery::no_group;
+  MessageId last_id = 0; // the group's last id after the call (for a gap: fetch from here)
+};
 
 struct JoinResult {
   bool added = false;               // false: already registered, or its welcome was refused
@@ -58,6 +91,8 @@ public:
   // `log` (may be null) records every message; ids continue where it left off (see above).
   explicit ChatManager(boost::asio::any_io_executor executor,
                        std::shared_ptr<MessageLog> log = nullptr);
+  // A manager whose ids come from `sequence` (see the top of this file).
+  ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<ExternalSequence> sequence);
   ~ChatManager();
 
   ChatManager(const ChatManager&) = delete;
@@ -67,8 +102,10 @@ public:
   // `welcome` frame, then adds it, then offers `join` to the others when this is the
   // user's first connection in the group; so the welcome is the first frame the member
   // gets and its last_id is exactly the id before the first message it gets live. Throws
-  // what the log's last_id() throws (see broadcast()).
-  boost::asio::awaitable<JoinResult> connect(GroupId group, std::shared_ptr<Member> member);
+  // what the log's last_id() throws (see broadcast()). `online`, when given, is the list of
+  // users the welcome names (an ExternalSequence's manager knows only its own node's).
+  boost::asio::awaitable<JoinResult> connect(GroupId group, std::shared_ptr<Member> member,
+                                             const std::vector<std::string>* online = nullptr);
 
   // Removes `member`; offers `leave` when it was the user's last connection; erases the
   // group when it is left empty. Returns false when the member was not registered.
@@ -86,9 +123,23 @@ public:
   boost::asio::awaitable<MessagePtr> broadcast(GroupId group, MessageDraft draft,
                                                const Member* exclude, OnDurable on_durable = {});
 
-  // The history's epoch (MessageLog::epoch()), or, without a log, one made up for this
-  // manager's life: welcome frames carry it.
-  const std::string& epoch() const noexcept { return epoch_; }
+  // ExternalSequence managers only: offers `message` (its id assigned elsewhere) to every
+  // member of its group but `exclude` when it is the group's next id, under the group's lock
+  // like broadcast(). The caller fills a gap (delivering the missing ids first) and calls
+  // again, or, when the missing ids are gone for good, passes `skip_gap`.
+  boost::asio::awaitable<DeliveryResult> deliver(MessagePtr message, const Member* exclude,
+                                                 bool skip_gap = false);
+
+  // Offers `frame` (e.g. a presence frame) to every member of `group` here whose user is not
+  // `except_user`; false when the group has no member here.
+  boost::asio::awaitable<bool> offer(GroupId group, Frame frame, std::string_view except_user = {});
+
+  // The group's last id here; none when nobody is connected to it here.
+  boost::asio::awaitable<std::optional<MessageId>> last_id(GroupId group);
+
+  // The history's epoch (MessageLog::epoch() or ExternalSequence::epoch()), or, without
+  // either, one made up for this manager's life: welcome frames carry it.
+  std::string epoch() const { return sequence_ ? sequence_->epoch() : epoch_; }
 
   boost::asio::awaitable<std::size_t> group_count();
   boost::asio::awaitable<std::size_t> member_count(GroupId group);
@@ -109,6 +160,7 @@ private:
 
   boost::asio::any_io_executor executor_;
   const std::shared_ptr<MessageLog> log_;
+  const std::shared_ptr<ExternalSequence> sequence_;
   const std::string epoch_;
   AsyncMutex groups_mutex_;
   std::unordered_map<GroupId, GroupPtr> groups_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 
 namespace huddle {
 
@@ -68,6 +69,13 @@ ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<
     : executor_(executor), log_(std::move(log)), epoch_(log_ ? log_->epoch() : random_epoch()),
       groups_mutex_(executor), retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {}
 
+ChatManager::ChatManager(boost::asio::any_io_executor executor,
+                         std::shared_ptr<ExternalSequence> sequence)
+    : executor_(executor), sequence_(std::move(sequence)), groups_mutex_(executor),
+      retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {
+  if (!sequence_) throw std::invalid_argument("ChatManager: no ExternalSequence given");
+}
+
 ChatManager::~ChatManager() = default;
 
 boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId id, bool create) {
@@ -75,6 +83,7 @@ boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId
   // lock. Should the group be erased while the answer is on its way, its newer last id is
   // in retired_ by the time the lock is held again, unless so many groups were retired
   // meanwhile that it was forgotten: then the log is asked again.
+  // An ExternalSequence is asked every time (its ids moved on while the group was away).
   std::optional<MessageId> logged;
   std::uint64_t asked_at = 0;
   for (;;) {
@@ -84,8 +93,15 @@ boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId
       auto it = groups_.find(id);
       if (it == groups_.end()) {
         if (!create) co_return LockedGroup{};
-        std::optional<MessageId> last_id = retired_->take(id);
-        if (!log_) {
+        std::optional<MessageId> last_id = sequence_ ? std::nullopt : retired_->take(id);
+        if (sequence_) {
+          if (!logged) {
+            map_guard.release();
+            logged = co_await sequence_->last_id(id);
+            continue;
+          }
+          last_id = *logged;
+        } else if (!log_) {
           last_id = last_id.value_or(retired_->floor());
         } else if (logged && retired_->retirements() - asked_at < retired_->capacity()) {
           last_id = std::max(last_id.value_or(0), *logged);
@@ -111,12 +127,12 @@ boost::asio::awaitable<void> ChatManager::erase_if_empty(GroupId id, GroupPtr gr
   if (group->erased || !group->members->empty()) co_return;
   group->erased = true;
   groups_.erase(id);
-  retired_->put(id, group->last_id);
+  if (!sequence_) retired_->put(id, group->last_id);
   BOOST_LOG_TRIVIAL(debug) << "group erased group=" << id << " groups=" << groups_.size();
 }
 
-boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id,
-                                                        std::shared_ptr<Member> member) {
+boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_ptr<Member> member,
+                                                        const std::vector<std::string>* online) {
   auto [group, guard] = co_await lock_group(id, true);
   JoinResult result;
   result.last_id = group->last_id;
@@ -126,9 +142,9 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id,
   if (already) co_return result;
 
   const std::string& user = member->user();
-  result.members = group->online_users(user);
-  if (!member->offer(
-          make_frame(protocol::encode_welcome(id, user, group->last_id, epoch_, result.members)))) {
+  result.members = online ? *online : group->online_users(user);
+  if (!member->offer(make_frame(
+          protocol::encode_welcome(id, user, group->last_id, epoch(), result.members)))) {
     guard.release();
     co_await erase_if_empty(id, std::move(group));
     co_return result;
@@ -139,7 +155,8 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id,
   group->members = std::move(next);
   result.added = true;
 
-  const bool first_connection = group->connections_per_user[user]++ == 0;
+  // Presence across nodes is the ExternalSequence's owner's (it offers join and leave).
+  const bool first_connection = group->connections_per_user[user]++ == 0 && !sequence_;
   std::vector<const Member*> failed;
   if (first_connection)
     group->offer_all(make_frame(protocol::encode_presence("join", id, user)), member.get(), failed);
@@ -170,6 +187,8 @@ boost::asio::awaitable<bool> ChatManager::disconnect(GroupId id, const Member& m
 boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDraft draft,
                                                           const Member* exclude,
                                                           OnDurable on_durable) {
+  if (sequence_)
+    throw std::logic_error("ChatManager::broadcast: ids come from an ExternalSequence (deliver())");
   auto [group, guard] = co_await lock_group(id, true);
   if (log_ && !log_->try_reserve()) {
     const bool empty = group->members->empty();
@@ -198,6 +217,39 @@ boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDra
   co_return message;
 }
 
+boost::asio::awaitable<DeliveryResult> ChatManager::deliver(MessagePtr message,
+                                                            const Member* exclude,
+                                                            bool skip_gap) {
+  const GroupId id = message->group();
+  auto [group, guard] = co_await lock_group(id, false);
+  if (!group) co_return DeliveryResult{};
+  if (message->id() <= group->last_id) co_return DeliveryResult{Delivery::stale, group->last_id};
+  if (message->id() > group->last_id + 1 && !skip_gap)
+    co_return DeliveryResult{Delivery::gap, group->last_id};
+  group->last_id = message->id();
+  std::vector<const Member*> failed;
+  group->offer_all(message->frame(), exclude, failed);
+  if (!failed.empty()) remove_locked(id, *group, std::move(failed));
+  const bool empty = group->members->empty();
+  guard.release();
+  if (empty) co_await erase_if_empty(id, std::move(group));
+  co_return DeliveryResult{Delivery::delivered, message->id()};
+}
+
+boost::asio::awaitable<bool> ChatManager::offer(GroupId id, Frame frame,
+                                                std::string_view except_user) {
+  auto [group, guard] = co_await lock_group(id, false);
+  if (!group) co_return false;
+  std::vector<const Member*> failed;
+  for (const auto& member : *group->members)
+    if (member->user() != except_user && !member->offer(frame)) failed.push_back(member.get());
+  if (!failed.empty()) remove_locked(id, *group, std::move(failed));
+  const bool empty = group->members->empty();
+  guard.release();
+  if (empty) co_await erase_if_empty(id, std::move(group));
+  co_return true;
+}
+
 void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Member*> failed) {
   while (!failed.empty()) {
     auto next = std::make_shared<Group::Members>();
@@ -223,9 +275,15 @@ void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Memb
                               << " online=" << group.connections_per_user.size();
     // Leave frames can fail more members (their queues may be full): repeat until none does.
     failed.clear();
+    if (sequence_) break; // presence is the ExternalSequence's owner's
     for (const auto& user : left)
       group.offer_all(make_frame(protocol::encode_presence("leave", id, user)), nullptr, failed);
   }
+}
+
+boost::asio::awaitable<std::optional<MessageId>> ChatManager::last_id(GroupId id) {
+  auto [group, guard] = co_await lock_group(id, false);
+  co_return group ? std::optional<MessageId>(group->last_id) : std::nullopt;
 }
 
 boost::asio::awaitable<std::size_t> ChatManager::group_count() {

@@ -1104,3 +1104,99 @@ TEST_CASE("a log that cannot say a group's last id: the call fails, no lock stay
   CHECK(sync(chat.connect(5, member)).added);
   CHECK(sync(chat.broadcast(5, draft("b", "y"), nullptr))->id() == 42);
 }
+
+// --- A manager whose ids come from elsewhere (ExternalSequence: one node of several) ---
+
+namespace {
+
+// Answers each group's position from a map; counts the questions.
+class FakeSequence final : public huddle::ExternalSequence {
+public:
+  std::map<GroupId, MessageId> positions;
+  int asked = 0;
+  std::string current_epoch = "shared-epoch";
+
+  asio::awaitable<MessageId> last_id(GroupId group) override {
+    ++asked;
+    co_return positions[group];
+  }
+  std::string epoch() const override { return current_epoch; }
+};
+
+huddle::MessagePtr numbered(GroupId group, MessageId id, std::string from = "remote") {
+  return huddle::Message::make(group, id, draft(std::move(from), "m" + std::to_string(id)));
+}
+
+} // namespace
+
+TEST_CASE("external sequence: ids come from deliver(), in order, with gaps reported") {
+  Sync sync;
+  auto sequence = std::make_shared<FakeSequence>();
+  sequence->positions[3] = 10;
+  ChatManager chat(sync.executor(), sequence);
+  auto alice = fake("alice");
+  const auto joined = sync(chat.connect(3, alice));
+  CHECK(joined.last_id == 10);
+  CHECK(alice->parsed().front().at("epoch") == "shared-epoch");
+
+  using huddle::Delivery;
+  CHECK(sync(chat.deliver(numbered(3, 11), nullptr)).outcome == Delivery::delivered);
+  CHECK(sync(chat.deliver(numbered(3, 11), nullptr)).outcome == Delivery::stale); // a repeat
+  CHECK(sync(chat.deliver(numbered(3, 9), nullptr)).outcome == Delivery::stale);
+  const auto gap = sync(chat.deliver(numbered(3, 14), nullptr));
+  CHECK(gap.outcome == Delivery::gap);
+  CHECK(gap.last_id == 11); // the caller fills 12 and 13 first
+  CHECK(sync(chat.deliver(numbered(3, 12), nullptr)).outcome == Delivery::delivered);
+  CHECK(sync(chat.deliver(numbered(3, 13), nullptr)).outcome == Delivery::delivered);
+  CHECK(sync(chat.deliver(numbered(3, 14), nullptr)).outcome == Delivery::delivered);
+  // Ids gone for good (trimmed) are skipped on request only.
+  CHECK(sync(chat.deliver(numbered(3, 20), nullptr, true)).outcome == Delivery::delivered);
+  CHECK(alice->message_ids() == std::vector<MessageId>{11, 12, 13, 14, 20});
+  CHECK(sync(chat.last_id(3)) == std::optional<MessageId>(20));
+  CHECK(sync(chat.deliver(numbered(4, 1), nullptr)).outcome == Delivery::no_group);
+  CHECK(sync(chat.last_id(4)) == std::nullopt);
+  CHECK_THROWS_AS(sync(chat.broadcast(3, draft("a", "x"), nullptr)), std::logic_error);
+}
+
+TEST_CASE("external sequence: the sender is left out, presence is the caller's") {
+  Sync sync;
+  auto sequence = std::make_shared<FakeSequence>();
+  ChatManager chat(sync.executor(), sequence);
+  auto alice = fake("alice");
+  auto bob = fake("bob");
+  const std::vector<std::string> elsewhere{"carol", "dave"};
+  const auto welcomed = sync(chat.connect(1, alice, &elsewhere));
+  CHECK(welcomed.members == elsewhere); // the welcome names who the caller says is online
+  sync(chat.connect(1, bob));
+  CHECK(alice->types() == std::vector<std::string>{"welcome"}); // no join from the manager
+
+  sync(chat.deliver(numbered(1, 1, "alice"), alice.get()));
+  CHECK(alice->message_ids().empty());
+  CHECK(bob->message_ids() == std::vector<MessageId>{1});
+
+  // Presence frames come from the caller; the user they name is left out.
+  CHECK(sync(chat.offer(1, huddle::make_frame(R"({"type":"join","group":1,"user":"bob"})"),
+                        "bob")));
+  CHECK(alice->presence("join") == std::vector<std::string>{"bob"});
+  CHECK(bob->presence("join").empty());
+  sync(chat.disconnect(1, *bob));
+  CHECK(alice->presence("leave").empty()); // no leave from the manager either
+  CHECK_FALSE(sync(chat.offer(2, huddle::make_frame("{}"))));
+}
+
+TEST_CASE("external sequence: a group created again asks where the sequence is now") {
+  Sync sync;
+  auto sequence = std::make_shared<FakeSequence>();
+  ChatManager chat(sync.executor(), sequence);
+  auto member = fake("reader");
+  sync(chat.connect(5, member));
+  sync(chat.deliver(numbered(5, 1), nullptr));
+  sync(chat.disconnect(5, *member));
+  // Other nodes sent 1..30 meanwhile: the manager must not start from the 1 it remembers.
+  sequence->positions[5] = 30;
+  auto again = fake("again");
+  CHECK(sync(chat.connect(5, again)).last_id == 30);
+  CHECK(sequence->asked == 2);
+  sequence->current_epoch = "after-a-loss";
+  CHECK(chat.epoch() == "after-a-loss");
+}
