@@ -90,6 +90,27 @@ struct ServerConfig {
   // wait a little). Measured in docs/benchmarks.md ("rooms" p99). 0: the process's own.
   int history_writer_nice = 10;
 
+  // Scale-out (docs/operations.md, "Running several nodes"): several nodes share groups
+  // through the Redis server at this URL, `redis://HOST[:PORT][/DB]`. Redis then assigns ids
+  // and keeps the history (streams, with history_per_group and history_max_age), and acks
+  // mean Redis accepted the message; db_path keeps the accounts only, and durability and
+  // history_queue_limit do not apply. "": one node, history in db_path.
+  std::string broker_url;
+  // Prefix of every Redis key and channel huddle uses (several services on one Redis).
+  std::string broker_prefix = "huddle:";
+  // Redis ACL user ("" : the default user) and password ("" : no AUTH). `huddle serve` reads
+  // the password from a file or HUDDLE_BROKER_PASSWORD, never from its command line.
+  std::string broker_user;
+  std::string broker_password;
+  // TCP connect and handshake, and the longest a command's reply may take before the
+  // connection is taken for broken and made anew (messages sent meanwhile get the error
+  // "broker_unavailable").
+  std::chrono::milliseconds broker_connect_timeout{2'000};
+  std::chrono::milliseconds broker_command_timeout{2'000};
+  // A node refreshes its members' presence in Redis every third of this; a node that stops
+  // doing so (it died) has its members shown offline (leave) within about this long.
+  std::chrono::milliseconds presence_ttl{15'000};
+
   // Access. AuthMode::none on an address other than loopback is refused at start unless
   // allow_anonymous_on_network is set.
   AuthMode auth = AuthMode::none;

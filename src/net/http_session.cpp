@@ -63,8 +63,26 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
   if (auto refusal = co_await authorize(request, state, std::get<Caller>(caller), api.group))
     co_return std::move(*refusal);
 
+  broker::Broker& broker = state.broker();
+  // The broker's answers, or why there is none (Redis away: 503, retried later).
+  std::vector<std::string> users;
+  std::vector<MessagePtr> messages;
+  std::string unavailable;
+  try {
+    if (api.resource == ApiTarget::Resource::members)
+      users = co_await broker.online_users(api.group);
+    else if (api.since)
+      messages = co_await broker.read(api.group, *api.since, INT64_MAX, api.limit);
+    else
+      messages = co_await broker.read_latest(api.group, api.limit);
+  } catch (const broker::Unavailable& e) {
+    unavailable = e.what();
+  }
+  if (!unavailable.empty())
+    co_return json_error(request, http::status::service_unavailable, "broker_unavailable",
+                         "the message broker cannot be reached: " + unavailable);
+
   if (api.resource == ApiTarget::Resource::members) {
-    const std::vector<std::string> users = co_await state.chat().online_users(api.group);
     json::array names;
     for (const auto& user : users)
       names.emplace_back(user);
@@ -74,12 +92,6 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
     co_return json_response(request, http::status::ok, body);
   }
 
-  // The reads run on the store's threads; this coroutine resumes on its own strand.
-  std::vector<MessagePtr> messages;
-  if (api.since)
-    messages = co_await state.history().async_read(api.group, *api.since, INT64_MAX, api.limit);
-  else
-    messages = co_await state.history().async_read_latest(api.group, api.limit);
   // Each stored message already has its protocol frame: the body is those frames.
   std::string body = "[";
   for (const MessagePtr& message : messages) {
@@ -89,7 +101,7 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
   body += ']';
   Response response = json_text_response(request, http::status::ok, std::move(body));
   // The history these ids belong to: a client passes it back with ?since= (docs/protocol.md).
-  response.set(k_epoch_header, state.chat().epoch());
+  response.set(k_epoch_header, broker.epoch());
   co_return response;
 }
 

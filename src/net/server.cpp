@@ -47,6 +47,22 @@ tcp::endpoint resolve(asio::any_io_executor executor, const ServerConfig& config
   return results.begin()->endpoint();
 }
 
+// Accepts until stop(); once every session has ended, runs what waits for storage and stops
+// the broker (sessions leave through it, so it runs until then).
+asio::awaitable<void> accept_then_drain(asio::awaitable<void> accept_loop,
+                                        std::shared_ptr<net::ServerState> state) {
+  co_await std::move(accept_loop);
+  co_await state->wait_drained();
+  // A message's ack callback holds its session until the store has run it, on the store's
+  // thread. Run them all now, while the executors live: a session released there after
+  // the application destroyed its io_context would close its socket on a dead reactor.
+  // A database that keeps failing is given the shutdown timeout, then its batch is dropped
+  // (the store logs how many messages): stopping never hangs on a broken disk.
+  if (!state->broker().flush(state->config().shutdown_timeout))
+    BOOST_LOG_TRIVIAL(error) << "stopped with messages not stored";
+  state->broker().stop();
+}
+
 net::ConnectionExecutors pool(std::vector<asio::any_io_executor> executors) {
   if (executors.empty()) throw std::invalid_argument("huddle::Server: no executor given");
   return {std::move(executors), false};
@@ -99,18 +115,18 @@ asio::awaitable<void> Server::run() {
   // (which owns the server state) would then be destroyed through the dead executor
   // (ASan+UBSan found it).
   auto accept_loop = net::listen(impl->acceptor, impl->state, impl->connections);
+  // The broker (Redis connections, heartbeats) runs until every session has left through it.
+  std::weak_ptr<net::ServerState> weak_state = impl->state;
+  impl->state->broker().on_epoch_change([weak_state] {
+    if (auto state = weak_state.lock()) state->reconnect_all("history reset");
+  });
   co_await (
-      asio::co_spawn(impl->acceptor.get_executor(), std::move(accept_loop), asio::use_awaitable) &&
+      asio::co_spawn(impl->acceptor.get_executor(),
+                     accept_then_drain(std::move(accept_loop), impl->state), asio::use_awaitable) &&
       asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
+                     asio::use_awaitable) &&
+      asio::co_spawn(impl->acceptor.get_executor(), impl->state->broker().run(),
                      asio::use_awaitable));
-  co_await impl->state->wait_drained();
-  // A message's ack callback holds its session until the store has run it, on the store's
-  // thread. Run them all now, while the executors live: a session released there after
-  // the application destroyed its io_context would close its socket on a dead reactor.
-  // A database that keeps failing is given the shutdown timeout, then its batch is dropped
-  // (the store logs how many messages): stopping never hangs on a broken disk.
-  if (!impl->state->history().flush(impl->state->config().shutdown_timeout))
-    BOOST_LOG_TRIVIAL(error) << "stopped with messages not stored";
   BOOST_LOG_TRIVIAL(info) << "server stopped";
 }
 

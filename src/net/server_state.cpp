@@ -22,17 +22,6 @@ namespace huddle::net {
 
 namespace {
 
-store::HistoryConfig history_config(const ServerConfig& config) {
-  store::HistoryConfig history;
-  history.path = config.db_path;
-  history.durability = config.durability;
-  history.max_per_group = config.history_per_group;
-  history.max_age = config.history_max_age;
-  history.max_queued = config.history_queue_limit;
-  history.writer_nice = config.history_writer_nice;
-  return history;
-}
-
 std::vector<AddressRange> parse_trusted_proxies(const ServerConfig& config) {
   try {
     return parse_address_ranges(config.trusted_proxies);
@@ -90,8 +79,7 @@ void trim_soon(const boost::asio::any_io_executor& executor) noexcept {
 
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
     : config_(std::move(config)),
-      history_(std::make_shared<store::HistoryStore>(history_config(config_))),
-      chat_(executor, history_), access_(config_), trusted_proxies_(parse_trusted_proxies(config_)),
+      broker_(broker::make_broker(executor, config_)), access_(config_), trusted_proxies_(parse_trusted_proxies(config_)),
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
       drained_(executor, 1) {
@@ -156,6 +144,12 @@ void ServerState::stop() {
     session->close(boost::beast::websocket::close_code::going_away, "server shutdown");
   if (slots_ == 0) drained_.try_send(boost::system::error_code{});
   boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
+}
+
+void ServerState::reconnect_all(std::string_view reason) {
+  std::lock_guard lock(sessions_mutex_);
+  for (WsSession* session : sessions_)
+    session->close(boost::beast::websocket::close_code::service_restart, reason);
 }
 
 boost::asio::awaitable<void> ServerState::watch_revocations() {

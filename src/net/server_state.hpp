@@ -1,5 +1,5 @@
-// ServerState: what every connection of one Server shares: its config, the history store,
-// the ChatManager (which logs to the store), access control (accounts, tokens), and the
+// ServerState: what every connection of one Server shares: its config, the broker (the
+// ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), and the
 // registry of open WebSocket sessions that stop(), the connection limit and revocations use.
 // Thread-safe: connections on any thread of the io_context touch it.
 #pragma once
@@ -7,7 +7,7 @@
 #include "auth/access_control.hpp"
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
-#include "store/history_store.hpp"
+#include "broker/broker.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/server_config.hpp>
@@ -36,8 +36,8 @@ public:
   ServerState(boost::asio::any_io_executor executor, ServerConfig config);
 
   const ServerConfig& config() const noexcept { return config_; }
-  ChatManager& chat() noexcept { return chat_; }
-  store::HistoryStore& history() noexcept { return *history_; }
+  ChatManager& chat() noexcept { return broker_->chat(); }
+  broker::Broker& broker() noexcept { return *broker_; }
   auth::AccessControl& access() noexcept { return access_; }
   AddressLimits& address_limits() noexcept { return *address_limits_; }
   // ServerConfig::trusted_proxies, parsed.
@@ -54,6 +54,9 @@ public:
 
   // Closes every registered session with 1001; later add() calls fail.
   void stop();
+  // Closes every registered session with 1012 (service restart) and `reason`: their clients
+  // reconnect (the broker's history changed epoch).
+  void reconnect_all(std::string_view reason);
   bool stopping() const noexcept { return stopping_.load(); }
   std::size_t session_count() const noexcept { return slots_.load(); }
 
@@ -88,8 +91,7 @@ private:
   void return_memory(std::size_t open) noexcept;
 
   const ServerConfig config_;
-  const std::shared_ptr<store::HistoryStore> history_;
-  ChatManager chat_;
+  const std::shared_ptr<broker::Broker> broker_;
   auth::AccessControl access_;
   const std::vector<AddressRange> trusted_proxies_;
   const std::shared_ptr<AddressLimits> address_limits_;

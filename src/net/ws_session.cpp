@@ -111,17 +111,19 @@ asio::awaitable<void> WsSession::run(Request request) {
 
   auto self = shared_from_this();
   last_heard_ = last_ping_ = Clock::now();
-  bool joined = true;
+  std::string_view join_failure;
   try {
-    join_ = co_await state_->chat().connect(target_.group, self);
+    join_ = co_await state_->broker().join(target_.group, self);
+  } catch (const broker::Unavailable& e) { // Redis is away (the broker logged it)
+    BOOST_LOG_TRIVIAL(info) << "join failed group=" << target_.group << ": " << e.what();
+    join_failure = "broker unavailable";
   } catch (const std::exception& e) { // the history could not say where the group's ids are
     BOOST_LOG_TRIVIAL(error) << "join failed group=" << target_.group << ": " << e.what();
-    joined = false;
+    join_failure = "history unavailable";
   }
-  if (!joined) {
+  if (!join_failure.empty()) {
     state_->remove(*this);
-    const websocket::close_reason failed(websocket::close_code::internal_error,
-                                         "history unavailable");
+    const websocket::close_reason failed(websocket::close_code::internal_error, join_failure);
     co_await ws_.async_close(failed, use_tuple);
     co_return;
   }
@@ -134,12 +136,12 @@ asio::awaitable<void> WsSession::run(Request request) {
   co_await reader();
 
   finish();
-  co_await state_->chat().disconnect(target_.group, *this);
+  if (join_.added) co_await state_->broker().leave(target_.group, self);
   state_->remove(*this);
 }
 
 asio::awaitable<void> WsSession::reader() {
-  ChatManager& chat = state_->chat();
+  broker::Broker& broker = state_->broker();
   beast::flat_buffer buffer;
   for (;;) {
     auto [ec, bytes] = co_await async_read_message(ws_, buffer, use_tuple);
@@ -171,23 +173,21 @@ asio::awaitable<void> WsSession::reader() {
         // A named draft, not a temporary inside the co_await: g++ 12 destroys such
         // temporaries twice (GCC bug 100611 and relatives).
         MessageDraft draft{user_, std::move(message.text), now_ms()};
-        // The ack promises the message is in history (--durability): the store calls this
-        // after its commit, from its own thread; the session is kept alive until then.
-        ChatManager::OnDurable ack = [self = shared_from_this(),
-                                      ref = message.ref](const MessagePtr& sent) {
-          self->offer(make_frame(protocol::encode_ack(ref, sent->id())));
+        // The ack promises the message is stored (--durability, or Redis took it): the
+        // broker calls this from its own thread; the session is kept alive until then.
+        broker::Broker::OnStored ack = [self = shared_from_this(),
+                                        ref = message.ref](MessageId id) {
+          self->offer(make_frame(protocol::encode_ack(ref, id)));
         };
-        MessagePtr sent;
-        try {
-          sent = co_await chat.broadcast(target_.group, std::move(draft),
-                                         target_.echo ? nullptr : this, std::move(ack));
-        } catch (const std::exception& e) { // a group made anew could not read its last id
-          BOOST_LOG_TRIVIAL(error)
-              << "broadcast failed group=" << target_.group << ": " << e.what();
-        }
-        if (!sent) // the history is full (--history-queue-limit) or failing: nothing was sent
+        const broker::PublishError refused = co_await broker.publish(
+            target_.group, std::move(draft), shared_from_this(), target_.echo, std::move(ack));
+        if (refused == broker::PublishError::history_unavailable)
           offer(make_frame(protocol::encode_error(
               "history_unavailable", "the history cannot store messages now; send it again later",
+              message.ref)));
+        else if (refused == broker::PublishError::broker_unavailable)
+          offer(make_frame(protocol::encode_error(
+              "broker_unavailable", "the message broker cannot be reached; send it again later",
               message.ref)));
       }
     }
@@ -313,7 +313,7 @@ asio::awaitable<bool> WsSession::replay() {
   const ServerConfig& config = state_->config();
   const MessageId since = *target_.since;
   const MessageId last_id = join_.last_id;
-  const std::string& epoch = state_->chat().epoch();
+  const std::string epoch = state_->broker().epoch();
   const auto welcome = [&](protocol::Replay outcome) {
     return make_frame(
         protocol::encode_welcome(target_.group, user_, last_id, epoch, join_.members, outcome));
@@ -335,8 +335,8 @@ asio::awaitable<bool> WsSession::replay() {
   // and a connection holds one page however much it missed.
   const std::size_t page_bytes = std::max<std::size_t>(config.send_queue_bytes / 4, 1);
   const auto read_page = [&](MessageId after) {
-    return state_->history().async_read(target_.group, after, last_id, k_replay_page_messages,
-                                        page_bytes);
+    return state_->broker().read(target_.group, after, last_id, k_replay_page_messages,
+                                 page_bytes);
   };
   MessageId after = since;
   if (static_cast<std::uint64_t>(last_id - since) > config.replay_limit)
@@ -351,7 +351,7 @@ asio::awaitable<bool> WsSession::replay() {
     // client that reloaded on it would find the same gap again).
     const MessageId first = page.empty() ? last_id + 1 : page.front()->id();
     const bool truncated = since < last_id && first != since + 1 &&
-                           co_await state_->history().async_skips(target_.group, since, first);
+                           co_await state_->broker().skips(target_.group, since, first);
     frames.push_back(welcome(truncated ? protocol::Replay::truncated : protocol::Replay::complete));
     std::vector<std::string>().swap(join_.members);
     for (;;) {

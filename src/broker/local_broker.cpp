@@ -1,0 +1,58 @@
+#include "broker/local_broker.hpp"
+
+#include <boost/log/trivial.hpp>
+
+namespace huddle::broker {
+
+LocalBroker::LocalBroker(boost::asio::any_io_executor executor, store::HistoryConfig history)
+    : history_(std::make_shared<store::HistoryStore>(std::move(history))),
+      chat_(std::move(executor), history_) {}
+
+boost::asio::awaitable<JoinResult> LocalBroker::join(GroupId group,
+                                                     std::shared_ptr<Member> member) {
+  co_return co_await chat_.connect(group, std::move(member));
+}
+
+boost::asio::awaitable<void> LocalBroker::leave(GroupId group, std::shared_ptr<Member> member) {
+  co_await chat_.disconnect(group, *member);
+}
+
+boost::asio::awaitable<PublishError> LocalBroker::publish(GroupId group, MessageDraft draft,
+                                                          std::shared_ptr<Member> sender,
+                                                          bool echo, OnStored on_stored) {
+  ChatManager::OnDurable durable;
+  if (on_stored)
+    durable = [on_stored = std::move(on_stored)](const MessagePtr& sent) { on_stored(sent->id()); };
+  MessagePtr sent;
+  try {
+    sent = co_await chat_.broadcast(group, std::move(draft), echo ? nullptr : sender.get(),
+                                    std::move(durable));
+  } catch (const std::exception& e) { // a group made anew could not read its last id
+    BOOST_LOG_TRIVIAL(error) << "broadcast failed group=" << group << ": " << e.what();
+  }
+  // Null: the history is full (--history-queue-limit) or failing; nothing was sent.
+  co_return sent ? PublishError::none : PublishError::history_unavailable;
+}
+
+boost::asio::awaitable<std::vector<MessagePtr>> LocalBroker::read(GroupId group, MessageId after,
+                                                                  MessageId upto,
+                                                                  std::size_t limit,
+                                                                  std::size_t max_bytes) {
+  co_return co_await history_->async_read(group, after, upto, limit, max_bytes);
+}
+
+boost::asio::awaitable<std::vector<MessagePtr>> LocalBroker::read_latest(GroupId group,
+                                                                         std::size_t limit) {
+  co_return co_await history_->async_read_latest(group, limit);
+}
+
+boost::asio::awaitable<bool> LocalBroker::skips(GroupId group, MessageId since,
+                                                MessageId first_kept) {
+  co_return co_await history_->async_skips(group, since, first_kept);
+}
+
+boost::asio::awaitable<std::vector<std::string>> LocalBroker::online_users(GroupId group) {
+  co_return co_await chat_.online_users(group);
+}
+
+} // namespace huddle::broker
