@@ -1,12 +1,15 @@
 #include "app/serve_options.hpp"
 
 #include "app/usage_error.hpp"
+#include "broker/redis/url.hpp"
 #include "net/client_address.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 
 #include <charconv>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -99,6 +102,24 @@ po::options_description describe(const ServeOptions& defaults) {
       "replay-limit", po::value<std::string>()->default_value(std::to_string(d.replay_limit)),
       "a reconnect with ?since= gets at most this many of the newest messages it missed "
       "(the welcome then says truncated; older ones are on the history API)")(
+      "broker", po::value<std::string>()->default_value(""),
+      "run as one of several nodes sharing groups through Redis at redis://HOST[:PORT][/DB] "
+      "(history and ids then live in Redis; --db keeps accounts only)")(
+      "broker-prefix", po::value<std::string>()->default_value(d.broker_prefix),
+      "prefix of every Redis key and channel (several services on one Redis)")(
+      "broker-user", po::value<std::string>()->default_value(""), "Redis ACL user")(
+      "broker-password-file", po::value<std::string>()->default_value(""),
+      "file holding the Redis password (default: the environment variable "
+      "HUDDLE_BROKER_PASSWORD, if set)")(
+      "broker-connect-timeout",
+      po::value<std::string>()->default_value(format_duration(d.broker_connect_timeout)),
+      "Redis connect and handshake timeout; retried with backoff")(
+      "broker-command-timeout",
+      po::value<std::string>()->default_value(format_duration(d.broker_command_timeout)),
+      "a Redis reply later than this breaks the connection; sends meanwhile get the error "
+      "broker_unavailable")(
+      "presence-ttl", po::value<std::string>()->default_value(format_duration(d.presence_ttl)),
+      "with --broker: a node that dies has its users shown offline within about this")(
       "auth", po::value<std::string>()->default_value("builtin"),
       "who may enter a group: builtin (huddle's accounts, POST /api/login), jwt (tokens "
       "minted by another service) or none (anyone, any name: loopback only)")(
@@ -173,6 +194,21 @@ std::vector<std::string> parse_trusted_proxies(const std::string& text) {
     start = comma + 1;
   }
   return ranges;
+}
+
+// The Redis password: from --broker-password-file (its first line), else the environment;
+// never a flag of its own, which `ps` would show.
+std::string read_broker_password(const std::string& file) {
+  if (file.empty()) {
+    const char* env = std::getenv("HUDDLE_BROKER_PASSWORD");
+    return env ? env : "";
+  }
+  std::ifstream in(file);
+  std::string password;
+  if (!in || !std::getline(in, password))
+    throw UsageError("--broker-password-file: cannot read \"" + file + "\"");
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  return password;
 }
 
 // A name resolving to more than loopback is not loopback: only literals and "localhost".
@@ -275,6 +311,22 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   const std::string max_age = text("history-max-age");
   server.history_max_age =
       max_age == "0" ? std::chrono::milliseconds(0) : parse_duration("history-max-age", max_age);
+  server.broker_url = text("broker");
+  server.broker_prefix = text("broker-prefix");
+  server.broker_user = text("broker-user");
+  server.broker_connect_timeout =
+      parse_duration("broker-connect-timeout", text("broker-connect-timeout"));
+  server.broker_command_timeout =
+      parse_duration("broker-command-timeout", text("broker-command-timeout"));
+  server.presence_ttl = parse_duration("presence-ttl", text("presence-ttl"));
+  if (!server.broker_url.empty()) {
+    try {
+      broker::redis::parse_url(server.broker_url);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--broker: ") + e.what());
+    }
+    server.broker_password = read_broker_password(text("broker-password-file"));
+  }
   const std::string auth = text("auth");
   if (auth == "builtin")
     server.auth = AuthMode::builtin;
@@ -309,6 +361,9 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
     throw UsageError("--auth none lets anyone in under any name: use a loopback --address, or "
                      "add --insecure-allow-anonymous to serve \"" +
                      server.address + "\" anyway");
+  if (!server.broker_url.empty() && server.auth == AuthMode::builtin && server.db_path.empty())
+    throw UsageError("--auth builtin with --broker keeps the accounts in --db, which must name a "
+                     "file every node on this host shares; nodes on several hosts use --auth jwt");
   if (server.idle_timeout <= server.ping_interval)
     throw UsageError("--idle-timeout must be longer than --ping-interval, or a live peer could be "
                      "dropped before it is pinged");
