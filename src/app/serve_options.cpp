@@ -107,10 +107,10 @@ po::options_description describe(const ServeOptions& defaults) {
       "(history and ids then live in Redis; --db keeps accounts only)")(
       "broker-prefix", po::value<std::string>()->default_value(d.broker_prefix),
       "prefix of every Redis key and channel (several services on one Redis)")(
-      "broker-user", po::value<std::string>()->default_value(""), "Redis ACL user")(
-      "broker-password-file", po::value<std::string>()->default_value(""),
-      "file holding the Redis password (default: the environment variable "
-      "HUDDLE_BROKER_PASSWORD, if set)")(
+      "broker-user", po::value<std::string>()->default_value(""),
+      "Redis ACL user")("broker-password-file", po::value<std::string>()->default_value(""),
+                        "file holding the Redis password (default: the environment variable "
+                        "HUDDLE_BROKER_PASSWORD, if set)")(
       "broker-connect-timeout",
       po::value<std::string>()->default_value(format_duration(d.broker_connect_timeout)),
       "Redis connect and handshake timeout; retried with backoff")(

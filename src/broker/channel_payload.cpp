@@ -7,8 +7,7 @@ namespace huddle::broker {
 namespace {
 
 // Reads a decimal integer up to the next '\n' and moves past it.
-template <typename Int>
-bool take_number(std::string_view& rest, Int& value) {
+template <typename Int> bool take_number(std::string_view& rest, Int& value) {
   const auto end = rest.find('\n');
   if (end == std::string_view::npos || end == 0) return false;
   const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + end, value);
@@ -59,8 +58,7 @@ std::optional<GroupId> channel_group(std::string_view prefix, std::string_view c
   channel = channel.substr(1, channel.size() - 1 - suffix.size());
   GroupId group = 0;
   const auto [ptr, ec] = std::from_chars(channel.data(), channel.data() + channel.size(), group);
-  if (ec != std::errc() || ptr != channel.data() + channel.size() || group < 1)
-    return std::nullopt;
+  if (ec != std::errc() || ptr != channel.data() + channel.size() || group < 1) return std::nullopt;
   return group;
 }
 

@@ -18,8 +18,8 @@ boost::asio::awaitable<void> LocalBroker::leave(GroupId group, std::shared_ptr<M
 }
 
 boost::asio::awaitable<PublishError> LocalBroker::publish(GroupId group, MessageDraft draft,
-                                                          std::shared_ptr<Member> sender,
-                                                          bool echo, OnStored on_stored) {
+                                                          std::shared_ptr<Member> sender, bool echo,
+                                                          OnStored on_stored) {
   ChatManager::OnDurable durable;
   if (on_stored)
     durable = [on_stored = std::move(on_stored)](const MessagePtr& sent) { on_stored(sent->id()); };
@@ -35,8 +35,7 @@ boost::asio::awaitable<PublishError> LocalBroker::publish(GroupId group, Message
 }
 
 boost::asio::awaitable<std::vector<MessagePtr>> LocalBroker::read(GroupId group, MessageId after,
-                                                                  MessageId upto,
-                                                                  std::size_t limit,
+                                                                  MessageId upto, std::size_t limit,
                                                                   std::size_t max_bytes) {
   co_return co_await history_->async_read(group, after, upto, limit, max_bytes);
 }

@@ -24,8 +24,7 @@ public:
                                                        std::size_t max_bytes) override;
   boost::asio::awaitable<std::vector<MessagePtr>> read_latest(GroupId group,
                                                               std::size_t limit) override;
-  boost::asio::awaitable<bool> skips(GroupId group, MessageId since,
-                                     MessageId first_kept) override;
+  boost::asio::awaitable<bool> skips(GroupId group, MessageId since, MessageId first_kept) override;
   boost::asio::awaitable<std::vector<std::string>> online_users(GroupId group) override;
   std::string epoch() const override { return chat_.epoch(); }
   boost::asio::awaitable<void> run() override { co_return; }

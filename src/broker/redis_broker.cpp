@@ -1,6 +1,7 @@
 #include "broker/redis_broker.hpp"
 
 #include "broker/channel_payload.hpp"
+#include "broker/ordered_delivery.hpp"
 #include "broker/redis/connection.hpp"
 #include "broker/redis/url.hpp"
 #include "broker/redis_scripts.hpp"
@@ -37,8 +38,6 @@ using redis::Reply;
 
 namespace {
 
-// Messages per XRANGE when filling a gap (each becomes a Message in memory at once).
-constexpr std::size_t k_fill_page = 256;
 // A send whose message never came back over the channel (its group emptied here, Redis
 // failed between the reply and the publish) is forgotten after this long.
 constexpr std::chrono::seconds k_pending_lifetime{60};
@@ -51,11 +50,20 @@ std::string random_hex() {
   return text;
 }
 
-std::int64_t wall_ms() { return now_ms(); }
+std::int64_t wall_ms() {
+  return now_ms();
+}
 
-enum Script { publish_script, join_script, leave_script, heartbeat_script, trim_script, epoch_script };
-constexpr std::array<const char*, 6> k_scripts = {scripts::publish, scripts::join,
-                                                  scripts::leave,   scripts::heartbeat,
+enum Script {
+  publish_script,
+  join_script,
+  leave_script,
+  heartbeat_script,
+  trim_script,
+  epoch_script
+};
+constexpr std::array<const char*, 6> k_scripts = {scripts::publish,  scripts::join,
+                                                  scripts::leave,    scripts::heartbeat,
                                                   scripts::trim_age, scripts::epoch};
 
 bool is_noscript(const Reply& reply) {
@@ -74,10 +82,14 @@ MessagePtr entry_message(GroupId group, const Reply& entry, std::string* origin)
   for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i].text;
     const std::string& value = fields[i + 1].text;
-    if (name == "f") draft.from = value;
-    else if (name == "t") draft.text = value;
-    else if (name == "ts") std::from_chars(value.data(), value.data() + value.size(), draft.ts_ms);
-    else if (name == "o" && origin) *origin = value;
+    if (name == "f")
+      draft.from = value;
+    else if (name == "t")
+      draft.text = value;
+    else if (name == "ts")
+      std::from_chars(value.data(), value.data() + value.size(), draft.ts_ms);
+    else if (name == "o" && origin)
+      *origin = value;
   }
   return Message::make(group, id, std::move(draft));
 }
@@ -96,7 +108,9 @@ std::vector<std::string> users_of(const Reply& entries) {
 
 struct RedisBroker::State : std::enable_shared_from_this<State> {
   // What the delivery strand works through, one at a time, in arrival order.
-  struct Positions { std::vector<std::pair<GroupId, MessageId>> counters; };
+  struct Positions {
+    std::vector<std::pair<GroupId, MessageId>> counters;
+  };
   struct Incoming {
     GroupId group;
     std::variant<ChannelMessage, ChannelPresence, Positions> what;
@@ -149,6 +163,15 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     sequence->state = weak_from_this();
     chat = std::make_unique<ChatManager>(executor, sequence);
     std::weak_ptr<State> weak = weak_from_this();
+    // The state owns `ordered`, which is only used from the strand while the state lives.
+    ordered = std::make_unique<OrderedDelivery>(
+        *chat,
+        [this](GroupId group, MessageId after, MessageId upto, std::size_t limit) {
+          return fetch(group, after, upto, limit);
+        },
+        [this](Published published, bool skip_gap) {
+          return offer(std::move(published), skip_gap);
+        });
     commands->on_connect([weak]() -> asio::awaitable<void> {
       if (auto self = weak.lock()) co_await self->on_commands_connected();
     });
@@ -303,8 +326,10 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       return;
     }
     Incoming item{*group, {}};
-    if (auto* message = std::get_if<ChannelMessage>(&parsed)) item.what = std::move(*message);
-    else item.what = std::get<ChannelPresence>(std::move(parsed));
+    if (auto* message = std::get_if<ChannelMessage>(&parsed))
+      item.what = std::move(*message);
+    else
+      item.what = std::get<ChannelPresence>(std::move(parsed));
     enqueue(std::move(item));
   }
 
@@ -323,69 +348,59 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       Incoming item = std::move(incoming.front());
       incoming.pop_front();
       try {
-        if (auto* message = std::get_if<ChannelMessage>(&item.what)) {
-          co_await deliver_in_order(item.group, std::move(*message));
+        if (auto* in = std::get_if<ChannelMessage>(&item.what)) {
+          Published published{
+              Message::make(item.group, in->id,
+                            MessageDraft{std::move(in->from), std::move(in->text), in->ts_ms}),
+              std::move(in->origin)};
+          co_await ordered->arrived(std::move(published));
         } else if (auto* presence = std::get_if<ChannelPresence>(&item.what)) {
           const char* kind = presence->online ? "join" : "leave";
-          co_await chat->offer(item.group,
-                               make_frame(protocol::encode_presence(kind, item.group, presence->user)),
-                               presence->user);
+          co_await chat->offer(
+              item.group, make_frame(protocol::encode_presence(kind, item.group, presence->user)),
+              presence->user);
         } else {
           for (const auto& [group, last] : std::get<Positions>(item.what).counters)
-            co_await catch_up(group, last);
+            co_await ordered->catch_up(group, last);
         }
       } catch (const std::exception& e) { // Redis went away mid-fill: the next check fills it
-        BOOST_LOG_TRIVIAL(warning) << "broker: delivery to group=" << item.group
-                                   << " deferred: " << e.what();
+        BOOST_LOG_TRIVIAL(warning)
+            << "broker: delivery to group=" << item.group << " deferred: " << e.what();
       }
     }
     draining = false;
   }
 
-  asio::awaitable<void> deliver_in_order(GroupId group, ChannelMessage in) {
-    std::string origin = std::move(in.origin);
-    MessagePtr message =
-        Message::make(group, in.id, MessageDraft{std::move(in.from), std::move(in.text), in.ts_ms});
-    auto last = co_await chat->last_id(group);
-    if (last && *last + 1 < message->id()) co_await catch_up(group, message->id() - 1);
-    co_await deliver(std::move(message), origin);
-  }
-
-  // Delivers every id of `group` after the local last one up to `upto`, from the stream.
-  asio::awaitable<void> catch_up(GroupId group, MessageId upto) {
-    for (;;) {
-      const auto last = co_await chat->last_id(group);
-      if (!last || *last >= upto) co_return;
-      Command range{"XRANGE", key(group, "log"), std::to_string(*last + 1) + "-0",
-                    std::to_string(upto) + "-0", "COUNT", std::to_string(k_fill_page)};
-      const Reply page = co_await call(std::move(range));
-      if (page.elements.empty()) {
-        // Retention removed them before this node could deliver them (it was cut off for
-        // longer than the stream's length in messages): they are gone for everyone.
-        BOOST_LOG_TRIVIAL(warning) << "broker: group=" << group << " ids " << *last + 1 << ".."
-                                   << upto << " were trimmed before delivery";
-        co_return;
-      }
-      for (const Reply& entry : page.elements) {
-        std::string origin;
-        if (MessagePtr message = entry_message(group, entry, &origin))
-          co_await deliver(std::move(message), origin, true);
-      }
+  // The stream's entries after < id <= upto, at most `limit` (OrderedDelivery::Fetch).
+  asio::awaitable<std::vector<Published>> fetch(GroupId group, MessageId after, MessageId upto,
+                                                std::size_t limit) {
+    Command range{"XRANGE",
+                  key(group, "log"),
+                  std::to_string(after + 1) + "-0",
+                  std::to_string(upto) + "-0",
+                  "COUNT",
+                  std::to_string(limit)};
+    const Reply page = co_await call(std::move(range));
+    std::vector<Published> messages;
+    for (const Reply& entry : page.elements) {
+      Published published;
+      published.message = entry_message(group, entry, &published.origin);
+      if (published.message) messages.push_back(std::move(published));
     }
+    co_return messages;
   }
 
-  // Offers `message` to the group's members here, leaving out its sender unless it echoes,
-  // and acks an echoing sender after its own copy.
-  asio::awaitable<void> deliver(MessagePtr message, const std::string& origin,
-                                bool skip_gap = false) {
+  // Offers a message to the group's members here, leaving out its sender unless it echoes,
+  // and acks an echoing sender after its own copy (OrderedDelivery::Offer).
+  asio::awaitable<void> offer(Published published, bool skip_gap) {
     std::shared_ptr<Member> exclude;
     std::uint64_t serial = 0;
-    if (own_serial(origin, serial)) {
+    if (own_serial(published.origin, serial)) {
       std::lock_guard lock(mutex);
       if (auto it = pending.find(serial); it != pending.end() && !it->second.echo)
         exclude = it->second.sender.lock();
     }
-    co_await chat->deliver(message, exclude.get(), skip_gap);
+    co_await chat->deliver(std::move(published.message), exclude.get(), skip_gap);
     if (serial != 0) settle(serial, 0, true);
   }
 
@@ -459,9 +474,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     return now;
   }
 
-  std::string expiry() const {
-    return std::to_string(wall_ms() + presence_ttl.count());
-  }
+  std::string expiry() const { return std::to_string(wall_ms() + presence_ttl.count()); }
 
   asio::awaitable<void> heartbeat() {
     const auto interval = std::max(presence_ttl / 3, std::chrono::milliseconds(1));
@@ -517,6 +530,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   std::shared_ptr<redis::Connection> commands;
   std::shared_ptr<redis::Connection> subscriber;
   std::unique_ptr<ChatManager> chat;
+  std::unique_ptr<OrderedDelivery> ordered;
   std::function<void()> owner_epoch_changed;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> serials{0};
@@ -619,10 +633,9 @@ asio::awaitable<PublishError> RedisBroker::publish(GroupId group, MessageDraft d
   try {
     std::vector<std::string> keys{state->key(group, "seq"), state->key(group, "log"),
                                   state->key(group, "ch")};
-    std::vector<std::string> args{std::move(draft.from), std::move(draft.text),
-                                  std::to_string(draft.ts_ms),
-                                  state->node + ":" + std::to_string(serial),
-                                  std::to_string(state->max_per_group)};
+    std::vector<std::string> args{
+        std::move(draft.from), std::move(draft.text), std::to_string(draft.ts_ms),
+        state->node + ":" + std::to_string(serial), std::to_string(state->max_per_group)};
     reply = co_await state->eval(publish_script, std::move(keys), std::move(args));
     if (reply.type != Reply::Type::integer) failure = reply.is_error() ? reply.text : "no id";
   } catch (const std::exception& e) {
@@ -648,8 +661,12 @@ asio::awaitable<std::vector<MessagePtr>> RedisBroker::read(GroupId group, Messag
   auto state = state_;
   std::vector<MessagePtr> messages;
   if (upto <= after || limit == 0) co_return messages;
-  Command range{"XRANGE", state->key(group, "log"), std::to_string(after + 1) + "-0",
-                std::to_string(upto) + "-0", "COUNT", std::to_string(limit)};
+  Command range{"XRANGE",
+                state->key(group, "log"),
+                std::to_string(after + 1) + "-0",
+                std::to_string(upto) + "-0",
+                "COUNT",
+                std::to_string(limit)};
   const Reply page = co_await state->call(std::move(range));
   std::size_t bytes = 0;
   for (const Reply& entry : page.elements) {

@@ -37,13 +37,13 @@ return id
 
 // Shared by the presence scripts: whether `user` has an entry that has not expired at `now`
 // other than `except`.
-#define HUDDLE_PRESENCE_HELPERS                                                              \
-  "local function online_elsewhere(key, user, now, except)\n"                                \
-  "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, now, '+inf')) do\n"                 \
-  "    local u = string.sub(m, string.find(m, ':', 1, true) + 1)\n"                          \
-  "    if u == user and m ~= except then return true end\n"                                  \
-  "  end\n"                                                                                  \
-  "  return false\n"                                                                         \
+#define HUDDLE_PRESENCE_HELPERS                                                                    \
+  "local function online_elsewhere(key, user, now, except)\n"                                      \
+  "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, now, '+inf')) do\n"                       \
+  "    local u = string.sub(m, string.find(m, ':', 1, true) + 1)\n"                                \
+  "    if u == user and m ~= except then return true end\n"                                        \
+  "  end\n"                                                                                        \
+  "  return false\n"                                                                               \
   "end\n"
 
 // KEYS: online, channel. ARGV: node, user, expiry (ms), now (ms).

@@ -218,8 +218,7 @@ boost::asio::awaitable<MessagePtr> ChatManager::broadcast(GroupId id, MessageDra
 }
 
 boost::asio::awaitable<DeliveryResult> ChatManager::deliver(MessagePtr message,
-                                                            const Member* exclude,
-                                                            bool skip_gap) {
+                                                            const Member* exclude, bool skip_gap) {
   const GroupId id = message->group();
   auto [group, guard] = co_await lock_group(id, false);
   if (!group) co_return DeliveryResult{};

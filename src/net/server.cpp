@@ -120,13 +120,13 @@ asio::awaitable<void> Server::run() {
   impl->state->broker().on_epoch_change([weak_state] {
     if (auto state = weak_state.lock()) state->reconnect_all("history reset");
   });
-  co_await (
-      asio::co_spawn(impl->acceptor.get_executor(),
-                     accept_then_drain(std::move(accept_loop), impl->state), asio::use_awaitable) &&
-      asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
-                     asio::use_awaitable) &&
-      asio::co_spawn(impl->acceptor.get_executor(), impl->state->broker().run(),
-                     asio::use_awaitable));
+  co_await (asio::co_spawn(impl->acceptor.get_executor(),
+                           accept_then_drain(std::move(accept_loop), impl->state),
+                           asio::use_awaitable) &&
+            asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
+                           asio::use_awaitable) &&
+            asio::co_spawn(impl->acceptor.get_executor(), impl->state->broker().run(),
+                           asio::use_awaitable));
   BOOST_LOG_TRIVIAL(info) << "server stopped";
 }
 

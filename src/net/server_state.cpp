@@ -78,8 +78,8 @@ void trim_soon(const boost::asio::any_io_executor& executor) noexcept {
 } // namespace
 
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
-    : config_(std::move(config)),
-      broker_(broker::make_broker(executor, config_)), access_(config_), trusted_proxies_(parse_trusted_proxies(config_)),
+    : config_(std::move(config)), broker_(broker::make_broker(executor, config_)), access_(config_),
+      trusted_proxies_(parse_trusted_proxies(config_)),
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
       drained_(executor, 1) {

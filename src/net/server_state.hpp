@@ -5,9 +5,9 @@
 #pragma once
 
 #include "auth/access_control.hpp"
+#include "broker/broker.hpp"
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
-#include "broker/broker.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/server_config.hpp>

@@ -335,8 +335,7 @@ asio::awaitable<bool> WsSession::replay() {
   // and a connection holds one page however much it missed.
   const std::size_t page_bytes = std::max<std::size_t>(config.send_queue_bytes / 4, 1);
   const auto read_page = [&](MessageId after) {
-    return state_->broker().read(target_.group, after, last_id, k_replay_page_messages,
-                                 page_bytes);
+    return state_->broker().read(target_.group, after, last_id, k_replay_page_messages, page_bytes);
   };
   MessageId after = since;
   if (static_cast<std::uint64_t>(last_id - since) > config.replay_limit)

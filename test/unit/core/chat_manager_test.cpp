@@ -1175,8 +1175,8 @@ TEST_CASE("external sequence: the sender is left out, presence is the caller's")
   CHECK(bob->message_ids() == std::vector<MessageId>{1});
 
   // Presence frames come from the caller; the user they name is left out.
-  CHECK(sync(chat.offer(1, huddle::make_frame(R"({"type":"join","group":1,"user":"bob"})"),
-                        "bob")));
+  CHECK(
+      sync(chat.offer(1, huddle::make_frame(R"({"type":"join","group":1,"user":"bob"})"), "bob")));
   CHECK(alice->presence("join") == std::vector<std::string>{"bob"});
   CHECK(bob->presence("join").empty());
   sync(chat.disconnect(1, *bob));
