@@ -137,6 +137,12 @@ public:
   // The group's last id here; none when nobody is connected to it here.
   boost::asio::awaitable<std::optional<MessageId>> last_id(GroupId group);
 
+  // ExternalSequence managers only: the sequence started again from nothing (its store lost
+  // its data and took a new epoch), so every group's last id here goes back to 0 and the
+  // new ids are delivered again. The members hold ids of the old epoch: the caller closes
+  // them so they reconnect.
+  boost::asio::awaitable<void> reset_positions();
+
   // The history's epoch (MessageLog::epoch() or ExternalSequence::epoch()), or, without
   // either, one made up for this manager's life: welcome frames carry it.
   std::string epoch() const { return sequence_ ? sequence_->epoch() : epoch_; }

@@ -246,27 +246,33 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       std::lock_guard lock(mutex);
       shas[i] = reply.text;
     }
-    Reply reply;
     try {
-      std::vector<std::string> keys{prefix + "epoch"}, args{random_hex()};
-      reply = co_await eval(epoch_script, std::move(keys), std::move(args));
+      co_await check_epoch();
     } catch (const std::exception& e) {
       BOOST_LOG_TRIVIAL(warning) << "broker: reading the epoch failed: " << e.what();
       co_return;
     }
+    co_spawn(strand, check_positions(), asio::detached);
+  }
+
+  // Reads the history's epoch (setting a new one if Redis has none). When it changed, Redis
+  // lost its data: its ids start again, and the ids every session here holds name nothing
+  // any more. Delivery starts again from the new ids, and the sessions are asked to
+  // reconnect (their ?since= from the old epoch then gets reset:true). Throws Unavailable.
+  asio::awaitable<void> check_epoch() {
+    std::vector<std::string> keys{prefix + "epoch"}, args{random_hex()};
+    const Reply reply = co_await eval(epoch_script, std::move(keys), std::move(args));
     if (reply.type != Reply::Type::string) co_return;
     std::string before;
     {
       std::lock_guard lock(mutex);
       before = std::exchange(epoch, reply.text);
     }
-    if (!before.empty() && before != reply.text) {
-      // Redis lost its data: ids start again, and the ids every session here holds name
-      // nothing any more. They reconnect, and ?since= from the old epoch gets reset:true.
-      BOOST_LOG_TRIVIAL(error) << "broker: Redis lost the history (epoch " << before << " -> "
-                               << reply.text << "): closing every session";
-      if (owner_epoch_changed) owner_epoch_changed();
-    }
+    if (before.empty() || before == reply.text) co_return;
+    BOOST_LOG_TRIVIAL(error) << "broker: Redis lost the history (epoch " << before << " -> "
+                             << reply.text << "): closing every session";
+    co_await chat->reset_positions();
+    if (owner_epoch_changed) owner_epoch_changed();
     co_spawn(strand, check_positions(), asio::detached);
   }
 
@@ -492,6 +498,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   }
 
   asio::awaitable<void> beat() {
+    co_await check_epoch(); // also a Redis that lost its data without a reconnect (FLUSHALL)
     std::map<GroupId, std::vector<std::string>> here;
     {
       std::lock_guard lock(mutex);
@@ -632,12 +639,16 @@ asio::awaitable<PublishError> RedisBroker::publish(GroupId group, MessageDraft d
   std::string failure;
   try {
     std::vector<std::string> keys{state->key(group, "seq"), state->key(group, "log"),
-                                  state->key(group, "ch")};
-    std::vector<std::string> args{
-        std::move(draft.from), std::move(draft.text), std::to_string(draft.ts_ms),
-        state->node + ":" + std::to_string(serial), std::to_string(state->max_per_group)};
+                                  state->key(group, "ch"), state->prefix + "epoch"};
+    std::vector<std::string> args{std::move(draft.from),
+                                  std::move(draft.text),
+                                  std::to_string(draft.ts_ms),
+                                  state->node + ":" + std::to_string(serial),
+                                  std::to_string(state->max_per_group),
+                                  state->current_epoch()};
     reply = co_await state->eval(publish_script, std::move(keys), std::move(args));
     if (reply.type != Reply::Type::integer) failure = reply.is_error() ? reply.text : "no id";
+    if (reply.is_error() && reply.text.starts_with("EPOCH")) co_await state->check_epoch();
   } catch (const std::exception& e) {
     failure = e.what();
   }

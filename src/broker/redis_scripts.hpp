@@ -4,7 +4,7 @@
 // Keys of group G (prefix P): P{G}:seq (the last id, a counter that never goes back),
 // P{G}:log (the history, a stream whose entry ids are "<id>-0"), P{G}:online (presence: a
 // sorted set of "<node>:<user>" scored by the time, in ms, the node's heartbeat expires) and
-// the channel P{G}:ch. The braces keep a group's keys in one Redis Cluster slot.
+// the channel P{G}:ch; and Pepoch, the history's epoch.
 //
 // What goes over a group's channel (one string each):
 //   M<id>\n<ts>\n<origin>\n<length of from>\n<from><text>   a message
@@ -13,10 +13,15 @@
 
 namespace huddle::broker::scripts {
 
-// KEYS: seq, log, channel. ARGV: from, text, ts, origin, max entries (0: no limit).
-// Returns the message's id. Should the append fail (e.g. Redis out of memory) the counter
-// goes back, so no id is lost and the error is returned.
+// KEYS: seq, log, channel, epoch. ARGV: from, text, ts, origin, max entries (0: no limit),
+// the epoch the node holds. Returns the message's id. An "EPOCH" error when the epoch is
+// not the node's (Redis lost its data since the node read it: a counter starting again must
+// not give out ids under the old epoch). Should the append fail (e.g. Redis out of memory)
+// the counter goes back, so no id is lost, and the error is returned.
 inline constexpr const char* publish = R"lua(
+if redis.call('GET', KEYS[4]) ~= ARGV[6] then
+  return redis.error_reply('EPOCH the history changed')
+end
 local id = redis.call('INCR', KEYS[1])
 local add = {'XADD', KEYS[2]}
 if tonumber(ARGV[5]) > 0 then

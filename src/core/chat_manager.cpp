@@ -285,6 +285,14 @@ boost::asio::awaitable<std::optional<MessageId>> ChatManager::last_id(GroupId id
   co_return group ? std::optional<MessageId>(group->last_id) : std::nullopt;
 }
 
+boost::asio::awaitable<void> ChatManager::reset_positions() {
+  auto map_guard = co_await groups_mutex_.lock();
+  for (auto& [id, group] : groups_) {
+    auto guard = co_await group->mutex.lock(); // map, then group: the usual order
+    group->last_id = 0;
+  }
+}
+
 boost::asio::awaitable<std::size_t> ChatManager::group_count() {
   auto guard = co_await groups_mutex_.lock();
   co_return groups_.size();

@@ -14,7 +14,9 @@ appendfsync always) and stops by PID:
   nothing acked, the other nodes' members never notice, and its users go offline within
   --presence-ttl;
 - subscriber connections killed (CLIENT KILL TYPE pubsub): what was published meanwhile is
-  filled from the stream, so receivers still see no gap.
+  filled from the stream, so receivers still see no gap;
+- Redis losing its data (FLUSHALL): the nodes close their sessions, a reconnect from the old
+  epoch gets reset:true, and the new epoch's messages flow.
 
 Usage: cluster_test.py HUDDLE_EXE. Plain Python 3 (and redis-server/redis-cli from Debian)."""
 import json
@@ -111,6 +113,7 @@ def wait_joinable(port, target="/ws/999?name=probe"):
             ws = Ws(port, target)
             welcome = ws.recv_json()
             if welcome.get("type") == "welcome":
+                ws.welcome_epoch = welcome.get("epoch")
                 return ws
             ws.close()
         except (EOFError, OSError, RuntimeError):
@@ -407,6 +410,35 @@ def test_revocation(redis, workdir):
             node.stop()
 
 
+def test_data_loss(redis, nodes):
+    group = 8
+    reader = Receiver(nodes[0].port, group, "keeper")
+    sender = Sender(nodes[1].port, group, "early", 20)
+    sender.join(TIMEOUT)
+    reader.wait_for(20)
+    old_epoch = reader.welcome["epoch"]
+    redis.cli("FLUSHALL")  # Redis lost its data: counters start again
+    reader.join(TIMEOUT)
+    check(reader.ended is not None, "after Redis lost its data the node closed its sessions")
+    again = Receiver(nodes[0].port, group, "keeper", since=reader.ids[-1], epoch=old_epoch)
+    check(again.welcome.get("reset") is True and again.welcome["epoch"] != old_epoch,
+          f"a reconnect from the old epoch gets reset:true and the new epoch ({again.welcome})")
+    # The other node notices at its next heartbeat (or its next send).
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        probe = wait_joinable(nodes[1].port)
+        probe.close()
+        if probe.welcome_epoch == again.welcome["epoch"]:
+            break
+        time.sleep(0.2)
+    later = Sender(nodes[1].port, group, "later", 10)
+    later.join(TIMEOUT)
+    again.wait_for(10)
+    check(again.ids == sorted(later.acked) and len(later.acked) == 10,
+          f"the new epoch's messages are delivered ({again.ids}, acked {sorted(later.acked)})")
+    again.close()
+
+
 def test_refusals(workdir):
     result = subprocess.run([EXE, "serve", "--broker", "redis://u:p@127.0.0.1:1"],
                             capture_output=True, text=True, timeout=TIMEOUT)
@@ -432,6 +464,7 @@ def main():
         test_redis_restart(redis, nodes)
         test_revocation(redis, workdir)
         test_node_killed(redis, nodes)
+        test_data_loss(redis, nodes[:2])
     finally:
         for node in nodes:
             node.stop() if node.proc.poll() is None else None

@@ -1199,4 +1199,13 @@ TEST_CASE("external sequence: a group created again asks where the sequence is n
   CHECK(sequence->asked == 2);
   sequence->current_epoch = "after-a-loss";
   CHECK(chat.epoch() == "after-a-loss");
+  // The sequence started again from nothing: its new ids are delivered, not taken for repeats.
+  sync(chat.deliver(numbered(5, 31), nullptr));
+  sync([&]() -> asio::awaitable<bool> {
+    co_await chat.reset_positions();
+    co_return true;
+  }());
+  CHECK(sync(chat.last_id(5)) == std::optional<MessageId>(0));
+  CHECK(sync(chat.deliver(numbered(5, 1), nullptr)).outcome == huddle::Delivery::delivered);
+  CHECK(again->message_ids() == std::vector<MessageId>{31, 1});
 }
