@@ -56,6 +56,7 @@ struct Publication {
   std::string_view payload;
 };
 std::optional<Publication> as_publication(const Reply& reply);
+std::optional<Publication> as_publication(const Reply&& reply) = delete; // views would dangle
 
 // How many replies answer `command` on a subscriber connection. (P|S)SUBSCRIBE and
 // (P|S)UNSUBSCRIBE get one confirmation per channel; every other command one reply.
