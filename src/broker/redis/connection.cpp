@@ -57,6 +57,11 @@ private:
   Handler handler_;
 };
 
+// The connection's own PING (watch_deadlines()): its reply only proves the server is there.
+struct HealthCheck final : detail::PendingCall {
+  void complete(error_code) override {}
+};
+
 void finish(std::unique_ptr<detail::PendingCall> call, error_code ec) {
   call->complete(ec);
 }
@@ -85,6 +90,8 @@ std::shared_ptr<Connection> Connection::create(asio::any_io_executor executor,
   if (config.connect_timeout <= std::chrono::milliseconds::zero() ||
       config.command_timeout <= std::chrono::milliseconds::zero())
     throw std::invalid_argument("redis: connect and command timeouts must be above zero");
+  if (config.health_check_interval < std::chrono::milliseconds::zero())
+    throw std::invalid_argument("redis: the health check interval must not be negative");
   // Redis refuses names with spaces or control characters (CLIENT SETNAME): every handshake
   // would fail, so say so now.
   if (!std::all_of(config.client_name.begin(), config.client_name.end(),
@@ -279,6 +286,7 @@ asio::awaitable<void> Connection::supervise() {
       connected_.store(true, std::memory_order_release);
       BOOST_LOG_TRIVIAL(info) << "connected to " << where_;
       const auto since = Clock::now();
+      last_read_ = since;
       co_await (read_replies() || write_commands() || watch_deadlines() || after_connect());
       break_connection(error::connection_lost, "session ended"); // a branch did already
       if (stopped_.load())
@@ -402,6 +410,7 @@ asio::awaitable<void> Connection::read_replies() {
         break_connection(error::connection_lost, describe_read_error(ec));
         co_return;
       }
+      last_read_ = Clock::now();
       reader_.feed({read_buffer_.data(), read});
       while (auto reply = reader_.next()) {
         if (!take_reply(std::move(*reply))) {
@@ -446,17 +455,27 @@ asio::awaitable<void> Connection::write_commands() {
 }
 
 // One timer for every pending command: it waits for the oldest one's deadline. When that
-// command is answered first, the timer wakes for nothing and waits for the next oldest.
+// command is answered first, the timer wakes for nothing and waits for the next oldest. With
+// nothing pending, it waits for the next health check: a PING after health_check_interval
+// without a byte from the server, so that a server or network that went silent (no FIN, no
+// RST) is noticed by command_timeout even on a subscriber connection that only listens.
 asio::awaitable<void> Connection::watch_deadlines() {
+  const auto interval = config_.health_check_interval;
   for (;;) {
     if (!live()) co_return;
-    if (!entries_.empty() && entries_.front().deadline <= Clock::now()) {
+    const auto now = Clock::now();
+    if (!entries_.empty() && entries_.front().deadline <= now) {
       break_connection(error::timeout,
                        "no reply within " + millis(config_.command_timeout) + " (command_timeout)");
       co_return;
     }
-    deadline_timer_.expires_at(entries_.empty() ? Clock::time_point::max()
-                                                : entries_.front().deadline);
+    if (entries_.empty() && interval > interval.zero() && now >= last_read_ + interval) {
+      enqueue(std::make_unique<HealthCheck>(), std::vector<Command>{Command{"PING"}});
+      continue;
+    }
+    deadline_timer_.expires_at(!entries_.empty()            ? entries_.front().deadline
+                               : interval > interval.zero() ? last_read_ + interval
+                                                            : Clock::time_point::max());
     co_await deadline_timer_.async_wait(use_tuple);
   }
 }

@@ -65,6 +65,10 @@ struct ConnectionConfig {
       2'000};              // a reply that takes longer breaks the connection
   std::string client_name; // CLIENT SETNAME when not empty (operators see nodes in CLIENT LIST)
   bool subscriber = false; // a pub/sub connection: see Connection::on_push
+  // A PING when the server has sent nothing for this long (0: never), so that a server that
+  // went silent without closing the connection is noticed (by command_timeout) on a connection
+  // that has no command in flight, such as a subscriber's.
+  std::chrono::milliseconds health_check_interval{5'000};
 };
 
 namespace detail {
@@ -187,8 +191,10 @@ private:
   boost::asio::steady_timer connect_timer_;  // connect_timeout of the current attempt
   boost::asio::steady_timer backoff_timer_;  // the pause between attempts
   boost::asio::steady_timer write_signal_;   // the writer sleeps on it; cancel() wakes it
-  boost::asio::steady_timer deadline_timer_; // the oldest pending command's deadline
+  boost::asio::steady_timer deadline_timer_; // the oldest pending command's deadline, or the
+                                             // next health check
   std::uint64_t attempt_ = 0;
+  Clock::time_point last_read_; // when the server last sent something
   bool connect_timed_out_ = false;
   std::string break_reason_;
   ReplyReader reader_;

@@ -505,6 +505,27 @@ TEST_CASE("command_timeout: the late command fails with timeout, the connection 
   CHECK(execute(loop, *connection, {"PING"}) == status("PONG"));
 }
 
+TEST_CASE("health checks: a server gone silent is noticed on a connection with nothing to send") {
+  RedisServer redis;
+  Loop loop;
+  LogCapture log;
+  std::atomic<int> disconnects{0};
+  auto config = config_for(redis);
+  config.subscriber = true;
+  config.health_check_interval = 100ms;
+  config.command_timeout = 300ms;
+  Running connection(loop, config, [&](Connection& c) { c.on_disconnect([&] { ++disconnects; }); });
+  REQUIRE(eventually([&] { return connection->connected(); }));
+  CHECK(execute(loop, *connection, {"SUBSCRIBE", "quiet"}) ==
+        array({string("subscribe"), string("quiet"), integer(1)}));
+
+  // The server stops answering (the socket stays open) for 1.5 s; the connection only listens.
+  redis.command({"CLIENT", "PAUSE", "1500", "ALL"});
+  REQUIRE(eventually([&] { return disconnects == 1; }));
+  CHECK(log.contains(boost::log::trivial::info, "no reply within 300 ms"));
+  REQUIRE(eventually([&] { return connection->connected(); }));
+}
+
 TEST_CASE("AUTH and SELECT: the right password connects, a wrong one is logged and retried") {
   RedisServer redis({.password = "right-password", .args = {}});
   Loop loop;
@@ -637,6 +658,10 @@ TEST_CASE("configs that cannot work are refused") {
   config.command_timeout = 0ms;
   CHECK_THROWS_AS(Connection::create(io.get_executor(), config), std::invalid_argument);
   config.command_timeout = 1s;
+  config.health_check_interval = -1ms;
+  CHECK_THROWS_AS(Connection::create(io.get_executor(), config), std::invalid_argument);
+  config.health_check_interval = 0ms;
+  CHECK_NOTHROW(Connection::create(io.get_executor(), config));
   config.endpoint.host.clear();
   CHECK_THROWS_AS(Connection::create(io.get_executor(), config), std::invalid_argument);
 }
