@@ -80,6 +80,10 @@ public:
   // The history's epoch (MessageLog::epoch()); the welcome and the history API carry it.
   virtual std::string epoch() const = 0;
 
+  // False while the broker cannot serve (RedisBroker: Redis unreachable): GET /healthz then
+  // answers 503, so a load balancer sends clients to nodes that can.
+  virtual bool available() const noexcept { return true; }
+
   // Background work (Redis connections, presence heartbeats) until stop(); completes at once
   // for a broker that has none.
   virtual boost::asio::awaitable<void> run() = 0;

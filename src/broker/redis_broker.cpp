@@ -720,6 +720,10 @@ std::string RedisBroker::epoch() const {
   return state_->current_epoch();
 }
 
+bool RedisBroker::available() const noexcept {
+  return state_->commands->connected() && state_->subscriber->connected();
+}
+
 asio::awaitable<void> RedisBroker::run() {
   using namespace asio::experimental::awaitable_operators;
   auto state = state_;

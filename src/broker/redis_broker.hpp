@@ -47,6 +47,7 @@ public:
   boost::asio::awaitable<bool> skips(GroupId group, MessageId since, MessageId first_kept) override;
   boost::asio::awaitable<std::vector<std::string>> online_users(GroupId group) override;
   std::string epoch() const override;
+  bool available() const noexcept override;
   boost::asio::awaitable<void> run() override;
   void stop() override;
   bool flush(std::chrono::milliseconds patience) override;

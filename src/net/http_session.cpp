@@ -134,11 +134,14 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
     if (request.method() != http::verb::get)
       co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
                            "use GET");
+    const bool available = state.broker().available();
     json::object body;
-    body["status"] = "ok";
+    body["status"] = available ? "ok" : "unavailable";
     body["version"] = k_version;
     body["connections"] = state.session_count();
-    co_return json_response(request, http::status::ok, body);
+    if (!available) body["detail"] = "the message broker (Redis) cannot be reached";
+    co_return json_response(
+        request, available ? http::status::ok : http::status::service_unavailable, body);
   }
   if (path == "/api/login") co_return co_await login_route(request, state, peer_address);
   if (path == "/api/logout") co_return logout_route(request);

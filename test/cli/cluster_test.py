@@ -301,6 +301,12 @@ def test_redis_restart(redis, nodes):
     time.sleep(0.4)
     redis.kill()
     time.sleep(1.0)
+    try:
+        api(nodes[0].port, "/healthz")
+        health = 200
+    except urllib.error.HTTPError as e:
+        health = e.code
+    check(health == 503, f"while Redis is down /healthz answers 503 ({health})")
     redis.start()
     for s in senders:
         s.join(TIMEOUT * 3)
