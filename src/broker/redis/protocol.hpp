@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 struct redisReader;
@@ -20,6 +22,33 @@ namespace huddle::broker::redis {
 
 // One command: a RESP array of bulk strings ({"SET", "key", "value"}). Any bytes are fine.
 using Command = std::vector<std::string>;
+
+namespace detail {
+template <typename T> std::string to_argument(T&& value) {
+  using Value = std::remove_cvref_t<T>;
+  if constexpr (std::is_same_v<Value, std::string>) {
+    return std::forward<T>(value);
+  } else if constexpr (std::is_convertible_v<T, std::string_view>) {
+    return std::string(std::string_view(value));
+  } else {
+    static_assert(std::is_integral_v<Value> && !std::is_same_v<Value, bool> &&
+                      !std::is_same_v<Value, char>,
+                  "a Redis argument is a string or an integer");
+    return std::to_string(value);
+  }
+}
+} // namespace detail
+
+// A Command from strings, string views, literals and integers (in decimal):
+// make_command("EXPIRE", key, 30). Also the way to write a command inside a co_await with
+// g++ 12, which rejects any braced list there ("array used as initializer"): write
+// `co_await redis.execute(make_command("GET", key))`, not `execute({"GET", key})`.
+template <typename... Args> Command make_command(Args&&... args) {
+  Command command;
+  command.reserve(sizeof...(args));
+  (command.push_back(detail::to_argument(std::forward<Args>(args))), ...);
+  return command;
+}
 
 // Appends `command` to `out` in RESP2 ("*N\r\n$len\r\narg\r\n...").
 void append_command(std::string& out, const Command& command);

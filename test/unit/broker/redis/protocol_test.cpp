@@ -51,6 +51,15 @@ TEST_CASE("commands are arrays of bulk strings, any bytes in them") {
   CHECK(wire.ends_with("\r\n*1\r\n$4\r\nPING\r\n"));
 }
 
+TEST_CASE("make_command: strings, views, literals and integers") {
+  std::string owned = "moved";
+  const std::string key = "key";
+  CHECK(make_command("SET", key, std::string_view("view"), 42, -7LL,
+                     std::uint64_t{18446744073709551615u}, std::move(owned)) ==
+        Command{"SET", "key", "view", "42", "-7", "18446744073709551615", "moved"});
+  CHECK(make_command().empty());
+}
+
 TEST_CASE("every reply type, whole or split at every byte") {
   const std::string bytes = "+OK\r\n"
                             "-ERR unknown command 'FOO'\r\n"
