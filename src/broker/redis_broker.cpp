@@ -34,6 +34,7 @@ namespace huddle::broker {
 
 namespace asio = boost::asio;
 using redis::Command;
+using redis::make_command;
 using redis::Reply;
 
 namespace {
@@ -228,8 +229,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   // id after it arrives over the channel (or is filled from the stream).
   asio::awaitable<MessageId> counter(GroupId group) {
     if (current_epoch().empty()) throw Unavailable("redis: not connected yet");
-    Command get{"GET", key(group, "seq")}; // named: g++ 12 miscompiles a braced list in co_await
-    const Reply reply = co_await call(std::move(get));
+    const Reply reply = co_await call(make_command("GET", key(group, "seq")));
     if (reply.type == Reply::Type::nil) co_return 0;
     MessageId id = 0;
     std::from_chars(reply.text.data(), reply.text.data() + reply.text.size(), id);
@@ -240,8 +240,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
 
   asio::awaitable<void> on_commands_connected() {
     for (std::size_t i = 0; i < k_scripts.size(); ++i) {
-      Command load{"SCRIPT", "LOAD", k_scripts[i]};
-      auto [ec, reply] = co_await commands->execute(std::move(load));
+      auto [ec, reply] = co_await commands->execute(make_command("SCRIPT", "LOAD", k_scripts[i]));
       if (ec || reply.is_error()) continue; // EVAL stands in
       std::lock_guard lock(mutex);
       shas[i] = reply.text;
@@ -305,8 +304,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     ++subscriptions[group];
     // Sent for every acquire, not only the first: a second one then returns only once the
     // channel is subscribed, too (SUBSCRIBE is idempotent).
-    Command subscribe{"SUBSCRIBE", key(group, "ch")};
-    auto [ec, reply] = co_await subscriber->execute(std::move(subscribe));
+    auto [ec, reply] = co_await subscriber->execute(make_command("SUBSCRIBE", key(group, "ch")));
     if (ec || reply.is_error()) {
       co_await release_on_strand(group);
       throw Unavailable("redis: cannot subscribe: " + (ec ? ec.message() : reply.text));
@@ -317,8 +315,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     auto it = subscriptions.find(group);
     if (it == subscriptions.end() || --it->second > 0) co_return;
     subscriptions.erase(it);
-    Command unsubscribe{"UNSUBSCRIBE", key(group, "ch")};
-    co_await subscriber->execute(std::move(unsubscribe)); // down: nothing to undo
+    co_await subscriber->execute(
+        make_command("UNSUBSCRIBE", key(group, "ch"))); // down: nothing to undo
   }
 
   // --- delivery (on the strand, one item at a time) ---
@@ -380,13 +378,9 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   // The stream's entries after < id <= upto, at most `limit` (OrderedDelivery::Fetch).
   asio::awaitable<std::vector<Published>> fetch(GroupId group, MessageId after, MessageId upto,
                                                 std::size_t limit) {
-    Command range{"XRANGE",
-                  key(group, "log"),
-                  std::to_string(after + 1) + "-0",
-                  std::to_string(upto) + "-0",
-                  "COUNT",
-                  std::to_string(limit)};
-    const Reply page = co_await call(std::move(range));
+    const Reply page =
+        co_await call(make_command("XRANGE", key(group, "log"), std::to_string(after + 1) + "-0",
+                                   std::to_string(upto) + "-0", "COUNT", std::to_string(limit)));
     std::vector<Published> messages;
     for (const Reply& entry : page.elements) {
       Published published;
@@ -587,8 +581,8 @@ asio::awaitable<JoinResult> RedisBroker::join(GroupId group, std::shared_ptr<Mem
       std::vector<std::string> args{state->node, user, state->expiry(), now};
       online = co_await state->eval(join_script, std::move(keys), std::move(args));
     } else {
-      Command range{"ZRANGEBYSCORE", state->key(group, "online"), now, "+inf"};
-      online = co_await state->call(std::move(range));
+      online = co_await state->call(
+          make_command("ZRANGEBYSCORE", state->key(group, "online"), now, "+inf"));
     }
     if (online.is_error()) throw Unavailable("redis: " + online.text);
     std::vector<std::string> users = first_here ? std::vector<std::string>() : users_of(online);
@@ -672,13 +666,9 @@ asio::awaitable<std::vector<MessagePtr>> RedisBroker::read(GroupId group, Messag
   auto state = state_;
   std::vector<MessagePtr> messages;
   if (upto <= after || limit == 0) co_return messages;
-  Command range{"XRANGE",
-                state->key(group, "log"),
-                std::to_string(after + 1) + "-0",
-                std::to_string(upto) + "-0",
-                "COUNT",
-                std::to_string(limit)};
-  const Reply page = co_await state->call(std::move(range));
+  const Reply page = co_await state->call(
+      make_command("XRANGE", state->key(group, "log"), std::to_string(after + 1) + "-0",
+                   std::to_string(upto) + "-0", "COUNT", std::to_string(limit)));
   std::size_t bytes = 0;
   for (const Reply& entry : page.elements) {
     if (!messages.empty() && bytes >= max_bytes) break;
@@ -695,8 +685,8 @@ asio::awaitable<std::vector<MessagePtr>> RedisBroker::read_latest(GroupId group,
   auto state = state_;
   std::vector<MessagePtr> messages;
   if (limit == 0) co_return messages;
-  Command range{"XREVRANGE", state->key(group, "log"), "+", "-", "COUNT", std::to_string(limit)};
-  const Reply page = co_await state->call(std::move(range));
+  const Reply page = co_await state->call(make_command("XREVRANGE", state->key(group, "log"), "+",
+                                                       "-", "COUNT", std::to_string(limit)));
   for (auto entry = page.elements.rbegin(); entry != page.elements.rend(); ++entry)
     if (MessagePtr message = entry_message(group, *entry, nullptr))
       messages.push_back(std::move(message));
@@ -711,8 +701,8 @@ asio::awaitable<bool> RedisBroker::skips(GroupId, MessageId since, MessageId fir
 
 asio::awaitable<std::vector<std::string>> RedisBroker::online_users(GroupId group) {
   auto state = state_;
-  Command range{"ZRANGEBYSCORE", state->key(group, "online"), std::to_string(wall_ms()), "+inf"};
-  const Reply online = co_await state->call(std::move(range));
+  const Reply online = co_await state->call(make_command(
+      "ZRANGEBYSCORE", state->key(group, "online"), std::to_string(wall_ms()), "+inf"));
   co_return users_of(online);
 }
 

@@ -95,9 +95,11 @@ class Node:
             wait_joinable(self.port).close()
 
     def stop(self):
+        """SIGTERM; the exit status (0 after a clean stop; a sanitizer's report is not)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=TIMEOUT)
+        return self.proc.returncode
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -412,8 +414,8 @@ def test_revocation(redis, workdir):
                 closed.append(False)
         check(closed == [True, True], f"the revocation closed her sockets on both nodes ({closed})")
     finally:
-        for node in nodes:
-            node.stop()
+        codes = [node.stop() for node in nodes]
+        check(codes == [0, 0], f"both nodes stopped cleanly on SIGTERM (exit {codes})")
 
 
 def test_data_loss(redis, nodes):
@@ -472,10 +474,11 @@ def main():
         test_node_killed(redis, nodes)
         test_data_loss(redis, nodes[:2])
     finally:
-        for node in nodes:
-            node.stop() if node.proc.poll() is None else None
+        codes = [node.stop() for node in nodes if node.proc.poll() is None]
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    check(codes and all(code == 0 for code in codes),
+          f"the nodes still running stopped cleanly on SIGTERM (exit {codes})")
     finish("cluster")
 
 
