@@ -639,7 +639,8 @@ asio::awaitable<PublishError> RedisBroker::publish(GroupId group, MessageDraft d
                                   std::to_string(draft.ts_ms),
                                   state->node + ":" + std::to_string(serial),
                                   std::to_string(state->max_per_group),
-                                  state->current_epoch()};
+                                  state->current_epoch(),
+                                  std::to_string(state->max_age.count())};
     reply = co_await state->eval(publish_script, std::move(keys), std::move(args));
     if (reply.type != Reply::Type::integer) failure = reply.is_error() ? reply.text : "no id";
     if (reply.is_error() && reply.text.starts_with("EPOCH")) co_await state->check_epoch();

@@ -14,7 +14,9 @@
 namespace huddle::broker::scripts {
 
 // KEYS: seq, log, channel, epoch. ARGV: from, text, ts, origin, max entries (0: no limit),
-// the epoch the node holds. Returns the message's id. An "EPOCH" error when the epoch is
+// the epoch the node holds, max age in ms (0: none). Returns the message's id. The stream
+// expires after max age without a message (all of it is then too old), so groups nobody
+// visits keep nothing past it either; the counter never expires. An "EPOCH" error when the epoch is
 // not the node's (Redis lost its data since the node read it: a counter starting again must
 // not give out ids under the old epoch). Should the append fail (e.g. Redis out of memory)
 // the counter goes back, so no id is lost, and the error is returned.
@@ -35,6 +37,7 @@ if type(added) == 'table' and added.err then
   redis.call('DECR', KEYS[1])
   return added
 end
+if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
 redis.call('PUBLISH', KEYS[3], 'M' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4] .. '\n' ..
   #ARGV[1] .. '\n' .. ARGV[1] .. ARGV[2])
 return id

@@ -15,6 +15,7 @@ appendfsync always) and stops by PID:
   --presence-ttl;
 - subscriber connections killed (CLIENT KILL TYPE pubsub): what was published meanwhile is
   filled from the stream, so receivers still see no gap;
+- retention by count (truncated replay) and by age, from the streams;
 - Redis losing its data (FLUSHALL): the nodes close their sessions, a reconnect from the old
   epoch gets reset:true, and the new epoch's messages flow.
 
@@ -447,6 +448,45 @@ def test_data_loss(redis, nodes):
     again.close()
 
 
+def test_retention(redis):
+    node = Node(redis, "--auth", "none", "--db", "", "--broker-prefix", "ret:",
+                "--history-per-group", "50", "--history-max-age", "2s")
+    try:
+        sender = Sender(node.port, 1, "many", 400)
+        sender.join(TIMEOUT * 2)
+        kept = history(node.port, 1)
+        ids = [m["id"] for m in kept]
+        check(len(sender.acked) == 400 and 50 <= len(ids) < 400 and ids[-1] == 400 and
+              consecutive(ids, ids[0]),
+              f"--history-per-group 50 keeps the newest 50 or a few more ({len(ids)} kept)")
+        late = Receiver(node.port, 1, "late", since=1, epoch=sender_epoch(node.port, 1))
+        late.wait_for(len(ids))
+        check(late.welcome.get("truncated") is True and late.ids == ids,
+              f"a replay past what retention kept says truncated and sends the rest "
+              f"({late.welcome.get('truncated')}, {len(late.ids)} replayed)")
+        # Max age: the heartbeat trims a group with members here (a message every 0.5 s
+        # keeps its stream from expiring); a group nobody visits expires as a whole.
+        Sender(node.port, 2, "once", 5).join(TIMEOUT)
+        ticker = Sender(node.port, 1, "ticker", 10, pause=0.5)
+        ticker.join(TIMEOUT)
+        kept = [m["id"] for m in history(node.port, 1)]
+        check(kept and min(kept) > 400 and max(kept) == max(ticker.acked),
+              f"--history-max-age 2s: a busy group's old messages are trimmed ({kept})")
+        time.sleep(2.5)
+        check(history(node.port, 2) == [],
+              "--history-max-age 2s: an unvisited group's messages are gone")
+        late.close()
+    finally:
+        node.stop()
+
+
+def sender_epoch(port, group):
+    ws = Ws(port, f"/ws/{group}?name=epoch-probe")
+    epoch = ws.recv_json()["epoch"]
+    ws.close()
+    return epoch
+
+
 def test_refusals(workdir):
     result = subprocess.run([EXE, "serve", "--broker", "redis://u:p@127.0.0.1:1"],
                             capture_output=True, text=True, timeout=TIMEOUT)
@@ -470,6 +510,7 @@ def main():
         test_presence(redis, nodes)
         test_pubsub_loss(redis, nodes)
         test_redis_restart(redis, nodes)
+        test_retention(redis)
         test_revocation(redis, workdir)
         test_node_killed(redis, nodes)
         test_data_loss(redis, nodes[:2])
