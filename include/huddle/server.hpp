@@ -68,6 +68,9 @@ public:
   // Open WebSocket sessions right now.
   std::size_t session_count() const noexcept;
 
+  // The members connected to this server. With ServerConfig::broker_url (several nodes), ids
+  // come from Redis and this manager only delivers them: its broadcast() throws
+  // std::logic_error.
   ChatManager& chat() noexcept;
 
 private:
