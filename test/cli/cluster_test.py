@@ -177,6 +177,11 @@ class Receiver(threading.Thread):
         return len(self.ids) >= count
 
     def close(self):
+        # shutdown() ends the reading thread's recv at once; close() alone would not.
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.ws.close()
         self.join(TIMEOUT)
 
@@ -450,7 +455,7 @@ def test_data_loss(redis, nodes):
 
 def test_retention(redis):
     node = Node(redis, "--auth", "none", "--db", "", "--broker-prefix", "ret:",
-                "--history-per-group", "50", "--history-max-age", "2s")
+                "--history-per-group", "50", "--history-max-age", "1s")
     try:
         sender = Sender(node.port, 1, "many", 400)
         sender.join(TIMEOUT * 2)
@@ -464,17 +469,17 @@ def test_retention(redis):
         check(late.welcome.get("truncated") is True and late.ids == ids,
               f"a replay past what retention kept says truncated and sends the rest "
               f"({late.welcome.get('truncated')}, {len(late.ids)} replayed)")
-        # Max age: the heartbeat trims a group with members here (a message every 0.5 s
+        # Max age: the heartbeat trims a group with members here (a message every 0.25 s
         # keeps its stream from expiring); a group nobody visits expires as a whole.
         Sender(node.port, 2, "once", 5).join(TIMEOUT)
-        ticker = Sender(node.port, 1, "ticker", 10, pause=0.5)
+        ticker = Sender(node.port, 1, "ticker", 10, pause=0.25)
         ticker.join(TIMEOUT)
         kept = [m["id"] for m in history(node.port, 1)]
         check(kept and min(kept) > 400 and max(kept) == max(ticker.acked),
-              f"--history-max-age 2s: a busy group's old messages are trimmed ({kept})")
-        time.sleep(2.5)
+              f"--history-max-age 1s: a busy group's old messages are trimmed ({kept})")
+        time.sleep(1.2)
         check(history(node.port, 2) == [],
-              "--history-max-age 2s: an unvisited group's messages are gone")
+              "--history-max-age 1s: an unvisited group's messages are gone")
         late.close()
     finally:
         node.stop()
@@ -498,22 +503,28 @@ def test_refusals(workdir):
           f"builtin accounts in memory with --broker are refused ({result.stderr!r})")
 
 
+def timed(test, *args):
+    start = time.monotonic()
+    test(*args)
+    print(f"     ({test.__name__}: {time.monotonic() - start:.1f} s)")
+
+
 def main():
     workdir = tempfile.mkdtemp(prefix="huddle-cluster-")
     redis = Redis(workdir)
     nodes = []
     try:
-        test_refusals(workdir)
+        timed(test_refusals, workdir)
         nodes = [Node(redis, "--auth", "none", "--db", "") for _ in range(3)]
-        test_one_order(redis, nodes)
-        test_move_between_nodes(redis, nodes)
-        test_presence(redis, nodes)
-        test_pubsub_loss(redis, nodes)
-        test_redis_restart(redis, nodes)
-        test_retention(redis)
-        test_revocation(redis, workdir)
-        test_node_killed(redis, nodes)
-        test_data_loss(redis, nodes[:2])
+        timed(test_one_order, redis, nodes)
+        timed(test_move_between_nodes, redis, nodes)
+        timed(test_presence, redis, nodes)
+        timed(test_pubsub_loss, redis, nodes)
+        timed(test_redis_restart, redis, nodes)
+        timed(test_retention, redis)
+        timed(test_revocation, redis, workdir)
+        timed(test_node_killed, redis, nodes)
+        timed(test_data_loss, redis, nodes[:2])
     finally:
         codes = [node.stop() for node in nodes if node.proc.poll() is None]
         redis.stop()
