@@ -59,6 +59,8 @@ std::optional<GroupId> channel_group(std::string_view prefix, std::string_view c
   GroupId group = 0;
   const auto [ptr, ec] = std::from_chars(channel.data(), channel.data() + channel.size(), group);
   if (ec != std::errc() || ptr != channel.data() + channel.size() || group < 1) return std::nullopt;
+  // Only the name group_key() makes: "{07}" is not group 7's channel.
+  if (channel.front() == '0') return std::nullopt;
   return group;
 }
 

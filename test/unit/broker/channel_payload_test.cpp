@@ -52,4 +52,6 @@ TEST_CASE("group keys and channel names go both ways, under the prefix only") {
   CHECK(channel_group("huddle:", "huddle:{x}:ch") == std::nullopt);
   CHECK(channel_group("huddle:", "huddle:{}:ch") == std::nullopt);
   CHECK(channel_group("huddle:", "huddle:7}:ch") == std::nullopt);
+  CHECK(channel_group("huddle:", "huddle:{07215}:ch") == std::nullopt); // fuzzing found it
+  CHECK(channel_group("huddle:", "huddle:{-7}:ch") == std::nullopt);
 }
