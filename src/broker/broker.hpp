@@ -93,6 +93,11 @@ public:
   // most `patience` for a failing store. False when something could not be stored.
   virtual bool flush(std::chrono::milliseconds patience) = 0;
 
+  // The I/O executors of an io_context pool, where a group's sessions run (group id modulo
+  // their number, as ServerState::executor_for_group()); a broker that delivers from a
+  // thread of its own delivers there. Set once, before run().
+  virtual void set_group_executors(const std::vector<boost::asio::any_io_executor>&) {}
+
   // Called, from any thread, when the broker's history changed epoch while it ran (Redis
   // lost its data): every session here holds ids of the old one and should reconnect.
   // Set once, before run().

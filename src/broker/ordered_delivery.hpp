@@ -3,8 +3,9 @@
 // ExternalSequence in id order, filling each hole from the group's stored history first.
 // RedisBroker uses it with Redis's streams; the unit tests with a stream in memory.
 //
-// Not thread-safe: one caller at a time (RedisBroker calls it from one strand), so no two
-// fills of a group overlap.
+// Keeps no state of its own: calls for different groups may run at once (RedisBroker's lanes),
+// but a group's calls must come one at a time (a lane per group), so no two fills of a group
+// overlap.
 #pragma once
 
 #include <huddle/chat_manager.hpp>

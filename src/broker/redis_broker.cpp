@@ -22,7 +22,6 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -108,13 +107,24 @@ std::vector<std::string> users_of(const Reply& entries) {
 } // namespace
 
 struct RedisBroker::State : std::enable_shared_from_this<State> {
-  // What the delivery strand works through, one at a time, in arrival order.
-  struct Positions {
-    std::vector<std::pair<GroupId, MessageId>> counters;
+  // What a delivery lane works through, one at a time, in arrival order: a publication, or
+  // a group's counter to catch up with.
+  struct CatchUp {
+    MessageId counter = 0;
   };
   struct Incoming {
     GroupId group;
-    std::variant<ChannelMessage, ChannelPresence, Positions> what;
+    std::variant<ChannelMessage, ChannelPresence, CatchUp> what;
+  };
+  // Delivers the groups of one I/O executor, on it: the groups' sessions live there, so the
+  // offers wake their writers on their own thread, and what one read of the subscriber
+  // connection brought is handed over with one post per lane, not one per message.
+  struct Lane {
+    explicit Lane(asio::any_io_executor executor) : strand(asio::make_strand(executor)) {}
+    asio::strand<asio::any_io_executor> strand;
+    std::mutex mutex;
+    std::vector<Incoming> queued; // under the mutex
+    bool scheduled = false;       // under the mutex: a drain is posted or running
   };
   // A message this node sent, until both Redis's reply and the message itself came back.
   struct Pending {
@@ -164,7 +174,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     sequence->state = weak_from_this();
     chat = std::make_unique<ChatManager>(executor, sequence);
     std::weak_ptr<State> weak = weak_from_this();
-    // The state owns `ordered`, which is only used from the strand while the state lives.
+    lanes.push_back(std::make_unique<Lane>(executor));
+    // The state owns `ordered`, which is only used from its lanes while the state lives.
     ordered = std::make_unique<OrderedDelivery>(
         *chat,
         [this](GroupId group, MessageId after, MessageId upto, std::size_t limit) {
@@ -337,42 +348,61 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     enqueue(std::move(item));
   }
 
-  void enqueue(Incoming item) {
-    asio::post(strand, [self = shared_from_this(), item = std::move(item)]() mutable {
-      self->incoming.push_back(std::move(item));
-      if (self->draining) return;
-      self->draining = true;
-      co_spawn(self->strand, self->drain(), asio::detached);
-    });
+  Lane& lane_of(GroupId group) {
+    // The same choice as ServerState::executor_for_group(): a group's lane runs where its
+    // sessions do.
+    return *lanes[static_cast<std::uint64_t>(group) % lanes.size()];
   }
 
-  asio::awaitable<void> drain() {
-    auto self = shared_from_this();
-    while (!incoming.empty()) {
-      Incoming item = std::move(incoming.front());
-      incoming.pop_front();
-      try {
-        if (auto* in = std::get_if<ChannelMessage>(&item.what)) {
-          Published published{
-              Message::make(item.group, in->id,
-                            MessageDraft{std::move(in->from), std::move(in->text), in->ts_ms}),
-              std::move(in->origin)};
-          co_await ordered->arrived(std::move(published));
-        } else if (auto* presence = std::get_if<ChannelPresence>(&item.what)) {
-          const char* kind = presence->online ? "join" : "leave";
-          co_await chat->offer(
-              item.group, make_frame(protocol::encode_presence(kind, item.group, presence->user)),
-              presence->user);
-        } else {
-          for (const auto& [group, last] : std::get<Positions>(item.what).counters)
-            co_await ordered->catch_up(group, last);
-        }
-      } catch (const std::exception& e) { // Redis went away mid-fill: the next check fills it
-        BOOST_LOG_TRIVIAL(warning)
-            << "broker: delivery to group=" << item.group << " deferred: " << e.what();
-      }
+  void enqueue(Incoming item) {
+    Lane& lane = lane_of(item.group);
+    {
+      std::lock_guard lock(lane.mutex);
+      lane.queued.push_back(std::move(item));
+      if (lane.scheduled) return;
+      lane.scheduled = true;
     }
-    draining = false;
+    co_spawn(lane.strand, drain(lane), asio::detached);
+  }
+
+  asio::awaitable<void> drain(Lane& lane) {
+    auto self = shared_from_this();
+    std::vector<Incoming> batch;
+    for (;;) {
+      {
+        std::lock_guard lock(lane.mutex);
+        if (lane.queued.empty()) {
+          lane.scheduled = false;
+          co_return;
+        }
+        batch.swap(lane.queued);
+      }
+      for (Incoming& item : batch)
+        co_await handle(item);
+      batch.clear();
+    }
+  }
+
+  asio::awaitable<void> handle(Incoming& item) {
+    try {
+      if (auto* in = std::get_if<ChannelMessage>(&item.what)) {
+        Published published{
+            Message::make(item.group, in->id,
+                          MessageDraft{std::move(in->from), std::move(in->text), in->ts_ms}),
+            std::move(in->origin)};
+        co_await ordered->arrived(std::move(published));
+      } else if (auto* presence = std::get_if<ChannelPresence>(&item.what)) {
+        const char* kind = presence->online ? "join" : "leave";
+        co_await chat->offer(
+            item.group, make_frame(protocol::encode_presence(kind, item.group, presence->user)),
+            presence->user);
+      } else {
+        co_await ordered->catch_up(item.group, std::get<CatchUp>(item.what).counter);
+      }
+    } catch (const std::exception& e) { // Redis went away mid-fill: the next check fills it
+      BOOST_LOG_TRIVIAL(warning) << "broker: delivery to group=" << item.group
+                                 << " deferred: " << e.what();
+    }
   }
 
   // The stream's entries after < id <= upto, at most `limit` (OrderedDelivery::Fetch).
@@ -450,14 +480,12 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     } catch (const std::exception&) {
       co_return; // the next heartbeat or reconnect checks again
     }
-    Positions positions;
     for (std::size_t i = 0; i < groups.size() && i < counters.elements.size(); ++i) {
       const std::string& text = counters.elements[i].text;
       MessageId id = 0;
       std::from_chars(text.data(), text.data() + text.size(), id);
-      positions.counters.emplace_back(groups[i], id);
+      enqueue(Incoming{groups[i], CatchUp{id}});
     }
-    enqueue(Incoming{0, std::move(positions)});
   }
 
   // --- presence and heartbeat ---
@@ -505,20 +533,18 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       });
     }
     const std::string now = std::to_string(wall_ms());
-    Positions positions;
     for (auto& [group, users] : here) {
       std::vector<std::string> args{node, expiry(), now};
       args.insert(args.end(), users.begin(), users.end());
       std::vector<std::string> keys{key(group, "online"), key(group, "ch"), key(group, "seq")};
       const Reply last = co_await eval(heartbeat_script, std::move(keys), std::move(args));
-      if (last.type == Reply::Type::integer) positions.counters.emplace_back(group, last.integer);
+      if (last.type == Reply::Type::integer) enqueue(Incoming{group, CatchUp{last.integer}});
       if (max_age.count() > 0) {
         std::vector<std::string> log{key(group, "log")};
         std::vector<std::string> oldest{std::to_string(wall_ms() - max_age.count())};
         co_await eval(trim_script, std::move(log), std::move(oldest));
       }
     }
-    if (!positions.counters.empty()) enqueue(Incoming{0, std::move(positions)});
   }
 
   // --- state ---
@@ -536,11 +562,11 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> serials{0};
 
-  // On the strand.
+  // One per I/O executor (set_group_executors()), or one on `executor`; fixed once run.
+  std::vector<std::unique_ptr<Lane>> lanes;
+  // On the strand: subscriptions, heartbeats.
   asio::strand<asio::any_io_executor> strand;
   std::map<GroupId, std::size_t> subscriptions; // local joins per subscribed group
-  std::deque<Incoming> incoming;
-  bool draining = false;
   asio::steady_timer heartbeat_timer;
 
   // Under the mutex.
@@ -713,6 +739,13 @@ std::string RedisBroker::epoch() const {
 
 bool RedisBroker::available() const noexcept {
   return state_->commands->connected() && state_->subscriber->connected();
+}
+
+void RedisBroker::set_group_executors(const std::vector<asio::any_io_executor>& executors) {
+  if (executors.empty()) return;
+  state_->lanes.clear();
+  for (const auto& executor : executors)
+    state_->lanes.push_back(std::make_unique<State::Lane>(executor));
 }
 
 asio::awaitable<void> RedisBroker::run() {

@@ -48,6 +48,7 @@ public:
   boost::asio::awaitable<std::vector<std::string>> online_users(GroupId group) override;
   std::string epoch() const override;
   bool available() const noexcept override;
+  void set_group_executors(const std::vector<boost::asio::any_io_executor>& executors) override;
   boost::asio::awaitable<void> run() override;
   void stop() override;
   bool flush(std::chrono::milliseconds patience) override;

@@ -73,6 +73,7 @@ public:
   // `group` runs on; none when sessions stay where they were accepted (one executor).
   // Set once, before the first connection.
   void set_group_executors(std::vector<boost::asio::any_io_executor> executors) {
+    broker_->set_group_executors(executors);
     group_executors_ = std::move(executors);
   }
   std::optional<boost::asio::any_io_executor> executor_for_group(GroupId group) const {
