@@ -67,8 +67,9 @@ start_server() {
   SERVER_KINDS+=(huddle)
   SERVER_PORT=""
   local i
+  # The file appears when the child has opened it, maybe after the first look.
   for i in $(seq 1 100); do
-    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" | head -n1)
+    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" 2>/dev/null | head -n1)
     if [[ -n "$SERVER_PORT" ]]; then
       SERVER_PORTS+=("$SERVER_PORT")
       return 0
