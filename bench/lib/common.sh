@@ -46,24 +46,37 @@ raise_file_limit() {
   ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }
 
+# The processes that make up the server under test, measured together: one huddle, or
+# several huddle nodes and the redis-server they share. SERVER_PID/SERVER_PORT are the
+# last one started; SERVER_PORTS are the WebSocket ports the load spreads over.
 SERVER_PID=""
 SERVER_PORT=""
+SERVER_PIDS=()
+SERVER_KINDS=() # per PID: what it is (huddle, redis-server), for the CPU breakdown
+SERVER_PORTS=()
+REDIS_PORT=""
 
 # start_server LOGPREFIX CMD... — runs CMD, waits (10 s at most) for "listening on H:P".
+# May be called several times for one server under test (the nodes of a cluster).
 start_server() {
   local prefix=$1
   shift
   "$@" >"$prefix.stdout" 2>"$prefix.stderr" &
   SERVER_PID=$!
+  SERVER_PIDS+=("$SERVER_PID")
+  SERVER_KINDS+=(huddle)
   SERVER_PORT=""
   local i
+  # The file appears when the child has opened it, maybe after the first look.
   for i in $(seq 1 100); do
-    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" | head -n1)
-    [[ -n "$SERVER_PORT" ]] && return 0
+    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" 2>/dev/null | head -n1)
+    if [[ -n "$SERVER_PORT" ]]; then
+      SERVER_PORTS+=("$SERVER_PORT")
+      return 0
+    fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
       log "server exited before listening: $*"
       tail -n 20 "$prefix.stderr" >&2
-      SERVER_PID=""
       return 1
     fi
     sleep 0.1
@@ -73,20 +86,64 @@ start_server() {
   return 1
 }
 
-# SIGTERM, 5 s to go, then SIGKILL; only ever the PID we started.
-stop_server() {
-  [[ -z "$SERVER_PID" ]] && return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
+# start_redis DIR — a redis-server for one run, on a free loopback port (REDIS_PORT), its
+# files in DIR. No RDB snapshots and no AOF (`--save "" --appendonly no`): a benchmark
+# measures the message path, not Redis's disk, and each run gets a fresh, empty server.
+start_redis() {
+  local dir=$1 attempt i
+  mkdir -p "$dir"
+  for attempt in 1 2 3 4 5; do # another process may take the port between probe and bind
+    REDIS_PORT=$(/usr/bin/python3 "$BENCH_LIB/cluster.py" free-port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+      --dir "$dir" --logfile "$dir/redis.log" --maxmemory-policy noeviction &
+    SERVER_PID=$!
+    for i in $(seq 1 100); do
+      if [[ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; then
+        SERVER_PIDS+=("$SERVER_PID")
+        SERVER_KINDS+=(redis-server)
+        return 0
+      fi
       kill -0 "$SERVER_PID" 2>/dev/null || break
       sleep 0.1
     done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  wait "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  done
+  log "redis-server did not start; $dir/redis.log:"
+  tail -n 20 "$dir/redis.log" >&2 || true
   SERVER_PID=""
+  return 1
+}
+
+# stop_one PID — SIGTERM, 5 s to go, then SIGKILL; only ever a PID we started.
+stop_one() {
+  if kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+      kill -0 "$1" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+  fi
+  wait "$1" 2>/dev/null || true
+}
+
+# Stops every process of the server under test, the last started first (nodes before the
+# Redis they use).
+stop_server() {
+  local i
+  for ((i = ${#SERVER_PIDS[@]} - 1; i >= 0; --i)); do
+    stop_one "${SERVER_PIDS[i]}"
+  done
+  # A start that failed before its PID was recorded.
+  [[ -n "$SERVER_PID" ]] && stop_one "$SERVER_PID"
+  SERVER_PID=""
+  SERVER_PORT=""
+  SERVER_PIDS=()
+  SERVER_KINDS=()
+  SERVER_PORTS=()
+  REDIS_PORT=""
 }
 
 # utime+stime of a process in seconds (fields 14 and 15, counted after the ")" of comm).
@@ -101,24 +158,42 @@ proc_cpu_s() {
 
 proc_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# The sum over the server's processes.
+server_rss_kb() {
+  local pid total=0
+  for pid in "${SERVER_PIDS[@]}"; do total=$((total + $(proc_rss_kb "$pid"))); done
+  echo "$total"
+}
+
+# "KIND=SECONDS ..." per process, in SERVER_PIDS order.
+server_cpu_parts() {
+  local i out=()
+  for i in "${!SERVER_PIDS[@]}"; do
+    out+=("${SERVER_KINDS[i]}=$(proc_cpu_s "${SERVER_PIDS[i]}")")
+  done
+  echo "${out[*]}"
+}
+
 # run_load OUT.json SERVER_NAME -- huddle-load args...
-# Measures the server (SERVER_PID) around one huddle-load run and writes one record.
+# Measures the server (every process in SERVER_PIDS: CPU summed, RSS summed) around one
+# huddle-load run and writes one record. The clients are spread over SERVER_PORTS.
 run_load() {
   local out=$1 name=$2
   shift 3
-  local cpu0 rss0 cpu1 rss_end sampler_pid rss_file="$out.rss"
+  local parts0 parts1 rss0 rss_end sampler_pid rss_file="$out.rss" port urls=()
+  for port in "${SERVER_PORTS[@]}"; do urls+=(--url "ws://127.0.0.1:$port/ws/{group}"); done
   sleep 0.5  # let the server finish starting before taking its baseline
-  cpu0=$(proc_cpu_s "$SERVER_PID")
-  rss0=$(proc_rss_kb "$SERVER_PID")
-  ( while kill -0 "$SERVER_PID" 2>/dev/null; do proc_rss_kb "$SERVER_PID"; sleep 0.25; done ) \
+  parts0=$(server_cpu_parts)
+  rss0=$(server_rss_kb)
+  ( while kill -0 "${SERVER_PIDS[0]}" 2>/dev/null; do server_rss_kb; sleep 0.25; done ) \
     >"$rss_file" 2>/dev/null &
   sampler_pid=$!
   local rc=0
-  "$HUDDLE_LOAD" --url "ws://127.0.0.1:$SERVER_PORT/ws/{group}" --json --quiet "$@" \
+  "$HUDDLE_LOAD" "${urls[@]}" --json --quiet "$@" \
     >"$out.load" 2>"$out.load.stderr" || rc=$?
-  cpu1=$(proc_cpu_s "$SERVER_PID")
+  parts1=$(server_cpu_parts)
   sleep 1  # the server frees what the departed clients held
-  rss_end=$(proc_rss_kb "$SERVER_PID")
+  rss_end=$(server_rss_kb)
   kill "$sampler_pid" 2>/dev/null || true
   wait "$sampler_pid" 2>/dev/null || true
   if ((rc != 0)) || [[ ! -s "$out.load" ]]; then
@@ -126,8 +201,8 @@ run_load() {
     return 1
   fi
   /usr/bin/python3 "$BENCH_LIB/summarize.py" record --load "$out.load" --server "$name" \
-    --cpu0 "$cpu0" --cpu1 "$cpu1" --rss0 "$rss0" --rss-end "$rss_end" --rss-samples "$rss_file" \
-    --args "$*" --out "$out"
+    --cpu-parts0 "$parts0" --cpu-parts1 "$parts1" --rss0 "$rss0" --rss-end "$rss_end" \
+    --rss-samples "$rss_file" --args "$*" --out "$out"
   rm -f "$out.load" "$rss_file"
   [[ -s "$out.load.stderr" ]] || rm -f "$out.load.stderr"
 }

@@ -2,6 +2,8 @@
 """Turns huddle-load results into run records, summary tables, JSON and gnuplot PNGs.
 
   summarize.py record ...        one run: huddle-load JSON + server CPU/RSS -> record
+                                 (server CPU: every process of it, e.g. 3 huddle nodes
+                                 and their redis-server, summed and per kind)
   summarize.py loadtest DIR      scripts/loadtest: table, summary.json, PNGs
   summarize.py bench DIR         scripts/bench --compare: medians, min-max, ratios
 
@@ -29,7 +31,8 @@ def record(args):
             samples = [int(x) for x in f.read().split() if x.isdigit()]
     rss0 = int(args.rss0 or 0)
     peak = max(samples + [rss0])
-    cpu = max(0.0, float(args.cpu1) - float(args.cpu0))
+    parts = cpu_parts(args.cpu_parts0, args.cpu_parts1)
+    cpu = sum(parts.values())
     connected = load.get("peak_connected") or load.get("connected") or 0
     rec = {
         "server": args.server,
@@ -38,6 +41,7 @@ def record(args):
         "load": load,
         "server_stats": {
             "cpu_s": round(cpu, 3),
+            "cpu_s_by_kind": {k: round(v, 3) for k, v in parts.items()},
             "rss_start_kb": rss0,
             "rss_peak_kb": peak,
             "rss_end_kb": int(args.rss_end or 0),
@@ -51,6 +55,19 @@ def record(args):
     }
     with open(args.out, "w") as f:
         json.dump(rec, f, indent=1)
+
+
+def cpu_parts(before, after):
+    """ "huddle=1.2 redis-server=0.3 ..." before and after (one word per process, in the
+    same order) -> CPU seconds used per kind of process."""
+    parts = {}
+    for b, a in zip(before.split(), after.split()):
+        kind, b_s = b.rsplit("=", 1)
+        kind_a, a_s = a.rsplit("=", 1)
+        if kind != kind_a:
+            raise SystemExit(f"summarize: process lists differ ({before!r} vs {after!r})")
+        parts[kind] = parts.get(kind, 0.0) + max(0.0, float(a_s) - float(b_s))
+    return parts
 
 
 def load_records(directory):
@@ -223,6 +240,9 @@ def bench(args):
     for rec in records:
         if rec["server"] not in servers:
             servers.append(rec["server"])
+    # Cluster runs (huddle nodes + redis-server): their CPU split and p99 difference too.
+    with_redis = any("redis-server" in r["server_stats"].get("cpu_s_by_kind", {})
+                     for r in records)
     for scenario in scenarios:
         base = groups.get((scenario, "huddle"), [])
         base_dpc = stats_of([r["deliveries_per_cpu_s"] for r in base])
@@ -243,6 +263,8 @@ def bench(args):
                 "lost": stats_of([r["load"]["lost"] for r in runs]),
                 "failed_connects": stats_of([r["load"]["failed_connects"] for r in runs]),
                 "cpu_s": stats_of([r["server_stats"]["cpu_s"] for r in runs]),
+                "redis_cpu_s": stats_of([r["server_stats"].get("cpu_s_by_kind", {})
+                                         .get("redis-server") for r in runs]),
                 "rss_peak_kb": stats_of([r["server_stats"]["rss_peak_kb"] for r in runs]),
                 "rss_per_connection_bytes": stats_of([r["rss_per_connection_bytes"] for r in runs]),
             }
@@ -253,6 +275,9 @@ def bench(args):
                                          if base_dpc and dpc and dpc["median"] else None)
             entry["huddle_p99_ratio"] = (base_p99["median"] / p99["median"]
                                          if base_p99 and p99 and p99["median"] else None)
+            # Scale-out's targets (issue 12) are differences from single-node huddle.
+            entry["p99_minus_huddle_us"] = (p99["median"] - base_p99["median"]
+                                            if base_p99 and p99 else None)
             summary.append(entry)
             rows.append([
                 scenario, server, len(runs), mmm(entry["deliveries_per_s"]),
@@ -261,9 +286,15 @@ def bench(args):
                 mmm(entry["failed_connects"]), mmm(entry["rss_per_connection_bytes"]),
                 fmt(entry["huddle_dpc_ratio"], 2), fmt(entry["huddle_p99_ratio"], 2),
             ])
+            if with_redis:
+                rows[-1] += [mmm(entry["cpu_s"], 2), mmm(entry["redis_cpu_s"], 2),
+                             fmt(None if entry["p99_minus_huddle_us"] is None
+                                 else entry["p99_minus_huddle_us"] / 1000, 3)]
     headers = ["scenario", "server", "runs", "deliv/s median (min–max)",
                "deliv per server-CPU-s", "p50 ms", "p99 ms", "lost", "failed conn",
                "RSS B/conn", "huddle÷it deliv/cpu", "huddle÷it p99"]
+    if with_redis:
+        headers += ["server CPU s", "of it redis-server", "p99 − huddle's ms"]
     text = table(headers, rows)
     print(text)
     with open(os.path.join(args.dir, "summary.txt"), "w") as f:
@@ -289,8 +320,8 @@ def main():
     rec = sub.add_parser("record")
     rec.add_argument("--load", required=True)
     rec.add_argument("--server", required=True)
-    rec.add_argument("--cpu0", required=True)
-    rec.add_argument("--cpu1", required=True)
+    rec.add_argument("--cpu-parts0", required=True, help="KIND=CPU_S per process, before")
+    rec.add_argument("--cpu-parts1", required=True, help="the same processes, after")
     rec.add_argument("--rss0", required=True)
     rec.add_argument("--rss-end", required=True)
     rec.add_argument("--rss-samples", required=True)

@@ -87,14 +87,19 @@ struct Phases {
 
 struct Client;
 
+// One --url: where its clients connect, resolved once.
+struct Endpoint {
+  tcp::endpoint server;
+  std::string host_header;
+  std::vector<std::string> targets; // per group
+};
+
 struct LoadRunner::Impl {
   Options options;
   Accounting accounting;
-  tcp::endpoint server;
   Clock::time_point t0 = Clock::now();
-  std::string host_header;
-  std::string query;                // options.query_string()
-  std::vector<std::string> targets; // per group
+  std::string query;               // options.query_string()
+  std::vector<Endpoint> endpoints; // one per options.url_templates
 
   std::deque<Worker> workers;
   std::vector<std::unique_ptr<Client>> clients;
@@ -218,13 +223,17 @@ struct Client {
     pause = nullptr;
   }
 
+  // Client i's endpoint is the (i mod N)th --url, on every connection it makes.
+  std::size_t endpoint_index() const { return index % run.endpoints.size(); }
+  Endpoint const& endpoint() const { return run.endpoints[endpoint_index()]; }
+
   // The request target: with ?since=<last id seen> when this member reconnects to a
   // protocol v1 server, so the server replays what it missed (docs/protocol.md).
   std::string connect_target() {
     resumed = !churner && v1 && last_id.has_value();
-    if (!resumed) return run.targets[group];
-    return run.options.url_template.target(run.options.group_base + group,
-                                           query_with_since(run.query, *last_id));
+    if (!resumed) return endpoint().targets[group];
+    return run.options.url_templates[endpoint_index()].target(
+        run.options.group_base + group, query_with_since(run.query, *last_id));
   }
 
   asio::awaitable<bool> connect(WsStream& ws, std::string const& target) {
@@ -244,7 +253,7 @@ struct Client {
         co_return false;
       }
     }
-    auto [connect_ec] = co_await stream.async_connect(run.server, use_tuple);
+    auto [connect_ec] = co_await stream.async_connect(endpoint().server, use_tuple);
     if (connect_ec) {
       count(connect_ec == asio::error::connection_refused ? ErrorKind::connect_refused
             : connect_ec == beast::error::timeout         ? ErrorKind::connect_timeout
@@ -265,7 +274,7 @@ struct Client {
       req.set(beast::http::field::user_agent, "huddle-load/0.1");
     }));
     websocket::response_type response;
-    auto [hs_ec] = co_await ws.async_handshake(response, run.host_header, target, use_tuple);
+    auto [hs_ec] = co_await ws.async_handshake(response, endpoint().host_header, target, use_tuple);
     if (hs_ec) {
       count(hs_ec == websocket::error::upgrade_declined ? ErrorKind::handshake_rejected
             : hs_ec == beast::error::timeout            ? ErrorKind::connect_timeout
@@ -615,7 +624,7 @@ struct Client {
     while (run.now_ns() < phases->measure_end) {
       {
         WsStream ws(co_await asio::this_coro::executor);
-        if (co_await connect(ws, run.targets[group])) {
+        if (co_await connect(ws, endpoint().targets[group])) {
           std::uint64_t const leave_at = std::min(run.now_ns() + hold(random), phases->drain_end);
           co_await (read_loop(ws) && churn_stay(ws, leave_at));
         } else {
@@ -661,34 +670,34 @@ char const* phase_name(Phases const* p, std::uint64_t now) {
 } // namespace
 
 Report LoadRunner::Impl::run() {
-  // Resolve once: thousands of clients must not each ask the resolver.
-  {
-    asio::io_context resolver_ioc;
-    tcp::resolver resolver(resolver_ioc);
+  // Resolve once per URL: thousands of clients must not each ask the resolver.
+  query = options.query_string();
+  asio::io_context resolver_ioc;
+  tcp::resolver resolver(resolver_ioc);
+  for (auto const& url : options.url_templates) {
+    Endpoint endpoint;
     boost::system::error_code ec;
-    auto const results =
-        resolver.resolve(options.url_template.host, std::to_string(options.url_template.port), ec);
+    auto const results = resolver.resolve(url.host, std::to_string(url.port), ec);
     if (ec || results.empty()) {
-      throw std::runtime_error("--url: cannot resolve '" + options.url_template.host +
-                               "': " + ec.message());
+      throw std::runtime_error("--url: cannot resolve '" + url.host + "': " + ec.message());
     }
     // "localhost" often resolves to ::1 first while servers listen on 127.0.0.1.
-    server = results.begin()->endpoint();
+    endpoint.server = results.begin()->endpoint();
     for (auto const& entry : results) {
       if (entry.endpoint().address().is_v4()) {
-        server = entry.endpoint();
+        endpoint.server = entry.endpoint();
         break;
       }
     }
-  }
-  if (options.source_addresses > 1 &&
-      !(server.address().is_v4() && server.address().is_loopback())) {
-    throw std::runtime_error("--source-addresses: needs a 127.0.0.0/8 server address");
-  }
-  host_header = options.url_template.host_header();
-  query = options.query_string();
-  for (std::uint32_t g = 0; g < options.groups; ++g) {
-    targets.push_back(options.url_template.target(options.group_base + g, query));
+    if (options.source_addresses > 1 &&
+        !(endpoint.server.address().is_v4() && endpoint.server.address().is_loopback())) {
+      throw std::runtime_error("--source-addresses: needs a 127.0.0.0/8 server address");
+    }
+    endpoint.host_header = url.host_header();
+    for (std::uint32_t g = 0; g < options.groups; ++g) {
+      endpoint.targets.push_back(url.target(options.group_base + g, query));
+    }
+    endpoints.push_back(std::move(endpoint));
   }
 
   for (std::uint32_t t = 0; t < options.threads; ++t)

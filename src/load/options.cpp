@@ -80,6 +80,26 @@ std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string&
   return out;
 }
 
+std::optional<std::vector<std::string>> split_urls(std::vector<std::string> const& values,
+                                                   std::string& error) {
+  std::vector<std::string> urls;
+  for (auto const& value : values) {
+    std::string_view rest = value;
+    for (;;) {
+      auto const comma = rest.find(',');
+      auto const url = rest.substr(0, comma);
+      if (url.empty()) {
+        error = "'" + value + "' has an empty URL (URLs are separated by single commas)";
+        return std::nullopt;
+      }
+      urls.emplace_back(url);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return urls;
+}
+
 std::optional<double> parse_duration(std::string_view text) {
   double scale = 1;
   if (text.ends_with("ms")) {
@@ -184,8 +204,11 @@ std::string validate(Options const& o) {
     return "--churn-hold: the minimum must not exceed the maximum";
   }
   if (o.connections() > 2'000'000) return "--clients: more than 2000000 connections in all";
-  if (o.url_template.path.find("{group}") == std::string::npos && o.groups > 1) {
-    return "--url: needs {group} in the path when --groups > 1";
+  if (o.url_templates.empty()) return "--url: needs at least one URL";
+  for (auto const& url : o.url_templates) {
+    if (url.path.find("{group}") == std::string::npos && o.groups > 1) {
+      return "--url: needs {group} in the path when --groups > 1";
+    }
   }
   if (!o.idle && o.closed_loop() && o.senders > 0 && o.clients < 2 && !o.echo) {
     return "--window: a closed loop needs another member to see the messages "
@@ -247,9 +270,10 @@ po::options_description describe() {
       "preset: fanout (1x200, 4 senders, 64 B, closed loop), rooms "
       "(100x10, all send 5/s, 128 B), idle (10x100 idle), churn (10x10, "
       "2 senders 20/s, 10 churners per group); later flags override it")(
-      "url", text(),
-      "ws://host:port/path; {group} is replaced by the group id "
-      "[ws://127.0.0.1:8080/ws/{group}]")("groups", text(), "number of groups [1]")(
+      "url", po::value<std::vector<std::string>>()->composing(),
+      "ws://host:port/path; {group} is replaced by the group id. Several endpoints (the "
+      "nodes of one service): repeat --url or separate URLs by commas; client i connects "
+      "to URL i mod N [ws://127.0.0.1:8080/ws/{group}]")("groups", text(), "number of groups [1]")(
       "group-base", text(), "id of the first group [1]")(
       "clients", text(), "stable members per group [10]")("senders", text(),
                                                           "members per group that send [1]")(
@@ -318,7 +342,22 @@ ParseResult parse_options(std::vector<std::string> const& args) {
       }
     }
     auto has = [&vm](char const* name) { return vm.count(name) > 0; };
-    if (has("url")) o.url = vm["url"].as<std::string>();
+    std::vector<std::string> urls{o.url};
+    if (has("url")) {
+      std::string error;
+      auto split = split_urls(vm["url"].as<std::vector<std::string>>(), error);
+      if (!split) throw Failure{"--url: " + error};
+      urls = std::move(*split);
+      o.url.clear();
+      for (auto const& url : urls)
+        o.url += (o.url.empty() ? "" : ",") + url;
+    }
+    for (auto const& url : urls) {
+      std::string error;
+      auto parsed = parse_url_template(url, error);
+      if (!parsed) throw Failure{"--url: '" + url + "' " + error};
+      o.url_templates.push_back(std::move(*parsed));
+    }
     if (has("groups")) o.groups = whole<std::uint32_t>(vm, "groups");
     if (has("group-base")) o.group_base = whole<std::uint64_t>(vm, "group-base");
     if (has("clients")) o.clients = whole<std::uint32_t>(vm, "clients");
@@ -364,13 +403,6 @@ ParseResult parse_options(std::vector<std::string> const& args) {
     return result;
   }
 
-  std::string url_error;
-  auto url = parse_url_template(o.url, url_error);
-  if (!url) {
-    result.error = "--url: '" + o.url + "' " + url_error;
-    return result;
-  }
-  o.url_template = std::move(*url);
   if (auto error = validate(o); !error.empty()) {
     result.error = std::move(error);
     return result;

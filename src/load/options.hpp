@@ -28,6 +28,11 @@ struct UrlTemplate {
 // Parses a ws:// URL template; on failure returns nullopt and sets `error`.
 std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string& error);
 
+// Splits --url values ("a", or "a,b,c"; the flag may be given more than once) into one
+// URL per endpoint; an empty one (",," or a trailing comma) is an error naming the value.
+std::optional<std::vector<std::string>> split_urls(std::vector<std::string> const& values,
+                                                   std::string& error);
+
 // "10", "10s", "250ms", "2m" -> seconds; nullopt when malformed or negative.
 std::optional<double> parse_duration(std::string_view text);
 
@@ -39,8 +44,11 @@ std::string url_encode(std::string_view text);
 std::string query_with_since(std::string_view query, std::uint64_t since);
 
 struct Options {
+  // The --url values as given, joined by commas: what the report names.
   std::string url = "ws://127.0.0.1:8080/ws/{group}";
-  UrlTemplate url_template;
+  // One per --url, in order: client i connects to url_templates[i % size()], so with the
+  // nodes of one service a group's members and senders are spread over all of them.
+  std::vector<UrlTemplate> url_templates;
   std::string scenario = "custom";
   std::uint32_t groups = 1;
   std::uint64_t group_base = 1;  // id of the first group

@@ -16,8 +16,49 @@ TEST_CASE("defaults parse and validate") {
   auto r = parse({});
   REQUIRE(r.options);
   CHECK(r.error.empty());
-  CHECK(r.options->url_template.host == "127.0.0.1");
-  CHECK(r.options->url_template.port == 8080);
+  REQUIRE(r.options->url_templates.size() == 1);
+  CHECK(r.options->url_templates[0].host == "127.0.0.1");
+  CHECK(r.options->url_templates[0].port == 8080);
+  CHECK(r.options->url == "ws://127.0.0.1:8080/ws/{group}");
+}
+
+TEST_CASE("one --url is one endpoint, named as given") {
+  auto r = parse({"--url", "ws://localhost:9000/ws/{group}"});
+  REQUIRE(r.options);
+  REQUIRE(r.options->url_templates.size() == 1);
+  CHECK(r.options->url_templates[0].port == 9000);
+  CHECK(r.options->url == "ws://localhost:9000/ws/{group}");
+}
+
+TEST_CASE("several endpoints: --url repeated, comma-separated, or both, in order") {
+  auto repeated =
+      parse({"--url", "ws://127.0.0.1:1/ws/{group}", "--url", "ws://127.0.0.1:2/ws/{group}"});
+  REQUIRE(repeated.options);
+  REQUIRE(repeated.options->url_templates.size() == 2);
+  CHECK(repeated.options->url_templates[0].port == 1);
+  CHECK(repeated.options->url_templates[1].port == 2);
+  CHECK(repeated.options->url == "ws://127.0.0.1:1/ws/{group},ws://127.0.0.1:2/ws/{group}");
+
+  auto mixed = parse({"--url", "ws://a:1/ws/{group},ws://b:2/x/{group}", "--url=ws://c:3/{group}"});
+  REQUIRE(mixed.options);
+  REQUIRE(mixed.options->url_templates.size() == 3);
+  CHECK(mixed.options->url_templates[0].host == "a");
+  CHECK(mixed.options->url_templates[1].target(7, "") == "/x/7");
+  CHECK(mixed.options->url_templates[2].host_header() == "c:3");
+  CHECK(mixed.options->url == "ws://a:1/ws/{group},ws://b:2/x/{group},ws://c:3/{group}");
+}
+
+TEST_CASE("split_urls keeps order and refuses empty URLs") {
+  std::string error;
+  auto urls = split_urls({"a,b", "c"}, error);
+  REQUIRE(urls);
+  CHECK(*urls == std::vector<std::string>{"a", "b", "c"});
+  for (auto const& bad : {"a,,b", "a,", ",a", ""}) {
+    CAPTURE(bad);
+    error.clear();
+    CHECK_FALSE(split_urls({bad}, error));
+    CHECK(error.find("empty URL") != std::string::npos);
+  }
 }
 
 TEST_CASE("a scenario sets defaults that later flags override") {
@@ -48,6 +89,11 @@ TEST_CASE("bad input gives one line naming the flag") {
            {{"--url", "http://h/ws"}, "--url"},
            {{"--url", "ws://h:99999/ws/{group}"}, "--url"},
            {{"--groups", "3", "--url", "ws://h:1/ws/1"}, "--url"},
+           // every endpoint is checked, not only the first
+           {{"--url", "ws://h:1/ws/{group},http://h:2/ws/{group}"}, "--url"},
+           {{"--url", "ws://h:1/ws/{group}", "--url", "ws://h:0/ws/{group}"}, "--url"},
+           {{"--groups", "3", "--url", "ws://h:1/ws/{group},ws://h:2/ws/1"}, "--url"},
+           {{"--url", "ws://h:1/ws/{group},"}, "--url"},
            {{"--senders", "11"}, "--senders"},
            {{"--scenario", "fast"}, "--scenario"},
            {{"--threads", "0"}, "--threads"},
