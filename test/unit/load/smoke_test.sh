@@ -2,7 +2,9 @@
 # Smoke runs of huddle-load against huddle, 2 groups x 5 clients on loopback:
 #  1. ~3 s steady: something delivered, nothing lost;
 #  2. ~4 s with --drop-every 1: every client drops its TCP connection (no close frame)
-#     once a second and reconnects with ?since=; still nothing lost, nothing twice.
+#     once a second and reconnects with ?since=; still nothing lost, nothing twice;
+#  3. under 1 s, two endpoints (huddle, and a loopback port nobody listens on): client i
+#     goes to endpoint i mod 2, so exactly half connect and half are refused.
 # Usage: smoke_test.sh HUDDLE HUDDLE_LOAD
 set -euo pipefail
 
@@ -99,6 +101,19 @@ before=$status
 [[ "$duplicates" == 0 ]] || fail "drops: messages delivered twice"
 [[ "${reconnects:-0}" -gt 0 ]] || fail "drops: no reconnects"
 ((status == before)) || cat "$drops" >&2
+
+# Run 3: --url given as a comma-separated list of two endpoints, the second refused.
+closed_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+spread=$work/spread.json
+"$load" --url "ws://127.0.0.1:$port/ws/{group},ws://127.0.0.1:$closed_port/ws/{group}" \
+  --groups 2 --group-base 201 --clients 5 --idle --duration 300ms --quiet --json >"$spread"
+connected=$(field "$spread" connected)
+failed=$(field "$spread" failed_connects)
+echo "smoke two endpoints: connected=$connected failed_connects=$failed"
+before=$status
+[[ "$connected" == 5 ]] || fail "two endpoints: expected 5 of 10 connected (clients 0, 2, 4, ...)"
+[[ "$failed" == 5 ]] || fail "two endpoints: expected 5 refused (clients 1, 3, 5, ...)"
+((status == before)) || cat "$spread" >&2
 
 ((status == 0)) || tail -n 20 "$work/server.err" >&2
 exit "$status"
