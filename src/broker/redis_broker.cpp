@@ -6,6 +6,7 @@
 #include "broker/redis/url.hpp"
 #include "broker/redis_scripts.hpp"
 #include "core/protocol.hpp"
+#include "core/random_hex.hpp"
 #include "core/use_tuple.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -21,10 +22,8 @@
 #include <array>
 #include <atomic>
 #include <charconv>
-#include <cstdio>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <unordered_map>
 #include <variant>
@@ -41,18 +40,6 @@ namespace {
 // A send whose message never came back over the channel (its group emptied here, Redis
 // failed between the reply and the publish) is forgotten after this long.
 constexpr std::chrono::seconds k_pending_lifetime{60};
-
-std::string random_hex() {
-  std::random_device random;
-  const std::uint64_t value = (std::uint64_t{random()} << 32) | random();
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-std::int64_t wall_ms() {
-  return now_ms();
-}
 
 enum Script {
   publish_script,
@@ -151,7 +138,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   };
 
   State(asio::any_io_executor executor, const ServerConfig& config)
-      : executor(executor), prefix(config.broker_prefix), node(random_hex()),
+      : executor(executor), prefix(config.broker_prefix), node(core::random_hex()),
         max_per_group(config.history_per_group), max_age(config.history_max_age),
         presence_ttl(config.presence_ttl), strand(asio::make_strand(executor)),
         heartbeat_timer(strand) {
@@ -270,7 +257,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   // any more. Delivery starts again from the new ids, and the sessions are asked to
   // reconnect (their ?since= from the old epoch then gets reset:true). Throws Unavailable.
   asio::awaitable<void> check_epoch() {
-    std::vector<std::string> keys{prefix + "epoch"}, args{random_hex()};
+    std::vector<std::string> keys{prefix + "epoch"}, args{core::random_hex()};
     const Reply reply = co_await eval(epoch_script, std::move(keys), std::move(args));
     if (reply.type != Reply::Type::string) co_return;
     std::string before;
@@ -502,7 +489,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     return now;
   }
 
-  std::string expiry() const { return std::to_string(wall_ms() + presence_ttl.count()); }
+  std::string expiry() const { return std::to_string(now_ms() + presence_ttl.count()); }
 
   asio::awaitable<void> heartbeat() {
     const auto interval = std::max(presence_ttl / 3, std::chrono::milliseconds(1));
@@ -532,7 +519,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
         return now - entry.second.created > k_pending_lifetime;
       });
     }
-    const std::string now = std::to_string(wall_ms());
+    const std::string now = std::to_string(now_ms());
     for (auto& [group, users] : here) {
       std::vector<std::string> args{node, expiry(), now};
       args.insert(args.end(), users.begin(), users.end());
@@ -541,7 +528,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       if (last.type == Reply::Type::integer) enqueue(Incoming{group, CatchUp{last.integer}});
       if (max_age.count() > 0) {
         std::vector<std::string> log{key(group, "log")};
-        std::vector<std::string> oldest{std::to_string(wall_ms() - max_age.count())};
+        std::vector<std::string> oldest{std::to_string(now_ms() - max_age.count())};
         co_await eval(trim_script, std::move(log), std::move(oldest));
       }
     }
@@ -600,7 +587,7 @@ asio::awaitable<JoinResult> RedisBroker::join(GroupId group, std::shared_ptr<Mem
   JoinResult result;
   std::exception_ptr failure;
   try {
-    const std::string now = std::to_string(wall_ms());
+    const std::string now = std::to_string(now_ms());
     Reply online;
     if (first_here) {
       std::vector<std::string> keys{state->key(group, "online"), state->key(group, "ch")};
@@ -632,7 +619,7 @@ asio::awaitable<void> RedisBroker::leave(GroupId group, std::shared_ptr<Member> 
   if (state->add_local(group, member->user(), -1) == 0) {
     try {
       std::vector<std::string> keys{state->key(group, "online"), state->key(group, "ch")};
-      std::vector<std::string> args{state->node, member->user(), std::to_string(wall_ms())};
+      std::vector<std::string> args{state->node, member->user(), std::to_string(now_ms())};
       co_await state->eval(leave_script, std::move(keys), std::move(args));
     } catch (const std::exception& e) { // its entry expires with the next heartbeats
       BOOST_LOG_TRIVIAL(warning) << "broker: leave of " << member->user() << " group=" << group
@@ -728,8 +715,8 @@ asio::awaitable<bool> RedisBroker::skips(GroupId, MessageId since, MessageId fir
 
 asio::awaitable<std::vector<std::string>> RedisBroker::online_users(GroupId group) {
   auto state = state_;
-  const Reply online = co_await state->call(make_command(
-      "ZRANGEBYSCORE", state->key(group, "online"), std::to_string(wall_ms()), "+inf"));
+  const Reply online = co_await state->call(
+      make_command("ZRANGEBYSCORE", state->key(group, "online"), std::to_string(now_ms()), "+inf"));
   co_return users_of(online);
 }
 

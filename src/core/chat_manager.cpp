@@ -1,13 +1,12 @@
 #include <huddle/chat_manager.hpp>
 
 #include "core/protocol.hpp"
+#include "core/random_hex.hpp"
 #include "core/retired_groups.hpp"
 
 #include <boost/log/trivial.hpp>
 
 #include <algorithm>
-#include <cstdio>
-#include <random>
 #include <stdexcept>
 
 namespace huddle {
@@ -53,20 +52,10 @@ namespace {
 // log, continue above RetiredGroups::floor()). 4096 entries are about 300 KB.
 constexpr std::size_t k_retired_groups = 4096;
 
-// Without a log, ids live as long as this manager: its epoch only has to differ from any
-// other manager's (a restarted process), so 64 random bits do.
-std::string random_epoch() {
-  std::random_device random;
-  const std::uint64_t value = (std::uint64_t{random()} << 32) | random();
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 } // namespace
 
 ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<MessageLog> log)
-    : executor_(executor), log_(std::move(log)), epoch_(log_ ? log_->epoch() : random_epoch()),
+    : executor_(executor), log_(std::move(log)), epoch_(log_ ? log_->epoch() : core::random_hex()),
       groups_mutex_(executor), retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {}
 
 ChatManager::ChatManager(boost::asio::any_io_executor executor,
