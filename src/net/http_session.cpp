@@ -140,8 +140,8 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
     body["version"] = k_version;
     body["connections"] = state.session_count();
     if (!available) body["detail"] = "the message broker (Redis) cannot be reached";
-    co_return json_response(
-        request, available ? http::status::ok : http::status::service_unavailable, body);
+    co_return json_response(request,
+                            available ? http::status::ok : http::status::service_unavailable, body);
   }
   if (path == "/api/login") co_return co_await login_route(request, state, peer_address);
   if (path == "/api/logout") co_return logout_route(request);
