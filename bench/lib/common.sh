@@ -56,9 +56,31 @@ SERVER_KINDS=() # per PID: what it is (huddle, redis-server), for the CPU breakd
 SERVER_PORTS=()
 REDIS_PORT=""
 
-# start_server LOGPREFIX CMD... — runs CMD, waits (10 s at most) for "listening on H:P".
+# listen_port PID — the IPv4 TCP port PID listens on (its first), or nothing: its socket
+# inodes (/proc/PID/fd) matched against the LISTEN (0A) rows of /proc/PID/net/tcp.
+listen_port() {
+  local fd target inodes=" " local_addr state inode
+  for fd in /proc/"$1"/fd/*; do
+    target=$(readlink "$fd" 2>/dev/null) || continue
+    [[ "$target" == socket:\[*\] ]] && inodes+="${target//[^0-9]/} "
+  done
+  # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+  while read -r _ local_addr _ state _ _ _ _ _ inode _; do
+    if [[ "$state" == 0A && "$inodes" == *" $inode "* ]]; then
+      echo $((16#${local_addr#*:}))
+      return
+    fi
+  done 2>/dev/null <"/proc/$1/net/tcp" # gone: nothing
+  return 0
+}
+
+# start_server [--port-from-proc] LOGPREFIX CMD... — runs CMD, waits (10 s at most) for
+# "listening on H:P". With --port-from-proc, for a server that prints nothing (uws_group
+# on port 0), it waits instead for the server's listening socket and takes its port.
 # May be called several times for one server under test (the nodes of a cluster).
 start_server() {
+  local from_proc=0
+  [[ "$1" == --port-from-proc ]] && { from_proc=1; shift; }
   local prefix=$1
   shift
   "$@" >"$prefix.stdout" 2>"$prefix.stderr" &
@@ -69,7 +91,11 @@ start_server() {
   local i
   # The file appears when the child has opened it, maybe after the first look.
   for i in $(seq 1 100); do
-    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" 2>/dev/null | head -n1)
+    if ((from_proc)); then
+      SERVER_PORT=$(listen_port "$SERVER_PID")
+    else
+      SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" 2>/dev/null | head -n1)
+    fi
     if [[ -n "$SERVER_PORT" ]]; then
       SERVER_PORTS+=("$SERVER_PORT")
       return 0
@@ -81,7 +107,7 @@ start_server() {
     fi
     sleep 0.1
   done
-  log "server did not print 'listening on' within 10 s: $*"
+  log "server did not start listening within 10 s: $*"
   stop_server
   return 1
 }
