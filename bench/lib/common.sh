@@ -56,9 +56,31 @@ SERVER_KINDS=() # per PID: what it is (huddle, redis-server), for the CPU breakd
 SERVER_PORTS=()
 REDIS_PORT=""
 
-# start_server LOGPREFIX CMD... — runs CMD, waits (10 s at most) for "listening on H:P".
+# listen_port PID — the IPv4 TCP port PID listens on (its first), or nothing: its socket
+# inodes (/proc/PID/fd) matched against the LISTEN (0A) rows of /proc/PID/net/tcp.
+listen_port() {
+  local fd target inodes=" " local_addr state inode
+  for fd in /proc/"$1"/fd/*; do
+    target=$(readlink "$fd" 2>/dev/null) || continue
+    [[ "$target" == socket:\[*\] ]] && inodes+="${target//[^0-9]/} "
+  done
+  # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+  while read -r _ local_addr _ state _ _ _ _ _ inode _; do
+    if [[ "$state" == 0A && "$inodes" == *" $inode "* ]]; then
+      echo $((16#${local_addr#*:}))
+      return
+    fi
+  done 2>/dev/null <"/proc/$1/net/tcp" # gone: nothing
+  return 0
+}
+
+# start_server [--port-from-proc] LOGPREFIX CMD... — runs CMD, waits (10 s at most) for
+# "listening on H:P". With --port-from-proc, for a server that prints nothing (uws_group
+# on port 0), it waits instead for the server's listening socket and takes its port.
 # May be called several times for one server under test (the nodes of a cluster).
 start_server() {
+  local from_proc=0
+  [[ "$1" == --port-from-proc ]] && { from_proc=1; shift; }
   local prefix=$1
   shift
   "$@" >"$prefix.stdout" 2>"$prefix.stderr" &
@@ -69,7 +91,11 @@ start_server() {
   local i
   # The file appears when the child has opened it, maybe after the first look.
   for i in $(seq 1 100); do
-    SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" 2>/dev/null | head -n1)
+    if ((from_proc)); then
+      SERVER_PORT=$(listen_port "$SERVER_PID")
+    else
+      SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$prefix.stdout" 2>/dev/null | head -n1)
+    fi
     if [[ -n "$SERVER_PORT" ]]; then
       SERVER_PORTS+=("$SERVER_PORT")
       return 0
@@ -81,7 +107,7 @@ start_server() {
     fi
     sleep 0.1
   done
-  log "server did not print 'listening on' within 10 s: $*"
+  log "server did not start listening within 10 s: $*"
   stop_server
   return 1
 }
@@ -174,13 +200,20 @@ server_cpu_parts() {
   echo "${out[*]}"
 }
 
+# The syscalls that put bytes on a socket, one counter each (SEND_CALLS=1, `perf stat` on
+# their tracepoints): Asio sends with sendmsg, uSockets with sendto (send) and writev,
+# Node with writev and write. write also counts writes to files and pipes.
+SEND_CALL_EVENTS=syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_write
+
 # run_load OUT.json SERVER_NAME -- huddle-load args...
-# Measures the server (every process in SERVER_PIDS: CPU summed, RSS summed) around one
-# huddle-load run and writes one record. The clients are spread over SERVER_PORTS.
+# Measures the server (every process in SERVER_PIDS: CPU summed, RSS summed; with
+# SEND_CALLS=1 its send calls too) around one huddle-load run and writes one record. The
+# clients are spread over SERVER_PORTS.
 run_load() {
   local out=$1 name=$2
   shift 3
   local parts0 parts1 rss0 rss_end sampler_pid rss_file="$out.rss" port urls=()
+  local perf_pid="" perf_file="$out.perf"
   for port in "${SERVER_PORTS[@]}"; do urls+=(--url "ws://127.0.0.1:$port/ws/{group}"); done
   sleep 0.5  # let the server finish starting before taking its baseline
   parts0=$(server_cpu_parts)
@@ -188,10 +221,21 @@ run_load() {
   ( while kill -0 "${SERVER_PIDS[0]}" 2>/dev/null; do server_rss_kb; sleep 0.25; done ) \
     >"$rss_file" 2>/dev/null &
   sampler_pid=$!
+  if [[ -n "${SEND_CALLS:-}" ]]; then
+    perf stat -x, -o "$perf_file" -e "$SEND_CALL_EVENTS" \
+      -p "$(IFS=,; echo "${SERVER_PIDS[*]}")" 2>"$perf_file.stderr" &
+    perf_pid=$!
+  fi
   local rc=0
   "$HUDDLE_LOAD" "${urls[@]}" --json --quiet "$@" \
     >"$out.load" 2>"$out.load.stderr" || rc=$?
   parts1=$(server_cpu_parts)
+  if [[ -n "$perf_pid" ]]; then
+    kill -INT "$perf_pid" 2>/dev/null || true # perf stat writes its counts on SIGINT
+    wait "$perf_pid" 2>/dev/null || true
+    [[ -s "$perf_file.stderr" ]] && log "perf stat against $name: $(tail -n 3 "$perf_file.stderr")"
+    rm -f "$perf_file.stderr"
+  fi
   sleep 1  # the server frees what the departed clients held
   rss_end=$(server_rss_kb)
   kill "$sampler_pid" 2>/dev/null || true
@@ -202,8 +246,8 @@ run_load() {
   fi
   /usr/bin/python3 "$BENCH_LIB/summarize.py" record --load "$out.load" --server "$name" \
     --cpu-parts0 "$parts0" --cpu-parts1 "$parts1" --rss0 "$rss0" --rss-end "$rss_end" \
-    --rss-samples "$rss_file" --args "$*" --out "$out"
-  rm -f "$out.load" "$rss_file"
+    --rss-samples "$rss_file" --send-calls "$perf_file" --args "$*" --out "$out"
+  rm -f "$out.load" "$rss_file" "$perf_file"
   [[ -s "$out.load.stderr" ]] || rm -f "$out.load.stderr"
 }
 

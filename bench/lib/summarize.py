@@ -3,7 +3,8 @@
 
   summarize.py record ...        one run: huddle-load JSON + server CPU/RSS -> record
                                  (server CPU: every process of it, e.g. 3 huddle nodes
-                                 and their redis-server, summed and per kind)
+                                 and their redis-server, summed and per kind; with
+                                 a perf stat file, its send calls)
   summarize.py loadtest DIR      scripts/loadtest: table, summary.json, PNGs
   summarize.py bench DIR         scripts/bench --compare: medians, min-max, ratios
 
@@ -53,8 +54,32 @@ def record(args):
         "rss_end_vs_start_pct":
             round((int(args.rss_end or 0) - rss0) * 100.0 / rss0, 1) if rss0 else None,
     }
+    calls = send_calls(args.send_calls)
+    if calls:
+        rec["server_stats"]["send_calls"] = calls
+        total = sum(calls.values())
+        # Idle runs deliver nothing: their send calls are handshakes and closes.
+        rec["deliveries_per_send_call"] = (round(load["delivered"] / total, 2)
+                                           if total and load["delivered"] else None)
     with open(args.out, "w") as f:
         json.dump(rec, f, indent=1)
+
+
+def send_calls(path):
+    """`perf stat -x,` output ("COUNT,,syscalls:sys_enter_NAME,...") -> {NAME: COUNT}, or
+    {} when there is no such file or a counter did not count."""
+    if not path or not os.path.exists(path):
+        return {}
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.strip().split(",")
+            if len(fields) < 3 or not fields[2].startswith("syscalls:sys_enter_"):
+                continue
+            if not fields[0].isdigit():  # <not counted>, <not supported>
+                return {}
+            calls[fields[2][len("syscalls:sys_enter_"):]] = int(fields[0])
+    return calls
 
 
 def cpu_parts(before, after):
@@ -243,6 +268,8 @@ def bench(args):
     # Cluster runs (huddle nodes + redis-server): their CPU split and p99 difference too.
     with_redis = any("redis-server" in r["server_stats"].get("cpu_s_by_kind", {})
                      for r in records)
+    # --send-calls: frames per send call (a delivery is one frame to one member).
+    with_calls = any(r.get("deliveries_per_send_call") is not None for r in records)
     for scenario in scenarios:
         base = groups.get((scenario, "huddle"), [])
         base_dpc = stats_of([r["deliveries_per_cpu_s"] for r in base])
@@ -267,6 +294,8 @@ def bench(args):
                                          .get("redis-server") for r in runs]),
                 "rss_peak_kb": stats_of([r["server_stats"]["rss_peak_kb"] for r in runs]),
                 "rss_per_connection_bytes": stats_of([r["rss_per_connection_bytes"] for r in runs]),
+                "deliveries_per_send_call": stats_of([r.get("deliveries_per_send_call")
+                                                      for r in runs]),
             }
             dpc, p99 = entry["deliveries_per_cpu_s"], entry["p99_us"]
             # Ratios are huddle / this server: > 1 means huddle does more per CPU second,
@@ -290,11 +319,15 @@ def bench(args):
                 rows[-1] += [mmm(entry["cpu_s"], 2), mmm(entry["redis_cpu_s"], 2),
                              fmt(None if entry["p99_minus_huddle_us"] is None
                                  else entry["p99_minus_huddle_us"] / 1000, 3)]
+            if with_calls:
+                rows[-1].append(mmm(entry["deliveries_per_send_call"], 2))
     headers = ["scenario", "server", "runs", "deliv/s median (min–max)",
                "deliv per server-CPU-s", "p50 ms", "p99 ms", "lost", "failed conn",
                "RSS B/conn", "huddle÷it deliv/cpu", "huddle÷it p99"]
     if with_redis:
         headers += ["server CPU s", "of it redis-server", "p99 − huddle's ms"]
+    if with_calls:
+        headers.append("deliv per send call")
     text = table(headers, rows)
     print(text)
     with open(os.path.join(args.dir, "summary.txt"), "w") as f:
@@ -325,6 +358,7 @@ def main():
     rec.add_argument("--rss0", required=True)
     rec.add_argument("--rss-end", required=True)
     rec.add_argument("--rss-samples", required=True)
+    rec.add_argument("--send-calls", default="", help="perf stat -x, output, if any")
     rec.add_argument("--args", default="")
     rec.add_argument("--out", required=True)
     lt = sub.add_parser("loadtest")
