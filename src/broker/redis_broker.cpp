@@ -12,7 +12,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -32,7 +31,6 @@
 namespace huddle::broker {
 
 namespace asio = boost::asio;
-using boost::system::error_code;
 using redis::Command;
 using redis::make_command;
 using redis::Reply;
@@ -42,11 +40,6 @@ namespace {
 // A send whose message never came back over the channel (its group emptied here, Redis
 // failed between the reply and the publish) is forgotten after this long.
 constexpr std::chrono::seconds k_pending_lifetime{60};
-
-// The most one publish script call carries: it runs atomically, so this bounds how long
-// it holds Redis (and the reply everyone in it waits for).
-constexpr std::size_t k_batch_messages = 64;
-constexpr std::size_t k_batch_bytes = 1 << 20;
 
 enum Script {
   publish_script,
@@ -128,15 +121,6 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     MessageId id = 0; // from the reply
     bool delivered = false;
     std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
-  };
-
-  // A send waiting for a place in a publish script call; `stored` gets its part of the reply.
-  using Stored = asio::experimental::concurrent_channel<void(error_code, Reply)>;
-  struct Outgoing {
-    GroupId group;
-    MessageDraft draft;
-    std::string origin;
-    std::shared_ptr<Stored> stored;
   };
 
   // Where a group's ids stand, for the ChatManager; holds the state weakly (it owns the manager).
@@ -467,83 +451,6 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     if (ack) ack(acked);
   }
 
-  // --- publishing ---
-
-  // Hands a send to the publisher and waits for Redis's answer to it: its id, or an error.
-  // A send that finds no call in flight goes at once, so light traffic waits for nothing;
-  // sends that arrive while one is at Redis go together in the next call. One call for
-  // several messages costs Redis one wake-up, where a call each cost it one per message.
-  asio::awaitable<Reply> store(Outgoing send) {
-    auto stored = std::make_shared<Stored>(co_await asio::this_coro::executor, 1);
-    send.stored = stored;
-    bool start = false;
-    {
-      std::lock_guard lock(mutex);
-      outgoing.push_back(std::move(send));
-      start = !std::exchange(publishing, true);
-    }
-    if (start) co_spawn(executor, publish_batches(), asio::detached);
-    auto [ec, reply] = co_await stored->async_receive(use_tuple);
-    co_return reply;
-  }
-
-  // Sends what is waiting, a call at a time, until nothing is.
-  asio::awaitable<void> publish_batches() {
-    auto self = shared_from_this();
-    for (;;) {
-      std::vector<Outgoing> batch;
-      {
-        std::lock_guard lock(mutex);
-        if (outgoing.empty()) {
-          publishing = false;
-          co_return;
-        }
-        std::size_t count = 0, bytes = 0;
-        while (count < outgoing.size() && count < k_batch_messages &&
-               (count == 0 || bytes < k_batch_bytes))
-          bytes += outgoing[count++].draft.text.size();
-        batch.assign(std::make_move_iterator(outgoing.begin()),
-                     std::make_move_iterator(outgoing.begin() + count));
-        outgoing.erase(outgoing.begin(), outgoing.begin() + count);
-      }
-      Reply reply = co_await publish(batch);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        Reply own;
-        if (reply.type != Reply::Type::array)
-          own = reply; // the call failed: so did each message
-        else if (i < reply.elements.size())
-          own = std::move(reply.elements[i]);
-        else
-          own = {Reply::Type::error, "no id", 0, {}};
-        batch[i].stored->try_send(error_code{}, std::move(own));
-      }
-    }
-  }
-
-  // One publish script call; an error reply when it failed as a whole.
-  asio::awaitable<Reply> publish(std::vector<Outgoing>& batch) {
-    std::vector<std::string> keys{prefix + "epoch"};
-    std::vector<std::string> args{current_epoch(), std::to_string(max_per_group),
-                                  std::to_string(max_age.count())};
-    for (Outgoing& send : batch) {
-      keys.push_back(key(send.group, "seq"));
-      keys.push_back(key(send.group, "log"));
-      keys.push_back(key(send.group, "ch"));
-      args.push_back(std::move(send.draft.from));
-      args.push_back(std::move(send.draft.text));
-      args.push_back(std::to_string(send.draft.ts_ms));
-      args.push_back(std::move(send.origin));
-    }
-    Reply reply;
-    try {
-      reply = co_await eval(publish_script, std::move(keys), std::move(args));
-      if (reply.is_error() && reply.text.starts_with("EPOCH")) co_await check_epoch();
-    } catch (const std::exception& e) {
-      reply = {Reply::Type::error, e.what(), 0, {}};
-    }
-    co_return reply;
-  }
-
   // For each group here, delivers what its counter says was published and not delivered.
   asio::awaitable<void> check_positions() {
     auto self = shared_from_this();
@@ -654,8 +561,6 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   std::string epoch;
   std::array<std::string, k_scripts.size()> shas;
   std::unordered_map<std::uint64_t, Pending> pending;
-  std::vector<Outgoing> outgoing; // sends for the next publish call
-  bool publishing = false;        // publish_batches() runs
   std::map<GroupId, std::map<std::string, std::size_t>> local_users;
 };
 
@@ -737,10 +642,24 @@ asio::awaitable<PublishError> RedisBroker::publish(GroupId group, MessageDraft d
     send.echo = echo;
     send.on_stored = std::move(on_stored);
   }
-  State::Outgoing send{group, std::move(draft), state->node + ":" + std::to_string(serial), {}};
-  const Reply reply = co_await state->store(std::move(send));
+  Reply reply;
   std::string failure;
-  if (reply.type != Reply::Type::integer) failure = reply.is_error() ? reply.text : "no id";
+  try {
+    std::vector<std::string> keys{state->key(group, "seq"), state->key(group, "log"),
+                                  state->key(group, "ch"), state->prefix + "epoch"};
+    std::vector<std::string> args{std::move(draft.from),
+                                  std::move(draft.text),
+                                  std::to_string(draft.ts_ms),
+                                  state->node + ":" + std::to_string(serial),
+                                  std::to_string(state->max_per_group),
+                                  state->current_epoch(),
+                                  std::to_string(state->max_age.count())};
+    reply = co_await state->eval(publish_script, std::move(keys), std::move(args));
+    if (reply.type != Reply::Type::integer) failure = reply.is_error() ? reply.text : "no id";
+    if (reply.is_error() && reply.text.starts_with("EPOCH")) co_await state->check_epoch();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
   if (!failure.empty()) {
     // Not acked: a reply lost with the connection may still have stored it (the sender then
     // sees its message without an ack, as after a crash of one node).

@@ -13,45 +13,34 @@
 
 namespace huddle::broker::scripts {
 
-// KEYS: epoch, then seq, log and channel of each message. ARGV: the epoch the node holds,
-// max entries (0: no limit), max age in ms (0: none), then from, text, ts and origin of each
-// message. Stores and publishes the messages in order; returns an array with each one's id,
-// or its error. One call carries every send a node had at hand (RedisBroker's publisher),
-// so Redis wakes once for them all. The stream expires after max age without a message (all
-// of it is then too old), so groups nobody visits keep nothing past it either; the counter
-// never expires. An "EPOCH" error for the whole call when the epoch is not the node's (Redis
-// lost its data since the node read it: a counter starting again must not give out ids
-// under the old epoch). Should an append fail (e.g. Redis out of memory) its counter goes
-// back, so no id is lost, and that message's entry is the error.
+// KEYS: seq, log, channel, epoch. ARGV: from, text, ts, origin, max entries (0: no limit),
+// the epoch the node holds, max age in ms (0: none). Returns the message's id. The stream
+// expires after max age without a message (all of it is then too old), so groups nobody
+// visits keep nothing past it either; the counter never expires. An "EPOCH" error when the epoch is
+// not the node's (Redis lost its data since the node read it: a counter starting again must
+// not give out ids under the old epoch). Should the append fail (e.g. Redis out of memory)
+// the counter goes back, so no id is lost, and the error is returned.
 inline constexpr const char* publish = R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+if redis.call('GET', KEYS[4]) ~= ARGV[6] then
   return redis.error_reply('EPOCH the history changed')
 end
-local max_entries, max_age = tonumber(ARGV[2]), tonumber(ARGV[3])
-local results = {}
-for m = 0, (#KEYS - 1) / 3 - 1 do
-  local seq, log, channel = KEYS[2 + 3 * m], KEYS[3 + 3 * m], KEYS[4 + 3 * m]
-  local from, text, ts, origin = ARGV[4 + 4 * m], ARGV[5 + 4 * m], ARGV[6 + 4 * m], ARGV[7 + 4 * m]
-  local id = redis.call('INCR', seq)
-  local add = {'XADD', log}
-  if max_entries > 0 then
-    add[#add + 1] = 'MAXLEN'; add[#add + 1] = '~'; add[#add + 1] = max_entries
-  end
-  for _, v in ipairs({id .. '-0', 'f', from, 't', text, 'ts', ts, 'o', origin}) do
-    add[#add + 1] = v
-  end
-  local added = redis.pcall(unpack(add))
-  if type(added) == 'table' and added.err then
-    redis.call('DECR', seq)
-    results[#results + 1] = added
-  else
-    if max_age > 0 then redis.call('PEXPIRE', log, max_age) end
-    redis.call('PUBLISH', channel, 'M' .. id .. '\n' .. ts .. '\n' .. origin .. '\n' ..
-      #from .. '\n' .. from .. text)
-    results[#results + 1] = id
-  end
+local id = redis.call('INCR', KEYS[1])
+local add = {'XADD', KEYS[2]}
+if tonumber(ARGV[5]) > 0 then
+  add[#add + 1] = 'MAXLEN'; add[#add + 1] = '~'; add[#add + 1] = ARGV[5]
 end
-return results
+for _, v in ipairs({id .. '-0', 'f', ARGV[1], 't', ARGV[2], 'ts', ARGV[3], 'o', ARGV[4]}) do
+  add[#add + 1] = v
+end
+local added = redis.pcall(unpack(add))
+if type(added) == 'table' and added.err then
+  redis.call('DECR', KEYS[1])
+  return added
+end
+if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
+redis.call('PUBLISH', KEYS[3], 'M' .. id .. '\n' .. ARGV[3] .. '\n' .. ARGV[4] .. '\n' ..
+  #ARGV[1] .. '\n' .. ARGV[1] .. ARGV[2])
+return id
 )lua";
 
 // Shared by the presence scripts: whether `user` has an entry that has not expired at `now`
