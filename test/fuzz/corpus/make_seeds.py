@@ -233,6 +233,69 @@ def ws_stream() -> None:
         write("ws_stream", name, data)
 
 
+def frame_reader() -> None:
+    def frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, masked: bool = True,
+              length_size: int = 0, declared=None, mask: bytes = b"\x00\x00\x00\x00") -> bytes:
+        # A zero key by default: the payload bytes are what libFuzzer mutates.
+        size = len(payload) if declared is None else declared
+        head = bytes([(0x80 if fin else 0) | rsv | opcode])
+        bit = 0x80 if masked else 0
+        if length_size == 0:
+            length_size = 0 if size < 126 else 2 if size < 65536 else 8
+        if length_size == 0:
+            head += bytes([bit | size])
+        elif length_size == 2:
+            head += bytes([bit | 126]) + struct.pack("!H", size)
+        else:
+            head += bytes([bit | 127]) + struct.pack("!Q", size)
+        if not masked:
+            return head + payload
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    text, binary, close, ping, pong, cont = 1, 2, 8, 9, 10, 0
+    key = b"\x37\xfa\x21\x3d"
+    # Byte 0: options (bit 0: allow_rsv1); bytes 1-2: where the harness cuts the rest in two.
+    plain = b"\x00\x00\x03"
+    deflate = b"\x01\x00\x05"
+    seeds = {
+        "text": plain + frame(text, b"hello"),
+        "text_masked": plain + frame(text, b"hello there", mask=key),
+        "several": plain + frame(text, b"one") + frame(binary, b"\x00\xff") + frame(pong, b"")
+        + frame(text, b""),
+        "fragmented": plain + frame(text, b"hel", fin=False) + frame(ping, b"p")
+        + frame(cont, b"lo", fin=False, mask=key) + frame(pong, b"q") + frame(cont, b"!"),
+        "utf8_split": b"\x00\x00\x09" + frame(text, "a\U0001F44B".encode()[:3], fin=False)
+        + frame(cont, "a\U0001F44B".encode()[3:] + "日本".encode()),
+        "utf8_invalid": plain + frame(text, b"caf\xc3(") + frame(text, b"x"),
+        "utf8_surrogate": plain + frame(text, b"\xed\xa0\x80", fin=False),
+        "binary": plain + frame(binary, bytes(range(256))),
+        "close_reason": plain + frame(close, struct.pack("!H", 1000) + "bye é".encode()),
+        "close_empty": plain + frame(close, b"") + frame(text, b"after"),
+        "close_bad_code": plain + frame(close, struct.pack("!H", 1005)),
+        "close_one_byte": plain + frame(close, b"\x03"),
+        "close_bad_reason": plain + frame(close, struct.pack("!H", 4000) + b"\xff"),
+        "ping_125": plain + frame(ping, b"p" * 125),
+        "ping_126": plain + frame(ping, b"p" * 126),
+        "ping_not_final": plain + frame(ping, b"", fin=False),
+        "at_limit": plain + frame(text, b"a" * 1024),
+        "over_limit": plain + frame(text, b"", declared=1025),
+        "over_limit_fragments": plain + frame(binary, b"a" * 1000, fin=False)
+        + frame(cont, b"", declared=25),
+        "length_16_not_minimal": plain + frame(text, b"a" * 20, length_size=2),
+        "length_64_not_minimal": plain + frame(text, b"a" * 20, length_size=8),
+        "length_64_top_bit": plain + frame(binary, b"", declared=1 << 63),
+        "unmasked": plain + frame(text, b"plain", masked=False),
+        "reserved_opcode": plain + frame(3, b"x") + frame(0xB, b""),
+        "reserved_bits": plain + frame(text, b"x", rsv=0x40),
+        "rsv1_compressed": deflate + frame(text, b"\xf2\x48\xcd\xc9\xc9\x07\x00", rsv=0x40)
+        + frame(binary, b"z", fin=False, rsv=0x40) + frame(cont, b"z", rsv=0x40),
+        "continuation_alone": plain + frame(cont, b"x"),
+        "new_message_in_fragmented": plain + frame(text, b"a", fin=False) + frame(text, b"b"),
+    }
+    for name, data in seeds.items():
+        write("frame_reader", name, data)
+
+
 def envelope() -> None:
     seeds = {
         "welcome": '{"type":"welcome","group":7,"user":"alice","last_id":41,"members":["bob"]}',
@@ -261,6 +324,7 @@ def main() -> None:
     token(args.rs256_key)
     ws_stream()
     envelope()
+    frame_reader()
 
 
 if __name__ == "__main__":
