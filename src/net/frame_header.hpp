@@ -1,6 +1,7 @@
 // The header of an unmasked, final WebSocket text frame (RFC 6455 §5.2), as a server sends
 // it. Every recipient of a broadcast gets the same payload bytes; only this small header is
-// built per write, so the payload itself is never copied per recipient. Also: close codes.
+// built per write, so the payload itself is never copied per recipient. Also: control frames
+// and close codes.
 #pragma once
 
 #include <array>
@@ -36,16 +37,21 @@ constexpr FrameHeader text_frame_header(std::uint64_t payload_size) noexcept {
 
 // Whether a peer may send `code` in a close frame: RFC 6455 §7.4.1 and §7.4.2 with IANA's
 // registry (1012-1014 were added there). 1004-1006 and 1015 are reserved and never sent;
-// 0-999, 1016-2999 and 5000 and above are not used. Beast echoes 5000 and above, so the
-// session checks (net/ws_session.cpp) and answers those with 1002.
+// 0-999, 1016-2999 and 5000 and above are not used (net/frame_reader.cpp answers them with
+// 1002).
 constexpr bool is_valid_close_code(std::uint16_t code) noexcept {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
          (code >= 3000 && code <= 4999);
 }
 
-// A server's close frame with `code` and no reason.
-constexpr std::array<unsigned char, 4> close_frame(std::uint16_t code) noexcept {
-  return {0x88, 0x02, static_cast<unsigned char>(code >> 8), static_cast<unsigned char>(code)};
+// The opcodes of control frames (RFC 6455 §5.5).
+enum class ControlOpcode : unsigned char { close = 0x8, ping = 0x9, pong = 0xA };
+
+// The header of a server's control frame, whose payload is at most 125 bytes (§5.5).
+constexpr std::array<unsigned char, 2> control_frame_header(ControlOpcode opcode,
+                                                            std::size_t payload_size) noexcept {
+  return {static_cast<unsigned char>(0x80 | static_cast<unsigned char>(opcode)),
+          static_cast<unsigned char>(payload_size)};
 }
 
 } // namespace huddle::net

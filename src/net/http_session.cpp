@@ -8,6 +8,7 @@
 #include "net/server_state.hpp"
 #include "net/target.hpp"
 #include "net/web_assets.hpp"
+#include "net/ws_handshake.hpp"
 #include "net/ws_session.hpp"
 
 #include <huddle/version.hpp>
@@ -249,7 +250,9 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
         // Before anything costs more than a table lookup: tokens, memberships.
         auto admitted = state.address_limits().try_admit(client);
         auto parsed = parse_ws_target(target);
-        if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
+        if (auto refused = refuse_handshake(request)) {
+          response = std::move(*refused);
+        } else if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
           BOOST_LOG_TRIVIAL(debug)
               << "upgrade refused from=" << from << ": "
               << (refusal->reason == AddressLimits::Refusal::Reason::connections ? "connections"
@@ -292,7 +295,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
               }
             }
             auto session = std::make_shared<WsSession>(
-                moved ? beast::tcp_stream(std::move(*moved)) : std::move(stream), state_ptr,
+                moved ? std::move(*moved) : stream.release_socket(), state_ptr,
                 std::move(ws_target), std::move(user), std::move(access));
             auto executor = session->executor();
             // The session runs as a coroutine of its own and this one ends: its frame, the

@@ -141,7 +141,7 @@ void ServerState::stop() {
   std::lock_guard lock(sessions_mutex_);
   if (stopping_.exchange(true)) return;
   for (WsSession* session : sessions_)
-    session->close(boost::beast::websocket::close_code::going_away, "server shutdown");
+    session->close(CloseCode::going_away, "server shutdown");
   if (slots_ == 0) drained_.try_send(boost::system::error_code{});
   boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
 }
@@ -149,7 +149,7 @@ void ServerState::stop() {
 void ServerState::reconnect_all(std::string_view reason) {
   std::lock_guard lock(sessions_mutex_);
   for (WsSession* session : sessions_)
-    session->close(boost::beast::websocket::close_code::service_restart, reason);
+    session->close(CloseCode::service_restart, reason);
 }
 
 boost::asio::awaitable<void> ServerState::watch_revocations() {
@@ -187,7 +187,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
       if (members.contains({session->group(), session->user()})) continue;
       BOOST_LOG_TRIVIAL(info) << "access revoked group=" << session->group()
                               << " user=" << session->user();
-      session->close(boost::beast::websocket::close_code::policy_error, "access revoked");
+      session->close(CloseCode::policy_error, "access revoked");
     }
   }
 }

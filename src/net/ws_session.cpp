@@ -1,32 +1,29 @@
 #include "net/ws_session.hpp"
-#include "core/use_tuple.hpp"
 
 #include "core/protocol.hpp"
-#include "net/frame_header.hpp"
+#include "core/use_tuple.hpp"
 #include "net/server_state.hpp"
-#include "net/session_stream.hpp"
 #include "net/write_coalescing.hpp"
+#include "net/ws_handshake.hpp"
 
 #include <huddle/chat_manager.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/error.hpp>
 #include <boost/log/trivial.hpp>
 
 #include <algorithm>
-#include <span>
+#include <cstring>
 
 namespace huddle::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using boost::system::error_code;
 
 namespace {
@@ -37,6 +34,35 @@ std::string rate_limited(const std::optional<std::string>& ref,
   return protocol::encode_error("rate_limited",
                                 "too many messages (--message-rate): this one was not sent", ref,
                                 retry_after.count());
+}
+
+// What one whole message from a client asks for: a text frame goes to
+// protocol::parse_client_frame; a binary frame is an error answered without closing.
+std::variant<protocol::ClientMessage, protocol::FrameError>
+parse_message(bool text, std::string_view payload) {
+  if (!text) return protocol::FrameError{"binary_unsupported", "send text frames"};
+  return protocol::parse_client_frame(payload);
+}
+
+// A close frame's payload: `code` and `reason`; none for code 0 (a peer's close that had
+// no code is answered without one).
+std::string close_payload(std::uint16_t code, std::string_view reason) {
+  std::string payload;
+  if (code == 0) return payload;
+  payload.push_back(static_cast<char>(code >> 8));
+  payload.push_back(static_cast<char>(code & 0xFF));
+  payload.append(reason.substr(0, 123)); // RFC 6455 §5.5: a 125-byte payload at most
+  return payload;
+}
+std::string close_payload(CloseCode code, std::string_view reason) {
+  return close_payload(static_cast<std::uint16_t>(code), reason);
+}
+
+// Where a read continues once its first bytes filled the session's own few: one buffer per
+// thread, so no connection holds one while it waits.
+std::span<unsigned char> thread_read_buffer() {
+  thread_local std::vector<unsigned char> buffer(64 * 1024);
+  return buffer;
 }
 
 } // namespace
@@ -54,17 +80,18 @@ constexpr int k_writer_yields = 2;
 // Messages per replay page (and at most a quarter of --send-queue-bytes of them).
 constexpr std::size_t k_replay_page_messages = 256;
 
-WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
-                     std::string user, SessionAccess access)
-    : ws_(std::move(stream)), state_(std::move(state)), target_(std::move(target)),
+WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
+                     WsTarget target, std::string user, SessionAccess access)
+    : socket_(std::move(socket)), state_(std::move(state)), target_(std::move(target)),
       user_(std::move(user)), access_(std::move(access)),
       queue_(state_->config().send_queue_bytes,
              WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
-      wake_(ws_.get_executor(), 1), watchdog_timer_(ws_.get_executor()),
-      hold_timer_(ws_.get_executor()),
+      wake_(socket_.get_executor(), 1), watchdog_timer_(socket_.get_executor()),
+      hold_timer_(socket_.get_executor()),
       rate_limiter_({state_->config().message_rate, state_->config().message_burst,
                      state_->config().rate_limit_close_after},
-                    Clock::now()) {
+                    Clock::now()),
+      frames_(FrameReaderOptions{state_->config().max_message_bytes, false}) {
   if (access_.expires_at) // the watchdog's timers count on the steady clock
     token_expires_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            *access_.expires_at - std::chrono::system_clock::now());
@@ -73,44 +100,40 @@ WsSession::WsSession(beast::tcp_stream stream, std::shared_ptr<ServerState> stat
 WsSession::~WsSession() = default;
 
 asio::awaitable<void> WsSession::run(Request request) {
-  const ServerConfig& config = state_->config();
-  beast::get_lowest_layer(ws_).expires_never(); // the websocket timeouts take over
-  // Pings and idling are the watchdog's; a control frame counts as hearing from the peer.
-  configure_session_stream(ws_, config, [this](websocket::frame_type kind) {
-    last_heard_ = Clock::now();
-    // Beast answers a close code it knows to be invalid with 1002, but echoes 5000 and
-    // above; it calls this before it writes its reply (RFC 6455 §7.4, net/frame_header.hpp).
-    const std::uint16_t code = ws_.reason().code; // none (0): a close frame without a code
-    if (kind == websocket::frame_type::close && code != websocket::close_code::none &&
-        !is_valid_close_code(code))
-      ws_.next_layer().replace_next_close(websocket::close_code::protocol_error);
-  });
+  using namespace asio::experimental::awaitable_operators;
   {
-    // write_frames() writes on the socket directly and must get would_block, not a wait.
+    // The reader's reads after the first bytes and write_buffers() must get would_block,
+    // not a wait.
     error_code ignored;
-    beast::get_lowest_layer(ws_).socket().non_blocking(true, ignored);
+    socket_.non_blocking(true, ignored);
   }
-  // Data frames bypass Beast's write path (writer()); Beast only writes control frames.
-
+  // The handshake_timeout that bounded the request bounds the answer too.
+  last_heard_ = last_ping_ = Clock::now();
+  hard_close_at_ = last_heard_ + state_->config().handshake_timeout;
+  arm_watchdog();
   {
     // A coroutine keeps its parameters for its whole life: the upgrade request's headers
     // are moved out here so they are freed once answered (docs/benchmarks.md, "Idle memory").
     const Request upgrade = std::move(request);
-    auto [accept_error] = co_await ws_.async_accept(upgrade, use_tuple);
-    if (accept_error) {
-      BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group << ": "
-                               << accept_error.message();
+    const std::string accepted = accept_response(upgrade);
+    buffers_.assign({asio::buffer(accepted)});
+    if (!co_await write_buffers()) {
+      BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group;
+      finish();
       co_return;
     }
   }
+  hard_close_at_ = Clock::time_point::max();
+  watchdog_timer_.cancel(); // armed again for the pings and the idle timeout
+
   if (!state_->add(*this)) { // stop() came first
-    const websocket::close_reason going_away(websocket::close_code::going_away, "server shutdown");
-    co_await ws_.async_close(going_away, use_tuple);
+    co_await write_control(ControlOpcode::close,
+                           close_payload(CloseCode::going_away, "server shutdown"));
+    finish();
     co_return;
   }
 
   auto self = shared_from_this();
-  last_heard_ = last_ping_ = Clock::now();
   std::string_view join_failure;
   try {
     join_ = co_await state_->broker().join(target_.group, self);
@@ -123,17 +146,16 @@ asio::awaitable<void> WsSession::run(Request request) {
   }
   if (!join_failure.empty()) {
     state_->remove(*this);
-    const websocket::close_reason failed(websocket::close_code::internal_error, join_failure);
-    co_await ws_.async_close(failed, use_tuple);
+    co_await write_control(ControlOpcode::close,
+                           close_payload(CloseCode::internal_error, join_failure));
+    finish();
     co_return;
   }
   // The member list is only needed again to re-encode the welcome for a replay; kept for
   // every connection it cost about 32 B per member of the group (docs/benchmarks.md).
   if (!target_.since || !join_.added) std::vector<std::string>().swap(join_.members);
-  asio::co_spawn(ws_.get_executor(), writer(), asio::detached);
-  arm_watchdog();
 
-  co_await reader();
+  co_await (reader() && writer());
 
   finish();
   if (join_.added) co_await state_->broker().leave(target_.group, self);
@@ -141,70 +163,125 @@ asio::awaitable<void> WsSession::run(Request request) {
 }
 
 asio::awaitable<void> WsSession::reader() {
-  broker::Broker& broker = state_->broker();
-  beast::flat_buffer buffer;
   for (;;) {
-    auto [ec, bytes] = co_await async_read_message(ws_, buffer, use_tuple);
+    // An idle connection waits here: this read and its few bytes are all it holds.
+    auto [ec, bytes] = co_await socket_.async_read_some(asio::buffer(first_bytes_), use_tuple);
     if (ec) {
-      // closed: the peer's close frame (Beast answered it). message_too_big and bad UTF-8
-      // were already answered by Beast with 1009 and 1007.
       BOOST_LOG_TRIVIAL(debug) << "read ended group=" << target_.group << " user=" << user_ << ": "
                                << ec.message();
+      finish();
       co_return;
     }
     last_heard_ = Clock::now();
-    const auto rate = rate_limiter_.on_message(last_heard_);
-    using Verdict = core::MessageRateLimiter::Verdict;
-    if (rate.verdict == Verdict::close) {
-      BOOST_LOG_TRIVIAL(info) << "rate limit group=" << target_.group << " user=" << user_;
-      close(websocket::close_code::policy_error, "rate limit");
-    } else if (rate.verdict == Verdict::dropped) {
-      // Closing for the rate limit: nothing more from this client is handled.
-    } else { // `payload` lives until buffer.consume()
-      const std::string_view payload(static_cast<const char*>(buffer.data().data()), bytes);
-      auto parsed = parse_message(ws_.got_text(), payload);
-      if (rate.verdict == Verdict::refused) {
-        const auto* message = std::get_if<protocol::ClientMessage>(&parsed);
-        offer(make_frame(rate_limited(message ? message->ref : std::nullopt, rate.retry_after)));
-      } else if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
-        offer(make_frame(protocol::encode_error(error->code, error->detail)));
-      } else {
-        auto& message = std::get<protocol::ClientMessage>(parsed);
-        // A named draft, not a temporary inside the co_await: g++ 12 destroys such
-        // temporaries twice (GCC bug 100611 and relatives).
-        MessageDraft draft{user_, std::move(message.text), now_ms()};
-        // The ack promises the message is stored (--durability, or Redis took it): the
-        // broker calls this from its own thread; the session is kept alive until then.
-        broker::Broker::OnStored ack = [self = shared_from_this(),
-                                        ref = message.ref](MessageId id) {
-          self->offer(make_frame(protocol::encode_ack(ref, id)));
-        };
-        const broker::PublishError refused = co_await broker.publish(
-            target_.group, std::move(draft), shared_from_this(), target_.echo, std::move(ack));
-        if (refused == broker::PublishError::history_unavailable)
-          offer(make_frame(protocol::encode_error(
-              "history_unavailable", "the history cannot store messages now; send it again later",
-              message.ref)));
-        else if (refused == broker::PublishError::broker_unavailable)
-          offer(make_frame(protocol::encode_error(
-              "broker_unavailable", "the message broker cannot be reached; send it again later",
-              message.ref)));
-      }
+    std::span<unsigned char> input(first_bytes_.data(), bytes);
+    if (bytes == first_bytes_.size()) {
+      // More may have come: take what the socket holds now, in the thread's buffer. An
+      // error here (would_block, or the end) is the next read's to report.
+      const std::span<unsigned char> buffer = thread_read_buffer();
+      std::memcpy(buffer.data(), first_bytes_.data(), bytes);
+      error_code more_error;
+      bytes +=
+          socket_.read_some(asio::buffer(buffer.data() + bytes, buffer.size() - bytes), more_error);
+      input = buffer.first(bytes);
     }
-    buffer.consume(bytes);
-    // Give back the memory of one unusually large message instead of keeping it per connection.
-    if (buffer.capacity() > 16 * 1024) buffer.shrink_to_fit();
+    if (!co_await handle_input(input)) co_return;
   }
+}
+
+asio::awaitable<bool> WsSession::handle_input(std::span<unsigned char> input) {
+  for (;;) {
+    const bool failed_before = frames_.failed();
+    const FrameEvent event = frames_.next(input);
+    switch (event.kind) {
+    case FrameEvent::Kind::need_more:
+      std::vector<unsigned char>().swap(carry_); // an idle connection keeps no bytes
+      co_return true;
+    case FrameEvent::Kind::text:
+    case FrameEvent::Kind::binary:
+      if (!input.empty() && (carry_.empty() || input.data() < carry_.data() ||
+                             input.data() >= carry_.data() + carry_.size())) {
+        // handle_message() may suspend, and another connection then reads into this
+        // thread's buffer: what is left of this read moves to the session's own.
+        carry_.assign(input.begin(), input.end());
+        input = carry_;
+      }
+      co_await handle_message(event.kind == FrameEvent::Kind::text, event.payload);
+      break;
+    case FrameEvent::Kind::ping:
+      pong_due_.emplace(event.payload); // only the last ping needs its pong (RFC 6455 §5.5.3)
+      wake_writer();
+      break;
+    case FrameEvent::Kind::pong:
+      break;
+    case FrameEvent::Kind::close:
+      if (close_sent_) { // the closing handshake we began is complete
+        finish();
+        co_return false;
+      }
+      // The reply echoes the peer's code (RFC 6455 §5.5.1); what follows is discarded.
+      close(event.code, {}, Closing::replied);
+      break;
+    case FrameEvent::Kind::error:
+      if (!failed_before) {
+        BOOST_LOG_TRIVIAL(debug) << "protocol violation group=" << target_.group
+                                 << " user=" << user_ << ": " << event.payload;
+        close(event.code, event.payload, Closing::replied);
+      }
+      std::vector<unsigned char>().swap(carry_);
+      co_return true; // the failed reader discards the rest until the peer goes
+    }
+  }
+}
+
+asio::awaitable<void> WsSession::handle_message(bool text, std::string_view payload) {
+  const auto rate = rate_limiter_.on_message(last_heard_);
+  using Verdict = core::MessageRateLimiter::Verdict;
+  if (rate.verdict == Verdict::close) {
+    BOOST_LOG_TRIVIAL(info) << "rate limit group=" << target_.group << " user=" << user_;
+    close(CloseCode::policy_error, "rate limit");
+    co_return;
+  }
+  if (rate.verdict == Verdict::dropped) co_return; // closing: nothing more is handled
+  auto parsed = parse_message(text, payload);      // `payload` is not used after this
+  if (rate.verdict == Verdict::refused) {
+    const auto* message = std::get_if<protocol::ClientMessage>(&parsed);
+    offer(make_frame(rate_limited(message ? message->ref : std::nullopt, rate.retry_after)));
+    co_return;
+  }
+  if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
+    offer(make_frame(protocol::encode_error(error->code, error->detail)));
+    co_return;
+  }
+  auto& message = std::get<protocol::ClientMessage>(parsed);
+  // A named draft, not a temporary inside the co_await: g++ 12 destroys such temporaries
+  // twice (GCC bug 100611 and relatives).
+  MessageDraft draft{user_, std::move(message.text), now_ms()};
+  // The ack promises the message is stored (--durability, or Redis took it): the broker
+  // calls this from its own thread; the session is kept alive until then.
+  broker::Broker::OnStored ack = [self = shared_from_this(), ref = message.ref](MessageId id) {
+    self->offer(make_frame(protocol::encode_ack(ref, id)));
+  };
+  const broker::PublishError refused = co_await state_->broker().publish(
+      target_.group, std::move(draft), shared_from_this(), target_.echo, std::move(ack));
+  if (refused == broker::PublishError::history_unavailable)
+    offer(make_frame(protocol::encode_error(
+        "history_unavailable", "the history cannot store messages now; send it again later",
+        message.ref)));
+  else if (refused == broker::PublishError::broker_unavailable)
+    offer(make_frame(protocol::encode_error(
+        "broker_unavailable", "the message broker cannot be reached; send it again later",
+        message.ref)));
 }
 
 asio::awaitable<void> WsSession::writer() {
   auto self = shared_from_this();
   std::vector<Frame> batch;
   bool replay_due = target_.since.has_value() && join_.added;
-  const auto executor = ws_.get_executor();
+  const auto executor = socket_.get_executor();
   bool gathering = false; // the last batch had more than one frame
   WriteCoalescing coalescing(state_->config().write_coalesce, Clock::now());
   for (;;) {
+    if (finished_) co_return;
     auto now = Clock::now();
     // A closing session, or a queue past WriteCoalescing::held_bytes(), is written at once.
     if (coalescing.hold_until() > now && !queue_.urgent()) {
@@ -216,6 +293,12 @@ asio::awaitable<void> WsSession::writer() {
       for (int i = 0; gathering && i < k_writer_yields; ++i)
         co_await asio::post(executor, asio::use_awaitable);
     }
+    if (pong_due_) {
+      const std::string payload = std::move(*pong_due_);
+      pong_due_.reset();
+      if (!co_await write_control(ControlOpcode::pong, payload)) co_return finish();
+      continue;
+    }
     const core::SendQueue::State state = queue_.take(batch);
     if (!batch.empty() && !state.overflowed) { // overflowed: the peer is being closed
       coalescing.took(batch.size(), now);
@@ -223,16 +306,10 @@ asio::awaitable<void> WsSession::writer() {
       if (replay_due) {
         // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
         replay_due = false;
-        if (!co_await replay()) {
-          finish();
-          co_return;
-        }
+        if (!co_await replay()) co_return finish();
         first = 1;
       }
-      if (!co_await write_frames(batch, first)) {
-        finish();
-        co_return;
-      }
+      if (!co_await write_frames(batch, first)) co_return finish();
       std::size_t bytes = 0;
       for (const Frame& frame : batch)
         bytes += frame->size();
@@ -243,27 +320,34 @@ asio::awaitable<void> WsSession::writer() {
 
     if (state.closed) break;
     if (ping_due_.exchange(false)) {
-      auto [ec] = co_await ws_.async_ping({}, use_tuple);
-      if (ec) {
-        finish();
-        co_return;
-      }
+      if (!co_await write_control(ControlOpcode::ping, {})) co_return finish();
       continue;
     }
     auto [ec] = co_await wake_.async_receive(use_tuple);
     if (ec) co_return; // the channel was closed by finish()
   }
 
-  std::optional<websocket::close_reason> reason;
+  if (finished_) co_return;
+  std::uint16_t code = 0;
+  std::string reason;
+  Closing how = Closing::handshake;
   {
     std::lock_guard lock(close_mutex_);
+    code = close_code_.value_or(0);
     reason = close_reason_;
+    how = closing_;
   }
-  if (reason && !finished_) {
-    auto [ec] = co_await ws_.async_close(*reason, use_tuple);
-    BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
-                             << " code=" << reason->code << " (" << reason->reason << ")"
-                             << (ec ? ": " + ec.message() : std::string());
+  const bool written = co_await write_control(ControlOpcode::close, close_payload(code, reason));
+  close_sent_ = true;
+  BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
+                           << " code=" << code << " (" << reason << ")"
+                           << (written ? "" : ": the close frame was not written");
+  if (!written) co_return finish();
+  // Replying to the peer's close or violation, nothing more is said: the peer closes its
+  // side on our close frame, and the reader reads until it does (the watchdog bounds that).
+  if (how == Closing::replied) {
+    error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   }
 }
 
@@ -279,30 +363,32 @@ asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, 
     buffers_.emplace_back(header.bytes.data(), header.size);
     buffers_.emplace_back(frames[i]->data(), frames[i]->size());
   }
+  co_return co_await write_buffers();
+}
+
+asio::awaitable<bool> WsSession::write_control(ControlOpcode opcode, std::string_view payload) {
+  const auto header = control_frame_header(opcode, payload.size());
+  buffers_.assign({asio::buffer(header), asio::buffer(payload)});
+  co_return co_await write_buffers();
+}
+
+asio::awaitable<bool> WsSession::write_buffers() {
   // Most batches fit in the socket's send buffer: written at once with a non-blocking
   // sendmsg, with no composed operation, no allocation and no completion handler to run.
   // Only what the socket refuses waits in an async_write. Fanout A/B against Beast's
   // composed write: 649k -> 779k deliveries per server-CPU-second.
-  SerialWriteStream& stream = ws_.next_layer();
-  if (stream.try_lock_write()) {
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    error_code ec;
-    beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers_);
-    for (std::size_t left = asio::buffer_size(buffers_); left > 0;) {
-      const std::size_t written = socket.write_some(rest, ec);
-      if (ec) break;
-      rest.consume(written);
-      left -= written;
-    }
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      auto [write_error, written] = co_await asio::async_write(socket, rest, use_tuple);
-      ec = write_error;
-    }
-    stream.unlock_write();
-    co_return !ec;
+  error_code ec;
+  beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers_);
+  for (std::size_t left = asio::buffer_size(buffers_); left > 0;) {
+    const std::size_t written = socket_.write_some(rest, ec);
+    if (ec) break;
+    rest.consume(written);
+    left -= written;
   }
-  // Beast is writing a control frame: wait for the lock.
-  auto [ec, written] = co_await stream.async_write_locked(buffers_, use_tuple);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    auto [write_error, written] = co_await asio::async_write(socket_, rest, use_tuple);
+    ec = write_error;
+  }
   co_return !ec;
 }
 
@@ -390,13 +476,13 @@ void WsSession::on_watchdog() {
   if (now >= token_expires_at_) {
     BOOST_LOG_TRIVIAL(info) << "token expired group=" << target_.group << " user=" << user_;
     token_expires_at_ = Clock::time_point::max();
-    close(websocket::close_code::policy_error, "token expired");
+    close(CloseCode::policy_error, "token expired");
   } else if (now >= hard_close_at_ || now >= last_heard_ + config.idle_timeout) {
     BOOST_LOG_TRIVIAL(info) << (now >= hard_close_at_ ? "close timed out" : "idle timeout")
                             << " group=" << target_.group << " user=" << user_;
     error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws_).close(); // the reader and writer fail and end
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored); // the reader and writer fail and end
     return;
   } else if (now >= std::max(last_heard_, last_ping_) + config.ping_interval) {
     last_ping_ = now;
@@ -417,11 +503,11 @@ bool WsSession::offer(const Frame& frame) noexcept {
     wake_writer();
     // The writer's executor owns the timer; the writer checks urgent() before it waits,
     // so a push that lands before the wait starts is not missed either.
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->hold_timer_.cancel(); });
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->hold_timer_.cancel(); });
     return true;
   case core::SendQueue::Push::overflow:
     BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;
-    close(websocket::close_code::policy_error, "slow consumer");
+    close(CloseCode::policy_error, "slow consumer");
     return false;
   case core::SendQueue::Push::closed:
     break;
@@ -429,16 +515,18 @@ bool WsSession::offer(const Frame& frame) noexcept {
   return false;
 }
 
-void WsSession::close(websocket::close_code code, std::string_view reason) noexcept {
+void WsSession::close(std::uint16_t code, std::string_view reason, Closing how) noexcept {
   {
     std::lock_guard lock(close_mutex_);
-    if (close_reason_) return;
-    close_reason_.emplace(code, reason.substr(0, 123)); // RFC 6455 §5.5: 125-byte payload
+    if (close_code_) return;
+    close_code_ = code;
+    close_reason_.assign(reason.substr(0, 123)); // RFC 6455 §5.5: a 125-byte payload at most
+    closing_ = how;
   }
   queue_.close();
   wake_writer();
   // Bound the closing handshake: a peer that stopped reading never takes our close frame.
-  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
     const auto deadline = Clock::now() + self->state_->config().shutdown_timeout;
     self->hard_close_at_ = std::min(self->hard_close_at_, deadline);
     self->watchdog_timer_.cancel();
@@ -458,7 +546,7 @@ void WsSession::finish() {
   watchdog_timer_.cancel();
   hold_timer_.cancel();
   error_code ignored;
-  beast::get_lowest_layer(ws_).socket().close(ignored);
+  socket_.close(ignored);
 }
 
 } // namespace huddle::net

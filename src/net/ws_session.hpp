@@ -3,13 +3,16 @@
 // Two coroutines and a timer on the session's executor (its io_context's one thread in the
 // io_context pool, or its own strand: include/huddle/server.hpp), one job each (as in Asio's
 // chat_server):
-// - reader(): reads frames, answers protocol errors, broadcasts messages; the ack is
-//   offered when the history store reports the message durable (from its writer thread);
-// - writer(): drains the SendQueue whenever woken, writing everything queued as one
-//   gather write of pre-framed messages (SerialWriteStream keeps Beast's own control frames
-//   from interleaving with it); while frames stream in, it holds each write back for up to
-//   ServerConfig::write_coalesce to gather more (net/write_coalescing.hpp); it also sends
-//   pings and the final close frame.
+// - reader(): reads what arrived into a buffer of its thread's and parses it with a
+//   sans-I/O FrameReader (net/frame_reader.hpp), which keeps per connection only the bytes
+//   of a frame not yet complete; an idle connection waits in one small read and holds no
+//   read buffer. It answers protocol violations (1002, 1007, 1009), asks the writer for
+//   pongs and close replies, and broadcasts messages; the ack is offered when the broker
+//   reports the message stored (from its own thread);
+// - writer(): the only writer of the socket. It drains the SendQueue whenever woken,
+//   writing everything queued as one gather write of pre-framed messages; while frames
+//   stream in, it holds each write back for up to ServerConfig::write_coalesce to gather
+//   more (net/write_coalescing.hpp); it also writes pongs, pings and the close frame.
 //   With ?since=ID it first writes the welcome, then the stored messages after ID up to
 //   the welcome's last_id (page by page, at most ServerConfig::replay_limit), then what was
 //   queued live meanwhile: no gap, no duplicate;
@@ -23,7 +26,8 @@
 #include "core/rate_limiter.hpp"
 #include "core/send_queue.hpp"
 #include "net/frame_header.hpp"
-#include "net/serial_write_stream.hpp"
+#include "net/frame_reader.hpp"
+#include "net/http_response.hpp"
 #include "net/target.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -31,17 +35,17 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,22 +63,30 @@ struct SessionAccess {
   std::optional<std::chrono::system_clock::time_point> expires_at;
 };
 
+// Close codes the server sends (RFC 6455 §7.4.1, IANA's registry).
+enum class CloseCode : std::uint16_t {
+  normal = 1000,
+  going_away = 1001,
+  protocol_error = 1002,
+  policy_error = 1008,
+  internal_error = 1011,
+  service_restart = 1012,
+};
+
 class WsSession : public Member, public std::enable_shared_from_this<WsSession> {
 public:
-  using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
   // Sessions share ownership of the state: they may outlive Server::run() by a few handlers.
-  WsSession(boost::beast::tcp_stream stream, std::shared_ptr<ServerState> state, WsTarget target,
-            std::string user, SessionAccess access);
+  WsSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
+            WsTarget target, std::string user, SessionAccess access);
   ~WsSession() override;
 
-  // Completes the upgrade for `request`, joins the group, and runs until the connection
-  // ends. The caller holds a connection slot and a reference to the session for the whole
-  // call. `request` is released once the upgrade is answered.
+  // Accepts `request` (which net/ws_handshake.hpp's refuse_handshake() passed), joins the
+  // group, and runs until the connection ends. The caller holds a connection slot and a
+  // reference to the session for the whole call. `request` is released once answered.
   boost::asio::awaitable<void> run(Request request);
 
   // Where the session's coroutines run.
-  boost::asio::any_io_executor executor() noexcept { return ws_.get_executor(); }
+  boost::asio::any_io_executor executor() noexcept { return socket_.get_executor(); }
 
   bool offer(const Frame& frame) noexcept override;
   const std::string& user() const noexcept override { return user_; }
@@ -84,12 +96,28 @@ public:
 
   // Thread-safe: sends whatever is queued, then a close frame with `code` and `reason`.
   // The first close requested wins.
-  void close(boost::beast::websocket::close_code code, std::string_view reason) noexcept;
+  void close(CloseCode code, std::string_view reason) noexcept {
+    close(static_cast<std::uint16_t>(code), reason);
+  }
 
 private:
   using Clock = std::chrono::steady_clock;
 
+  // How the connection ends once the writer has written the close frame.
+  enum class Closing : unsigned char {
+    handshake, // we asked: wait for the peer's close frame (bounded by the watchdog)
+    replied,   // the peer asked, or broke the protocol: close the socket
+  };
+
+  void close(std::uint16_t code, std::string_view reason,
+             Closing how = Closing::handshake) noexcept;
+
   boost::asio::awaitable<void> reader();
+  // Acts on what one read brought; false when the reader is done (the peer closed, or broke
+  // the protocol). May suspend (a send waits for the broker): then the bytes of `input`
+  // not parsed yet move to carry_, since the buffer they are in is the thread's.
+  boost::asio::awaitable<bool> handle_input(std::span<unsigned char> input);
+  boost::asio::awaitable<void> handle_message(bool text, std::string_view payload);
   boost::asio::awaitable<void> writer();
   // Writes the welcome (with "truncated", or "reset" when target_.since cannot be honoured)
   // and then, page by page, the history after target_.since, at most replay_limit messages;
@@ -97,6 +125,10 @@ private:
   boost::asio::awaitable<bool> replay();
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);
+  // Writes one control frame; false when the connection failed.
+  boost::asio::awaitable<bool> write_control(ControlOpcode opcode, std::string_view payload);
+  // Writes all of buffers_, at once when the socket takes it; false when the connection failed.
+  boost::asio::awaitable<bool> write_buffers();
   // The watchdog: a timer for the nearest deadline (ping, idle, token expiry, hard close);
   // on_watchdog() acts on whichever passed and arms it again.
   void arm_watchdog();
@@ -105,7 +137,7 @@ private:
   // On the session's executor: ends the coroutines and the watchdog.
   void finish();
 
-  boost::beast::websocket::stream<SerialWriteStream> ws_;
+  boost::asio::ip::tcp::socket socket_;
   const std::shared_ptr<ServerState> state_;
   const WsTarget target_;
   const std::string user_;
@@ -118,17 +150,26 @@ private:
 
   // Written by close() on any thread, read by the writer.
   std::mutex close_mutex_;
-  std::optional<boost::beast::websocket::close_reason> close_reason_;
+  std::optional<std::uint16_t> close_code_;
+  std::string close_reason_;
+  Closing closing_ = Closing::handshake;
   std::atomic<bool> ping_due_{false};
 
   // State only the session's executor touches.
-  std::vector<FrameHeader> headers_; // write_frames() scratch, reused for every batch
+  FrameReader frames_;
+  // A read's first bytes: what an idle connection's pending read holds. A message this
+  // small is parsed here; a larger read continues in the thread's buffer.
+  std::array<unsigned char, 64> first_bytes_{};
+  std::vector<unsigned char> carry_;    // input left when handling it suspended; empty when idle
+  std::optional<std::string> pong_due_; // the last ping's payload, to answer
+  std::vector<FrameHeader> headers_;    // write_frames() scratch, reused for every batch
   std::vector<boost::asio::const_buffer> buffers_;
   JoinResult join_; // set before the writer starts
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
   Clock::time_point hard_close_at_ = Clock::time_point::max();
   Clock::time_point token_expires_at_ = Clock::time_point::max();
+  bool close_sent_ = false;
   bool finished_ = false;
 };
 

@@ -1,7 +1,8 @@
 // Abuse limits (issue 11) over real sockets: the per-connection message rate (rate_limited,
 // then 1008 "rate limit"), the per-address limits on connections and upgrades (HTTP 429 with
 // Retry-After before any upgrade), X-Forwarded-For believed from trusted proxies only, and
-// close frames with a code RFC 6455 §7.4 forbids answered with 1002.
+// control frames: a ping answered with its pong, close frames with a code RFC 6455 §7.4
+// forbids answered with 1002.
 #include "test_server.hpp"
 #include "ws_client.hpp"
 
@@ -50,13 +51,18 @@ std::array<unsigned char, 8> close_frame(std::uint16_t code) {
           static_cast<unsigned char>((code & 0xFF) ^ mask[1])};
 }
 
-// The code of the first close frame in `bytes` (unmasked server frames): -1 for none, 0 for
-// one without a code.
-int first_close_code(const std::string& bytes) {
+// A server frame: its opcode and payload.
+struct ServerFrame {
+  unsigned opcode = 0;
+  std::string payload;
+};
+
+// The whole frames in `bytes` (unmasked server frames), in order.
+std::vector<ServerFrame> frames_of(const std::string& bytes) {
+  std::vector<ServerFrame> frames;
   std::size_t at = 0;
   while (at + 2 <= bytes.size()) {
     const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(bytes[i]); };
-    const unsigned opcode = byte(at) & 0x0F;
     std::size_t length = byte(at + 1) & 0x7F;
     std::size_t header = 2;
     if (length == 126) {
@@ -71,10 +77,30 @@ int first_close_code(const std::string& bytes) {
       header = 10;
     }
     if (at + header + length > bytes.size()) break;
-    if (opcode == 0x8) return length >= 2 ? (byte(at + header) << 8 | byte(at + header + 1)) : 0;
+    frames.push_back({byte(at) & 0x0Fu, bytes.substr(at + header, length)});
     at += header + length;
   }
+  return frames;
+}
+
+// The code of the first close frame in `bytes`: -1 for none, 0 for one without a code.
+int first_close_code(const std::string& bytes) {
+  for (const ServerFrame& frame : frames_of(bytes)) {
+    if (frame.opcode != 0x8) continue;
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(frame.payload[i]); };
+    return frame.payload.size() >= 2 ? (byte(0) << 8 | byte(1)) : 0;
+  }
   return -1;
+}
+
+// A masked ping frame carrying `payload` (at most 125 bytes).
+std::string ping_frame(std::string_view payload) {
+  const std::array<unsigned char, 4> mask{0x9a, 0x0b, 0x3c, 0x4d};
+  std::string frame{static_cast<char>(0x89), static_cast<char>(0x80 | payload.size())};
+  frame.append(mask.begin(), mask.end());
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    frame.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return frame;
 }
 
 // What the server answered to a client close frame with `code`.
@@ -244,6 +270,29 @@ TEST_CASE("X-Forwarded-For names the client only when the peer is a trusted prox
     REQUIRE_FALSE(a.connect(server.port(), "/ws/6?name=a"));
     CHECK(refusal_of(try_upgrade(server.port(), "/ws/6?name=b", "203.0.113.2")).status == 429);
   }
+}
+
+TEST_CASE("a ping is answered with a pong carrying its payload, a close with its code") {
+  TestServer server;
+  RawWsClient client;
+  REQUIRE(client.upgrade(server.port(), "/ws/5?name=pinger") == 101);
+  const std::string ping = ping_frame("are you there?");
+  client.send(asio::buffer(ping));
+  const auto close = close_frame(1000);
+  client.send(asio::buffer(close));
+  client.read_until_end(k_io_timeout);
+  std::vector<std::string> pongs;
+  int close_code = -1;
+  for (const ServerFrame& frame : frames_of(client.received())) {
+    if (frame.opcode == 0xA) pongs.push_back(frame.payload);
+    if (frame.opcode == 0x8) {
+      CHECK(pongs.size() == 1); // the pong came before the close
+      close_code = static_cast<unsigned char>(frame.payload.at(0)) << 8 |
+                   static_cast<unsigned char>(frame.payload.at(1));
+    }
+  }
+  CHECK(pongs == std::vector<std::string>{"are you there?"});
+  CHECK(close_code == 1000);
 }
 
 TEST_CASE("a client close with a code RFC 6455 forbids is answered with 1002") {

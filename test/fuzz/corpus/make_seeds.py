@@ -186,53 +186,6 @@ def token(rs256_key) -> None:
         write("token", "rs256_valid", rs256({"alg": "RS256", "typ": "JWT"}, ALICE_IN_7, rs256_key))
 
 
-def ws_stream() -> None:
-    def frame(opcode: int, payload: bytes, fin: bool = True, masked: bool = True,
-              mask: bytes = b"\x37\xfa\x21\x3d") -> bytes:
-        head = bytes([(0x80 if fin else 0) | opcode])
-        bit = 0x80 if masked else 0
-        size = len(payload)
-        if size < 126:
-            head += bytes([bit | size])
-        elif size < 65536:
-            head += bytes([bit | 126]) + struct.pack("!H", size)
-        else:
-            head += bytes([bit | 127]) + struct.pack("!Q", size)
-        if not masked:
-            return head + payload
-        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-    text, binary, close, ping, pong, cont = 1, 2, 8, 9, 10, 0
-    message = b'{"type":"message","text":"hi","ref":"c1"}'
-    # Byte 0: the most bytes one read returns (0: no limit).
-    seeds = {
-        "text": b"\x00" + frame(text, b"hello"),
-        "json_message": b"\x00" + frame(text, message),
-        "split_reads": b"\x03" + frame(text, message) + frame(text, b"again"),
-        "one_byte_reads": b"\x01" + frame(text, b"slow"),
-        "fragmented": b"\x00" + frame(text, b"hel", fin=False) + frame(ping, b"p")
-        + frame(cont, b"lo", fin=False) + frame(cont, b"!"),
-        "ping_pong": b"\x00" + frame(ping, b"are you there") + frame(pong, b"")
-        + frame(text, b"x"),
-        "binary": b"\x00" + frame(binary, b"\x00\x01\x02"),
-        "close_normal": b"\x00" + frame(text, b"bye") + frame(close, struct.pack("!H", 1000)
-                                                          + b"done"),
-        "close_code_5000": b"\x00" + frame(close, struct.pack("!H", 5000)),
-        "close_one_byte": b"\x00" + frame(close, b"\x03"),
-        "too_big": b"\x00" + frame(text, b"a" * 1100),
-        "length_64": b"\x00" + frame(text, b"b" * 70000)[:24],
-        "unmasked": b"\x00" + frame(text, b"plain", masked=False),
-        "bad_utf8": b"\x00" + frame(text, b"caf\xc3"),
-        "utf8_split": b"\x00" + frame(text, "日本".encode()[:4], fin=False)
-        + frame(cont, "日本".encode()[4:]),
-        "reserved_bits": b"\x00" + bytes([0xC1]) + frame(text, b"x")[1:],
-        "empty_text": b"\x00" + frame(text, b""),
-        "control_fragmented": b"\x00" + frame(ping, b"x", fin=False),
-    }
-    for name, data in seeds.items():
-        write("ws_stream", name, data)
-
-
 def frame_reader() -> None:
     def frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0, masked: bool = True,
               length_size: int = 0, declared=None, mask: bytes = b"\x00\x00\x00\x00") -> bytes:
@@ -322,7 +275,6 @@ def main() -> None:
     request_target()
     http_route()
     token(args.rs256_key)
-    ws_stream()
     envelope()
     frame_reader()
 
