@@ -296,23 +296,21 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
             }
             auto session = std::make_shared<WsSession>(
                 moved ? std::move(*moved) : stream.release_socket(), state_ptr,
-                std::move(ws_target), std::move(user), std::move(access));
+                std::move(ws_target), std::move(user), std::move(access),
+                std::move(std::get<AddressLimits::Admission>(admitted)));
             auto executor = session->executor();
             // The session runs as a coroutine of its own and this one ends: its frame, the
             // request buffer and the parser are not kept for the WebSocket's whole life
-            // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory").
+            // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory"). The session
+            // holds the slot until it is destroyed.
             asio::co_spawn(executor, session->run(std::move(request)),
-                           [state_ptr, session,
-                            admission = std::move(std::get<AddressLimits::Admission>(admitted))](
-                               std::exception_ptr e) { // keeps it alive
-                             if (e) {
-                               try {
-                                 std::rethrow_exception(e);
-                               } catch (const std::exception& error) {
-                                 BOOST_LOG_TRIVIAL(error) << "session failed: " << error.what();
-                               }
+                           [session](std::exception_ptr e) {
+                             if (!e) return;
+                             try {
+                               std::rethrow_exception(e);
+                             } catch (const std::exception& error) {
+                               BOOST_LOG_TRIVIAL(error) << "session failed: " << error.what();
                              }
-                             state_ptr->release_slot();
                            });
             co_return;
           }

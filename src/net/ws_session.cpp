@@ -9,7 +9,7 @@
 #include <huddle/chat_manager.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -81,29 +81,38 @@ constexpr int k_writer_yields = 2;
 constexpr std::size_t k_replay_page_messages = 256;
 
 WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
-                     WsTarget target, std::string user, SessionAccess access)
+                     WsTarget target, std::string user, SessionAccess access,
+                     AddressLimits::Admission admission)
     : socket_(std::move(socket)), state_(std::move(state)), target_(std::move(target)),
-      user_(std::move(user)), access_(std::move(access)),
+      user_(std::move(user)), access_(std::move(access)), admission_(std::move(admission)),
       queue_(state_->config().send_queue_bytes,
              WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
-      wake_(socket_.get_executor(), 1), watchdog_timer_(socket_.get_executor()),
-      hold_timer_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()), hold_timer_(socket_.get_executor()),
       rate_limiter_({state_->config().message_rate, state_->config().message_burst,
                      state_->config().rate_limit_close_after},
                     Clock::now()),
-      frames_(FrameReaderOptions{state_->config().max_message_bytes, false}) {
+      frames_(FrameReaderOptions{state_->config().max_message_bytes, false}),
+      coalescing_(state_->config().write_coalesce, Clock::now()) {
   if (access_.expires_at) // the watchdog's timers count on the steady clock
     token_expires_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            *access_.expires_at - std::chrono::system_clock::now());
 }
 
-WsSession::~WsSession() = default;
+WsSession::~WsSession() {
+  release();
+}
+
+void WsSession::release() noexcept {
+  if (released_) return;
+  released_ = true;
+  admission_ = AddressLimits::Admission();
+  state_->release_slot();
+}
 
 asio::awaitable<void> WsSession::run(Request request) {
-  using namespace asio::experimental::awaitable_operators;
   {
-    // The reader's reads after the first bytes and write_buffers() must get would_block,
-    // not a wait.
+    // The reads after a read's first bytes and write_buffers() must get would_block, not a
+    // wait.
     error_code ignored;
     socket_.non_blocking(true, ignored);
   }
@@ -120,6 +129,7 @@ asio::awaitable<void> WsSession::run(Request request) {
     if (!co_await write_buffers()) {
       BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group;
       finish();
+      release();
       co_return;
     }
   }
@@ -130,6 +140,7 @@ asio::awaitable<void> WsSession::run(Request request) {
     co_await write_control(ControlOpcode::close,
                            close_payload(CloseCode::going_away, "server shutdown"));
     finish();
+    release();
     co_return;
   }
 
@@ -149,63 +160,69 @@ asio::awaitable<void> WsSession::run(Request request) {
     co_await write_control(ControlOpcode::close,
                            close_payload(CloseCode::internal_error, join_failure));
     finish();
+    release();
     co_return;
   }
   // The member list is only needed again to re-encode the welcome for a replay; kept for
   // every connection it cost about 32 B per member of the group (docs/benchmarks.md).
   if (!target_.since || !join_.added) std::vector<std::string>().swap(join_.members);
-
-  co_await (reader() && writer());
-
-  finish();
-  if (join_.added) co_await state_->broker().leave(target_.group, self);
-  state_->remove(*this);
+  replay_due_ = target_.since.has_value() && join_.added;
+  joined_ = true;
+  wake_writer(); // the welcome is queued
+  read();
 }
 
-asio::awaitable<void> WsSession::reader() {
-  for (;;) {
-    // An idle connection waits here: this read and its few bytes are all it holds.
-    auto [ec, bytes] = co_await socket_.async_read_some(asio::buffer(first_bytes_), use_tuple);
-    if (ec) {
-      BOOST_LOG_TRIVIAL(debug) << "read ended group=" << target_.group << " user=" << user_ << ": "
-                               << ec.message();
-      finish();
-      co_return;
-    }
-    last_heard_ = Clock::now();
-    std::span<unsigned char> input(first_bytes_.data(), bytes);
-    if (bytes == first_bytes_.size()) {
-      // More may have come: take what the socket holds now, in the thread's buffer. An
-      // error here (would_block, or the end) is the next read's to report.
-      const std::span<unsigned char> buffer = thread_read_buffer();
-      std::memcpy(buffer.data(), first_bytes_.data(), bytes);
-      error_code more_error;
-      bytes +=
-          socket_.read_some(asio::buffer(buffer.data() + bytes, buffer.size() - bytes), more_error);
-      input = buffer.first(bytes);
-    }
-    if (!co_await handle_input(input)) co_return;
+void WsSession::read() {
+  // An idle connection waits here: this read, its few bytes and the watchdog's timer are
+  // all it holds.
+  socket_.async_read_some(
+      asio::buffer(first_bytes_),
+      [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_read(ec, bytes); });
+}
+
+void WsSession::on_read(error_code ec, std::size_t bytes) {
+  if (ec) {
+    BOOST_LOG_TRIVIAL(debug) << "read ended group=" << target_.group << " user=" << user_ << ": "
+                             << ec.message();
+    end();
+    return;
   }
+  last_heard_ = Clock::now();
+  std::span<unsigned char> input(first_bytes_.data(), bytes);
+  if (bytes == first_bytes_.size()) {
+    // More may have come: take what the socket holds now, in the thread's buffer. An error
+    // here (would_block, or the end) is the next read's to report.
+    const std::span<unsigned char> buffer = thread_read_buffer();
+    std::memcpy(buffer.data(), first_bytes_.data(), bytes);
+    error_code more_error;
+    bytes +=
+        socket_.read_some(asio::buffer(buffer.data() + bytes, buffer.size() - bytes), more_error);
+    input = buffer.first(bytes);
+  }
+  std::vector<protocol::ClientMessage> sends;
+  if (!handle_input(input, sends)) {
+    end();
+    return;
+  }
+  if (sends.empty()) {
+    read();
+    return;
+  }
+  asio::co_spawn(socket_.get_executor(), send_all(std::move(sends)), asio::detached);
 }
 
-asio::awaitable<bool> WsSession::handle_input(std::span<unsigned char> input) {
+bool WsSession::handle_input(std::span<unsigned char> input,
+                             std::vector<protocol::ClientMessage>& sends) {
   for (;;) {
     const bool failed_before = frames_.failed();
     const FrameEvent event = frames_.next(input);
     switch (event.kind) {
     case FrameEvent::Kind::need_more:
-      std::vector<unsigned char>().swap(carry_); // an idle connection keeps no bytes
-      co_return true;
+      return true;
     case FrameEvent::Kind::text:
     case FrameEvent::Kind::binary:
-      if (!input.empty() && (carry_.empty() || input.data() < carry_.data() ||
-                             input.data() >= carry_.data() + carry_.size())) {
-        // handle_message() may suspend, and another connection then reads into this
-        // thread's buffer: what is left of this read moves to the session's own.
-        carry_.assign(input.begin(), input.end());
-        input = carry_;
-      }
-      co_await handle_message(event.kind == FrameEvent::Kind::text, event.payload);
+      if (auto message = take_message(event.kind == FrameEvent::Kind::text, event.payload))
+        sends.push_back(std::move(*message));
       break;
     case FrameEvent::Kind::ping:
       pong_due_.emplace(event.payload); // only the last ping needs its pong (RFC 6455 §5.5.3)
@@ -214,10 +231,7 @@ asio::awaitable<bool> WsSession::handle_input(std::span<unsigned char> input) {
     case FrameEvent::Kind::pong:
       break;
     case FrameEvent::Kind::close:
-      if (close_sent_) { // the closing handshake we began is complete
-        finish();
-        co_return false;
-      }
+      if (close_sent_) return false; // the closing handshake we began is complete
       // The reply echoes the peer's code (RFC 6455 §5.5.1); what follows is discarded.
       close(event.code, {}, Closing::replied);
       break;
@@ -227,32 +241,41 @@ asio::awaitable<bool> WsSession::handle_input(std::span<unsigned char> input) {
                                  << " user=" << user_ << ": " << event.payload;
         close(event.code, event.payload, Closing::replied);
       }
-      std::vector<unsigned char>().swap(carry_);
-      co_return true; // the failed reader discards the rest until the peer goes
+      return true; // the failed reader discards the rest until the peer goes
     }
   }
 }
 
-asio::awaitable<void> WsSession::handle_message(bool text, std::string_view payload) {
+std::optional<protocol::ClientMessage> WsSession::take_message(bool text,
+                                                               std::string_view payload) {
   const auto rate = rate_limiter_.on_message(last_heard_);
   using Verdict = core::MessageRateLimiter::Verdict;
   if (rate.verdict == Verdict::close) {
     BOOST_LOG_TRIVIAL(info) << "rate limit group=" << target_.group << " user=" << user_;
     close(CloseCode::policy_error, "rate limit");
-    co_return;
+    return std::nullopt;
   }
-  if (rate.verdict == Verdict::dropped) co_return; // closing: nothing more is handled
-  auto parsed = parse_message(text, payload);      // `payload` is not used after this
+  if (rate.verdict == Verdict::dropped) return std::nullopt; // closing: nothing is handled
+  auto parsed = parse_message(text, payload);
   if (rate.verdict == Verdict::refused) {
     const auto* message = std::get_if<protocol::ClientMessage>(&parsed);
     offer(make_frame(rate_limited(message ? message->ref : std::nullopt, rate.retry_after)));
-    co_return;
+    return std::nullopt;
   }
   if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
     offer(make_frame(protocol::encode_error(error->code, error->detail)));
-    co_return;
+    return std::nullopt;
   }
-  auto& message = std::get<protocol::ClientMessage>(parsed);
+  return std::get<protocol::ClientMessage>(std::move(parsed));
+}
+
+asio::awaitable<void> WsSession::send_all(std::vector<protocol::ClientMessage> sends) {
+  for (protocol::ClientMessage& message : sends)
+    co_await send(message);
+  read();
+}
+
+asio::awaitable<void> WsSession::send(protocol::ClientMessage& message) {
   // A named draft, not a temporary inside the co_await: g++ 12 destroys such temporaries
   // twice (GCC bug 100611 and relatives).
   MessageDraft draft{user_, std::move(message.text), now_ms()};
@@ -273,61 +296,92 @@ asio::awaitable<void> WsSession::handle_message(bool text, std::string_view payl
         message.ref)));
 }
 
+void WsSession::end() {
+  if (ended_) return;
+  ended_ = true;
+  finish();
+  asio::co_spawn(socket_.get_executor(), leave(), asio::detached);
+}
+
+asio::awaitable<void> WsSession::leave() {
+  auto self = shared_from_this();
+  try {
+    if (join_.added) co_await state_->broker().leave(target_.group, self);
+  } catch (const std::exception& e) {
+    BOOST_LOG_TRIVIAL(error) << "leave failed group=" << target_.group << ": " << e.what();
+  }
+  state_->remove(*this);
+  release();
+}
+
+bool WsSession::writer_has_work() const {
+  // A closed queue's bytes may stay counted (an overflow is not written): then only the
+  // close frame is left to write.
+  return pong_due_ || ping_due_ || (queue_.closed() ? !close_sent_ : queue_.queued_bytes() > 0);
+}
+
 asio::awaitable<void> WsSession::writer() {
   auto self = shared_from_this();
   std::vector<Frame> batch;
-  bool replay_due = target_.since.has_value() && join_.added;
   const auto executor = socket_.get_executor();
-  bool gathering = false; // the last batch had more than one frame
-  WriteCoalescing coalescing(state_->config().write_coalesce, Clock::now());
-  for (;;) {
-    if (finished_) co_return;
+  while (joined_ && !finished_) {
     auto now = Clock::now();
     // A closing session, or a queue past WriteCoalescing::held_bytes(), is written at once.
-    if (coalescing.hold_until() > now && !queue_.urgent()) {
-      hold_timer_.expires_at(coalescing.hold_until());
+    if (coalescing_.hold_until() > now && !queue_.urgent()) {
+      hold_timer_.expires_at(coalescing_.hold_until());
       // Cut short by close(), finish(), and offer() when the queue passes held_bytes().
       co_await hold_timer_.async_wait(use_tuple);
       now = Clock::now();
     } else {
-      for (int i = 0; gathering && i < k_writer_yields; ++i)
+      for (int i = 0; gathering_ && i < k_writer_yields; ++i)
         co_await asio::post(executor, asio::use_awaitable);
     }
     if (pong_due_) {
       const std::string payload = std::move(*pong_due_);
       pong_due_.reset();
-      if (!co_await write_control(ControlOpcode::pong, payload)) co_return finish();
+      if (!co_await write_control(ControlOpcode::pong, payload)) break;
       continue;
     }
     const core::SendQueue::State state = queue_.take(batch);
     if (!batch.empty() && !state.overflowed) { // overflowed: the peer is being closed
-      coalescing.took(batch.size(), now);
+      coalescing_.took(batch.size(), now);
       std::size_t first = 0;
-      if (replay_due) {
+      if (replay_due_) {
         // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
-        replay_due = false;
-        if (!co_await replay()) co_return finish();
+        replay_due_ = false;
+        if (!co_await replay()) break;
         first = 1;
       }
-      if (!co_await write_frames(batch, first)) co_return finish();
+      if (!co_await write_frames(batch, first)) break;
       std::size_t bytes = 0;
       for (const Frame& frame : batch)
         bytes += frame->size();
       queue_.written(bytes);
-      gathering = batch.size() > 1;
-      continue; // look again before sleeping: more may have come
+      gathering_ = batch.size() > 1;
+      batch.clear();
+      continue; // look again before stopping: more may have come
     }
-
-    if (state.closed) break;
-    if (ping_due_.exchange(false)) {
-      if (!co_await write_control(ControlOpcode::ping, {})) co_return finish();
+    if (state.closed) {
+      if (!close_sent_ && !co_await write_close()) break;
+    } else if (ping_due_.exchange(false)) {
+      if (!co_await write_control(ControlOpcode::ping, {})) break;
       continue;
     }
-    auto [ec] = co_await wake_.async_receive(use_tuple);
-    if (ec) co_return; // the channel was closed by finish()
+    // Nothing to do: stop, unless something came after the last look (offer() saw the
+    // writer running and started none).
+    writer_running_ = false;
+    if (!writer_has_work() || writer_running_.exchange(true)) {
+      std::vector<FrameHeader>().swap(headers_); // an idle connection keeps no scratch
+      std::vector<asio::const_buffer>().swap(buffers_);
+      co_return;
+    }
   }
+  // The connection failed, or the session finished.
+  writer_running_ = false;
+  finish();
+}
 
-  if (finished_) co_return;
+asio::awaitable<bool> WsSession::write_close() {
   std::uint16_t code = 0;
   std::string reason;
   Closing how = Closing::handshake;
@@ -337,18 +391,18 @@ asio::awaitable<void> WsSession::writer() {
     reason = close_reason_;
     how = closing_;
   }
-  const bool written = co_await write_control(ControlOpcode::close, close_payload(code, reason));
   close_sent_ = true;
+  const bool written = co_await write_control(ControlOpcode::close, close_payload(code, reason));
   BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
                            << " code=" << code << " (" << reason << ")"
                            << (written ? "" : ": the close frame was not written");
-  if (!written) co_return finish();
   // Replying to the peer's close or violation, nothing more is said: the peer closes its
-  // side on our close frame, and the reader reads until it does (the watchdog bounds that).
-  if (how == Closing::replied) {
+  // side on our close frame, and the read goes on until it does (the watchdog bounds that).
+  if (written && how == Closing::replied) {
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   }
+  co_return written;
 }
 
 asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first) {
@@ -535,14 +589,17 @@ void WsSession::close(std::uint16_t code, std::string_view reason, Closing how) 
 }
 
 void WsSession::wake_writer() noexcept {
-  wake_.try_send(error_code{}); // fails only when a wake-up is already pending
+  if (writer_running_.exchange(true)) return;
+  // Posted, not dispatched: offer() may be called inside a broadcast, under its lock.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::co_spawn(self->socket_.get_executor(), self->writer(), asio::detached);
+  });
 }
 
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
   queue_.close();
-  wake_.close();
   watchdog_timer_.cancel();
   hold_timer_.cancel();
   error_code ignored;

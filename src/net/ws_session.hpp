@@ -1,40 +1,45 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
-// Two coroutines and a timer on the session's executor (its io_context's one thread in the
-// io_context pool, or its own strand: include/huddle/server.hpp), one job each (as in Asio's
-// chat_server):
-// - reader(): reads what arrived into a buffer of its thread's and parses it with a
-//   sans-I/O FrameReader (net/frame_reader.hpp), which keeps per connection only the bytes
-//   of a frame not yet complete; an idle connection waits in one small read and holds no
-//   read buffer. It answers protocol violations (1002, 1007, 1009), asks the writer for
-//   pongs and close replies, and broadcasts messages; the ack is offered when the broker
-//   reports the message stored (from its own thread);
-// - writer(): the only writer of the socket. It drains the SendQueue whenever woken,
-//   writing everything queued as one gather write of pre-framed messages; while frames
-//   stream in, it holds each write back for up to ServerConfig::write_coalesce to gather
-//   more (net/write_coalescing.hpp); it also writes pongs, pings and the close frame.
-//   With ?since=ID it first writes the welcome, then the stored messages after ID up to
-//   the welcome's last_id (page by page, at most ServerConfig::replay_limit), then what was
-//   queued live meanwhile: no gap, no duplicate;
+// While a connection is idle it holds two pending operations, a read of a few bytes and
+// the watchdog's timer, and no coroutine frame; work starts from them (issue 13, "Idle";
+// docs/benchmarks.md). On the session's executor (its io_context's one thread in the
+// io_context pool, or its own strand: include/huddle/server.hpp):
+// - the read: its completion takes what else the socket holds into a buffer of its
+//   thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
+//   keeps per connection only the bytes of a frame not yet complete. It answers protocol
+//   violations (1002, 1007, 1009), asks the writer for pongs and close replies, and hands
+//   the messages to a coroutine that sends them through the broker, one after another,
+//   before the next read; the ack is offered when the broker reports a message stored;
+// - writer(): a coroutine that runs while there is something to write and ends when there
+//   is not; the socket's only writer. It drains the SendQueue, writing everything queued as
+//   one gather write of pre-framed messages; while frames stream in, it holds each write
+//   back for up to ServerConfig::write_coalesce to gather more (net/write_coalescing.hpp);
+//   it also writes pongs, pings and the close frame. With ?since=ID its first run writes
+//   the welcome, then the stored messages after ID up to the welcome's last_id (page by
+//   page, at most ServerConfig::replay_limit), then what was queued live meanwhile: no gap,
+//   no duplicate;
 // - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops
 //   the peer after idle_timeout, closes with 1008 "token expired" when the caller's token
 //   expires, and closes the socket hard when a close handshake takes too long.
-// offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and
-// wakes the writer through a concurrent channel, so it never waits for the socket.
+// offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and,
+// when the writer is not running, posts its start, so it never waits for the socket.
+// The session ends when its read does (the peer went, or the closing handshake ended).
 #pragma once
 
+#include "core/protocol.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/send_queue.hpp"
+#include "net/address_limits.hpp"
 #include "net/frame_header.hpp"
 #include "net/frame_reader.hpp"
 #include "net/http_response.hpp"
 #include "net/target.hpp"
+#include "net/write_coalescing.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/member.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -47,6 +52,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace huddle::net {
@@ -76,13 +82,16 @@ enum class CloseCode : std::uint16_t {
 class WsSession : public Member, public std::enable_shared_from_this<WsSession> {
 public:
   // Sessions share ownership of the state: they may outlive Server::run() by a few handlers.
+  // The session holds the connection slot the caller reserved (ServerState), released when
+  // it is destroyed, and the client address's admission.
   WsSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
-            WsTarget target, std::string user, SessionAccess access);
+            WsTarget target, std::string user, SessionAccess access,
+            AddressLimits::Admission admission);
   ~WsSession() override;
 
-  // Accepts `request` (which net/ws_handshake.hpp's refuse_handshake() passed), joins the
-  // group, and runs until the connection ends. The caller holds a connection slot and a
-  // reference to the session for the whole call. `request` is released once answered.
+  // Accepts `request` (which net/ws_handshake.hpp's refuse_handshake() passed) and joins the
+  // group; returns once the connection is left to its read, its writer and its watchdog.
+  // `request` is released once answered.
   boost::asio::awaitable<void> run(Request request);
 
   // Where the session's coroutines run.
@@ -112,19 +121,36 @@ private:
   void close(std::uint16_t code, std::string_view reason,
              Closing how = Closing::handshake) noexcept;
 
-  boost::asio::awaitable<void> reader();
-  // Acts on what one read brought; false when the reader is done (the peer closed, or broke
-  // the protocol). May suspend (a send waits for the broker): then the bytes of `input`
-  // not parsed yet move to carry_, since the buffer they are in is the thread's.
-  boost::asio::awaitable<bool> handle_input(std::span<unsigned char> input);
-  boost::asio::awaitable<void> handle_message(bool text, std::string_view payload);
+  // The pending read of an idle connection, and what its completion does.
+  void read();
+  void on_read(boost::system::error_code ec, std::size_t bytes);
+  // Acts on all of `input` at once (the thread's buffer is free again when it returns),
+  // gathering the messages to send; false when the closing handshake we began is complete.
+  bool handle_input(std::span<unsigned char> input, std::vector<protocol::ClientMessage>& sends);
+  // A message's rate limit and parse; what to send, if anything (refusals are answered here).
+  std::optional<protocol::ClientMessage> take_message(bool text, std::string_view payload);
+  // Sends them in order through the broker, then reads again.
+  boost::asio::awaitable<void> send_all(std::vector<protocol::ClientMessage> sends);
+  boost::asio::awaitable<void> send(protocol::ClientMessage& message);
+  // Ends the session once its read has: closes everything and leaves the group.
+  void end();
+  // Gives back the connection slot and the address's admission, once: when the session
+  // ended, or was destroyed without (a failed upgrade or join). Not at destruction alone:
+  // a pending ack may keep the session alive past a shutdown that waits for the slots.
+  void release() noexcept;
+  boost::asio::awaitable<void> leave();
+
   boost::asio::awaitable<void> writer();
+  // Whether the writer has anything to do now.
+  bool writer_has_work() const;
   // Writes the welcome (with "truncated", or "reset" when target_.since cannot be honoured)
   // and then, page by page, the history after target_.since, at most replay_limit messages;
   // false when a write or the history failed.
   boost::asio::awaitable<bool> replay();
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);
+  // Writes the close frame close() asked for; false when the connection failed.
+  boost::asio::awaitable<bool> write_close();
   // Writes one control frame; false when the connection failed.
   boost::asio::awaitable<bool> write_control(ControlOpcode opcode, std::string_view payload);
   // Writes all of buffers_, at once when the socket takes it; false when the connection failed.
@@ -133,8 +159,10 @@ private:
   // on_watchdog() acts on whichever passed and arms it again.
   void arm_watchdog();
   void on_watchdog();
+  // Starts the writer unless it runs; thread-safe.
   void wake_writer() noexcept;
-  // On the session's executor: ends the coroutines and the watchdog.
+  // On the session's executor: closes the socket and ends the watchdog; what is pending
+  // fails and ends.
   void finish();
 
   boost::asio::ip::tcp::socket socket_;
@@ -142,8 +170,9 @@ private:
   const WsTarget target_;
   const std::string user_;
   const SessionAccess access_;
+  AddressLimits::Admission admission_; // released with the slot
   core::SendQueue queue_;
-  boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> wake_;
+  std::atomic<bool> writer_running_{false}; // writer() runs, or its start is posted
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer hold_timer_;  // the writer's wait under WriteCoalescing
   core::MessageRateLimiter rate_limiter_; // the reader's (ServerConfig::message_rate)
@@ -160,17 +189,22 @@ private:
   // A read's first bytes: what an idle connection's pending read holds. A message this
   // small is parsed here; a larger read continues in the thread's buffer.
   std::array<unsigned char, 64> first_bytes_{};
-  std::vector<unsigned char> carry_;    // input left when handling it suspended; empty when idle
   std::optional<std::string> pong_due_; // the last ping's payload, to answer
-  std::vector<FrameHeader> headers_;    // write_frames() scratch, reused for every batch
+  std::vector<FrameHeader> headers_;    // the writer's scratch, released when it stops
   std::vector<boost::asio::const_buffer> buffers_;
-  JoinResult join_; // set before the writer starts
+  WriteCoalescing coalescing_;
+  JoinResult join_; // set before the writer first runs
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
   Clock::time_point hard_close_at_ = Clock::time_point::max();
   Clock::time_point token_expires_at_ = Clock::time_point::max();
+  bool joined_ = false; // join() returned: the writer may run
+  bool replay_due_ = false;
+  bool gathering_ = false; // the writer's last batch had more than one frame
   bool close_sent_ = false;
   bool finished_ = false;
+  bool ended_ = false;
+  bool released_ = false;
 };
 
 } // namespace huddle::net
