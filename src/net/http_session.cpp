@@ -295,8 +295,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
               }
             }
             auto session = std::make_shared<WsSession>(
-                moved ? std::move(*moved) : stream.release_socket(), state_ptr,
-                std::move(ws_target), std::move(user), std::move(access),
+                moved ? std::move(*moved) : stream.release_socket(), state_ptr, ws_target,
+                std::move(user), std::move(access),
                 std::move(std::get<AddressLimits::Admission>(admitted)));
             auto executor = session->executor();
             // The session runs as a coroutine of its own and this one ends: its frame, the

@@ -81,13 +81,14 @@ constexpr int k_writer_yields = 2;
 constexpr std::size_t k_replay_page_messages = 256;
 
 WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
-                     WsTarget target, std::string user, SessionAccess access,
+                     const WsTarget& target, std::string user, SessionAccess access,
                      AddressLimits::Admission admission)
-    : socket_(std::move(socket)), state_(std::move(state)), target_(std::move(target)),
+    : socket_(std::move(socket)),
+      state_(std::move(state)), target_{target.group, target.echo, target.since, target.epoch},
       user_(std::move(user)), access_(std::move(access)), admission_(std::move(admission)),
       queue_(state_->config().send_queue_bytes,
              WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
-      watchdog_timer_(socket_.get_executor()), hold_timer_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()),
       rate_limiter_({state_->config().message_rate, state_->config().message_burst,
                      state_->config().rate_limit_close_after},
                     Clock::now()),
@@ -100,6 +101,7 @@ WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> 
 
 WsSession::~WsSession() {
   release();
+  delete close_request_.load();
 }
 
 void WsSession::release() noexcept {
@@ -125,8 +127,8 @@ asio::awaitable<void> WsSession::run(Request request) {
     // are moved out here so they are freed once answered (docs/benchmarks.md, "Idle memory").
     const Request upgrade = std::move(request);
     const std::string accepted = accept_response(upgrade);
-    buffers_.assign({asio::buffer(accepted)});
-    if (!co_await write_buffers()) {
+    const std::array<asio::const_buffer, 1> buffers{asio::buffer(accepted)};
+    if (!co_await write_buffers(buffers)) {
       BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group;
       finish();
       release();
@@ -323,14 +325,21 @@ bool WsSession::writer_has_work() const {
 asio::awaitable<void> WsSession::writer() {
   auto self = shared_from_this();
   std::vector<Frame> batch;
+  WriteScratch scratch;
   const auto executor = socket_.get_executor();
-  while (joined_ && !finished_) {
+  if (!joined_) { // woken by an offer during the join: run() starts it after
+    writer_running_ = false;
+    co_return;
+  }
+  asio::steady_timer hold_timer(executor);
+  hold_timer_ = &hold_timer;
+  while (!finished_) {
     auto now = Clock::now();
     // A closing session, or a queue past WriteCoalescing::held_bytes(), is written at once.
     if (coalescing_.hold_until() > now && !queue_.urgent()) {
-      hold_timer_.expires_at(coalescing_.hold_until());
+      hold_timer.expires_at(coalescing_.hold_until());
       // Cut short by close(), finish(), and offer() when the queue passes held_bytes().
-      co_await hold_timer_.async_wait(use_tuple);
+      co_await hold_timer.async_wait(use_tuple);
       now = Clock::now();
     } else {
       for (int i = 0; gathering_ && i < k_writer_yields; ++i)
@@ -349,10 +358,10 @@ asio::awaitable<void> WsSession::writer() {
       if (replay_due_) {
         // batch[0] is the welcome (connect() offered it first); replay() writes it anew.
         replay_due_ = false;
-        if (!co_await replay()) break;
+        if (!co_await replay(scratch)) break;
         first = 1;
       }
-      if (!co_await write_frames(batch, first)) break;
+      if (!co_await write_frames(batch, first, scratch)) break;
       std::size_t bytes = 0;
       for (const Frame& frame : batch)
         bytes += frame->size();
@@ -369,28 +378,22 @@ asio::awaitable<void> WsSession::writer() {
     }
     // Nothing to do: stop, unless something came after the last look (offer() saw the
     // writer running and started none).
+    hold_timer_ = nullptr; // before the flag: a writer started next sets its own
     writer_running_ = false;
-    if (!writer_has_work() || writer_running_.exchange(true)) {
-      std::vector<FrameHeader>().swap(headers_); // an idle connection keeps no scratch
-      std::vector<asio::const_buffer>().swap(buffers_);
-      co_return;
-    }
+    if (!writer_has_work() || writer_running_.exchange(true)) co_return;
+    hold_timer_ = &hold_timer;
   }
   // The connection failed, or the session finished.
+  hold_timer_ = nullptr;
   writer_running_ = false;
   finish();
 }
 
 asio::awaitable<bool> WsSession::write_close() {
-  std::uint16_t code = 0;
-  std::string reason;
-  Closing how = Closing::handshake;
-  {
-    std::lock_guard lock(close_mutex_);
-    code = close_code_.value_or(0);
-    reason = close_reason_;
-    how = closing_;
-  }
+  const CloseRequest* request = close_request_.load();
+  const std::uint16_t code = request ? request->code : 0;
+  const std::string_view reason = request ? std::string_view(request->reason) : "";
+  const Closing how = request ? request->how : Closing::handshake;
   close_sent_ = true;
   const bool written = co_await write_control(ControlOpcode::close, close_payload(code, reason));
   BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
@@ -405,35 +408,36 @@ asio::awaitable<bool> WsSession::write_close() {
   co_return written;
 }
 
-asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first) {
+asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first,
+                                              WriteScratch& scratch) {
   // One write for all of them: each frame's header and its shared payload side by side,
   // so a broadcast's bytes are never copied per recipient (docs/benchmarks.md).
-  headers_.clear();
-  buffers_.clear();
+  scratch.headers.clear();
+  scratch.buffers.clear();
   for (std::size_t i = first; i < frames.size(); ++i)
-    headers_.push_back(text_frame_header(frames[i]->size()));
+    scratch.headers.push_back(text_frame_header(frames[i]->size()));
   for (std::size_t i = first; i < frames.size(); ++i) {
-    const FrameHeader& header = headers_[i - first];
-    buffers_.emplace_back(header.bytes.data(), header.size);
-    buffers_.emplace_back(frames[i]->data(), frames[i]->size());
+    const FrameHeader& header = scratch.headers[i - first];
+    scratch.buffers.emplace_back(header.bytes.data(), header.size);
+    scratch.buffers.emplace_back(frames[i]->data(), frames[i]->size());
   }
-  co_return co_await write_buffers();
+  co_return co_await write_buffers(scratch.buffers);
 }
 
 asio::awaitable<bool> WsSession::write_control(ControlOpcode opcode, std::string_view payload) {
   const auto header = control_frame_header(opcode, payload.size());
-  buffers_.assign({asio::buffer(header), asio::buffer(payload)});
-  co_return co_await write_buffers();
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(header), asio::buffer(payload)};
+  co_return co_await write_buffers(buffers);
 }
 
-asio::awaitable<bool> WsSession::write_buffers() {
+asio::awaitable<bool> WsSession::write_buffers(std::span<const asio::const_buffer> buffers) {
   // Most batches fit in the socket's send buffer: written at once with a non-blocking
   // sendmsg, with no composed operation, no allocation and no completion handler to run.
   // Only what the socket refuses waits in an async_write. Fanout A/B against Beast's
   // composed write: 649k -> 779k deliveries per server-CPU-second.
   error_code ec;
-  beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers_);
-  for (std::size_t left = asio::buffer_size(buffers_); left > 0;) {
+  beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers);
+  for (std::size_t left = asio::buffer_size(buffers); left > 0;) {
     const std::size_t written = socket_.write_some(rest, ec);
     if (ec) break;
     rest.consume(written);
@@ -446,7 +450,7 @@ asio::awaitable<bool> WsSession::write_buffers() {
   co_return !ec;
 }
 
-asio::awaitable<bool> WsSession::replay() {
+asio::awaitable<bool> WsSession::replay(WriteScratch& scratch) {
   // Everything up to join_.last_id was appended to the store before the welcome was
   // offered, and everything after it is in our queue behind the welcome: replaying the
   // store (pending messages included) up to last_id leaves no gap and no duplicate.
@@ -463,7 +467,7 @@ asio::awaitable<bool> WsSession::replay() {
     // The client's ids belong to another history (or to none): replaying from them could
     // skip messages or show others under ids it already holds.
     const std::vector<Frame> frames{welcome(protocol::Replay::reset)};
-    const bool written = co_await write_frames(frames, 0);
+    const bool written = co_await write_frames(frames, 0, scratch);
     std::vector<std::string>().swap(join_.members);
     BOOST_LOG_TRIVIAL(debug) << "replay reset group=" << target_.group << " user=" << user_
                              << " since=" << since << " epoch=" << target_.epoch.value_or("")
@@ -496,7 +500,7 @@ asio::awaitable<bool> WsSession::replay() {
     for (;;) {
       for (const MessagePtr& message : page)
         frames.push_back(message->frame());
-      if (!co_await write_frames(frames, 0)) co_return false;
+      if (!co_await write_frames(frames, 0, scratch)) co_return false;
       replayed += page.size();
       if (page.empty() || page.back()->id() >= last_id) break;
       after = page.back()->id();
@@ -557,7 +561,9 @@ bool WsSession::offer(const Frame& frame) noexcept {
     wake_writer();
     // The writer's executor owns the timer; the writer checks urgent() before it waits,
     // so a push that lands before the wait starts is not missed either.
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->hold_timer_.cancel(); });
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->hold_timer_) self->hold_timer_->cancel();
+    });
     return true;
   case core::SendQueue::Push::overflow:
     BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;
@@ -570,13 +576,12 @@ bool WsSession::offer(const Frame& frame) noexcept {
 }
 
 void WsSession::close(std::uint16_t code, std::string_view reason, Closing how) noexcept {
-  {
-    std::lock_guard lock(close_mutex_);
-    if (close_code_) return;
-    close_code_ = code;
-    close_reason_.assign(reason.substr(0, 123)); // RFC 6455 §5.5: a 125-byte payload at most
-    closing_ = how;
-  }
+  // RFC 6455 §5.5: a 125-byte payload at most.
+  auto request =
+      std::make_unique<CloseRequest>(CloseRequest{code, how, std::string(reason.substr(0, 123))});
+  CloseRequest* none = nullptr;
+  if (!close_request_.compare_exchange_strong(none, request.get())) return; // the first wins
+  request.release();
   queue_.close();
   wake_writer();
   // Bound the closing handshake: a peer that stopped reading never takes our close frame.
@@ -584,7 +589,7 @@ void WsSession::close(std::uint16_t code, std::string_view reason, Closing how) 
     const auto deadline = Clock::now() + self->state_->config().shutdown_timeout;
     self->hard_close_at_ = std::min(self->hard_close_at_, deadline);
     self->watchdog_timer_.cancel();
-    self->hold_timer_.cancel();
+    if (self->hold_timer_) self->hold_timer_->cancel();
   });
 }
 
@@ -601,7 +606,7 @@ void WsSession::finish() {
   finished_ = true;
   queue_.close();
   watchdog_timer_.cancel();
-  hold_timer_.cancel();
+  if (hold_timer_) hold_timer_->cancel();
   error_code ignored;
   socket_.close(ignored);
 }

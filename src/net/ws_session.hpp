@@ -48,7 +48,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -69,6 +68,15 @@ struct SessionAccess {
   std::optional<std::chrono::system_clock::time_point> expires_at;
 };
 
+// What the session keeps of its upgrade request's target (net/target.hpp): the name and the
+// token were used up by the handshake.
+struct SessionTarget {
+  GroupId group = 0;
+  bool echo = false;
+  std::optional<MessageId> since;
+  std::optional<std::string> epoch;
+};
+
 // Close codes the server sends (RFC 6455 §7.4.1, IANA's registry).
 enum class CloseCode : std::uint16_t {
   normal = 1000,
@@ -85,7 +93,7 @@ public:
   // The session holds the connection slot the caller reserved (ServerState), released when
   // it is destroyed, and the client address's admission.
   WsSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
-            WsTarget target, std::string user, SessionAccess access,
+            const WsTarget& target, std::string user, SessionAccess access,
             AddressLimits::Admission admission);
   ~WsSession() override;
 
@@ -140,21 +148,29 @@ private:
   void release() noexcept;
   boost::asio::awaitable<void> leave();
 
+  // The writer's scratch for a gather write: it lives in the writer's frame, so an idle
+  // connection keeps none.
+  struct WriteScratch {
+    std::vector<FrameHeader> headers;
+    std::vector<boost::asio::const_buffer> buffers;
+  };
   boost::asio::awaitable<void> writer();
   // Whether the writer has anything to do now.
   bool writer_has_work() const;
   // Writes the welcome (with "truncated", or "reset" when target_.since cannot be honoured)
   // and then, page by page, the history after target_.since, at most replay_limit messages;
   // false when a write or the history failed.
-  boost::asio::awaitable<bool> replay();
+  boost::asio::awaitable<bool> replay(WriteScratch& scratch);
   // Writes frames[first..] in one gather write; false when the connection failed.
-  boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first);
+  boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first,
+                                            WriteScratch& scratch);
   // Writes the close frame close() asked for; false when the connection failed.
   boost::asio::awaitable<bool> write_close();
   // Writes one control frame; false when the connection failed.
   boost::asio::awaitable<bool> write_control(ControlOpcode opcode, std::string_view payload);
-  // Writes all of buffers_, at once when the socket takes it; false when the connection failed.
-  boost::asio::awaitable<bool> write_buffers();
+  // Writes all of `buffers`, at once when the socket takes it; false when the connection
+  // failed.
+  boost::asio::awaitable<bool> write_buffers(std::span<const boost::asio::const_buffer> buffers);
   // The watchdog: a timer for the nearest deadline (ping, idle, token expiry, hard close);
   // on_watchdog() acts on whichever passed and arms it again.
   void arm_watchdog();
@@ -167,21 +183,24 @@ private:
 
   boost::asio::ip::tcp::socket socket_;
   const std::shared_ptr<ServerState> state_;
-  const WsTarget target_;
+  const SessionTarget target_;
   const std::string user_;
   const SessionAccess access_;
   AddressLimits::Admission admission_; // released with the slot
   core::SendQueue queue_;
   std::atomic<bool> writer_running_{false}; // writer() runs, or its start is posted
   boost::asio::steady_timer watchdog_timer_;
-  boost::asio::steady_timer hold_timer_;  // the writer's wait under WriteCoalescing
+  // The writer's wait under WriteCoalescing: a timer in the writer's frame, while it waits.
+  boost::asio::steady_timer* hold_timer_ = nullptr;
   core::MessageRateLimiter rate_limiter_; // the reader's (ServerConfig::message_rate)
 
-  // Written by close() on any thread, read by the writer.
-  std::mutex close_mutex_;
-  std::optional<std::uint16_t> close_code_;
-  std::string close_reason_;
-  Closing closing_ = Closing::handshake;
+  // The first close() asked for, from any thread; read by the writer.
+  struct CloseRequest {
+    std::uint16_t code = 0;
+    Closing how = Closing::handshake;
+    std::string reason;
+  };
+  std::atomic<CloseRequest*> close_request_{nullptr}; // owned; set once
   std::atomic<bool> ping_due_{false};
 
   // State only the session's executor touches.
@@ -190,8 +209,6 @@ private:
   // small is parsed here; a larger read continues in the thread's buffer.
   std::array<unsigned char, 64> first_bytes_{};
   std::optional<std::string> pong_due_; // the last ping's payload, to answer
-  std::vector<FrameHeader> headers_;    // the writer's scratch, released when it stops
-  std::vector<boost::asio::const_buffer> buffers_;
   WriteCoalescing coalescing_;
   JoinResult join_; // set before the writer first runs
   Clock::time_point last_heard_;
