@@ -44,11 +44,19 @@ constexpr bool is_valid_close_code(std::uint16_t code) noexcept {
          (code >= 3000 && code <= 4999);
 }
 
-// The opcodes of control frames (RFC 6455 §5.5).
-enum class ControlOpcode : unsigned char { close = 0x8, ping = 0x9, pong = 0xA };
+// The opcodes RFC 6455 §5.2 defines; the others are reserved.
+enum class Opcode : unsigned char {
+  continuation = 0x0,
+  text = 0x1,
+  binary = 0x2,
+  close = 0x8,
+  ping = 0x9,
+  pong = 0xA,
+};
 
-// The header of a server's control frame, whose payload is at most 125 bytes (§5.5).
-constexpr std::array<unsigned char, 2> control_frame_header(ControlOpcode opcode,
+// The header of a server's control frame (close, ping, pong), whose payload is at most 125
+// bytes (§5.5).
+constexpr std::array<unsigned char, 2> control_frame_header(Opcode opcode,
                                                             std::size_t payload_size) noexcept {
   return {static_cast<unsigned char>(0x80 | static_cast<unsigned char>(opcode)),
           static_cast<unsigned char>(payload_size)};

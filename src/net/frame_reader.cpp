@@ -15,20 +15,13 @@ constexpr unsigned char k_rsv2_rsv3 = 0x30;
 constexpr unsigned char k_masked = 0x80;
 constexpr std::size_t k_max_control_payload = 125; // RFC 6455 §5.5
 
-enum Opcode : unsigned char {
-  continuation = 0x0,
-  text = 0x1,
-  binary = 0x2,
-  close = 0x8,
-  ping = 0x9,
-  pong = 0xA,
-};
+using enum Opcode;
 
-constexpr bool is_control(unsigned char opcode) noexcept {
-  return (opcode & 0x8) != 0;
+constexpr bool is_control(Opcode opcode) noexcept {
+  return (static_cast<unsigned char>(opcode) & 0x8) != 0;
 }
 
-constexpr bool is_reserved(unsigned char opcode) noexcept {
+constexpr bool is_reserved(Opcode opcode) noexcept {
   return (opcode > binary && opcode < close) || opcode > pong;
 }
 
@@ -274,7 +267,7 @@ std::span<const unsigned char> FrameReader::take_header(std::span<unsigned char>
 
 // What the first two bytes of a header alone can break: all but the extended length.
 FrameViolation FrameReader::check_start(unsigned char first, unsigned char second) const noexcept {
-  const unsigned char opcode = first & 0x0F;
+  const auto opcode = static_cast<Opcode>(first & 0x0F);
   const bool rsv1 = (first & k_rsv1) != 0;
   if (is_reserved(opcode)) return FrameViolation::reserved_opcode;
   if ((first & k_rsv2_rsv3) != 0) return FrameViolation::reserved_bits;
@@ -314,7 +307,7 @@ FrameViolation FrameReader::start_frame(std::span<const unsigned char> header) n
     if (length <= 0xFFFF) return FrameViolation::non_minimal_length;
   }
   std::memcpy(mask_.data(), header.data() + at, mask_.size());
-  opcode_ = header[0] & 0x0F;
+  opcode_ = static_cast<Opcode>(header[0] & 0x0F);
   fin_ = (header[0] & k_fin) != 0;
   frame_remaining_ = length;
   mask_offset_ = 0;

@@ -18,6 +18,8 @@
 // Not thread-safe: one reader per connection, used by that connection's reader only.
 #pragma once
 
+#include "net/frame_header.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -145,9 +147,9 @@ private:
   std::array<unsigned char, 14> header_{}; // a header cut off by the end of a read: 2 + 8 + 4
   std::array<unsigned char, 4> mask_{};
   unsigned char header_size_ = 0;
-  unsigned char mask_offset_ = 0; // the current frame's payload bytes read so far, mod 4
-  unsigned char opcode_ = 0;      // the current frame's
-  unsigned char utf8_ = 0;        // where a text message's bytes so far leave a UTF-8 decoder
+  unsigned char mask_offset_ = 0;        // the current frame's payload bytes read so far, mod 4
+  Opcode opcode_ = Opcode::continuation; // the current frame's
+  unsigned char utf8_ = 0; // where a text message's bytes so far leave a UTF-8 decoder
   State state_ = State::header;
   Delivered delivered_ = Delivered::nothing;
   FrameViolation violation_ = FrameViolation::none;

@@ -139,8 +139,7 @@ asio::awaitable<void> WsSession::run(Request request) {
   watchdog_timer_.cancel(); // armed again for the pings and the idle timeout
 
   if (!state_->add(*this)) { // stop() came first
-    co_await write_control(ControlOpcode::close,
-                           close_payload(CloseCode::going_away, "server shutdown"));
+    co_await write_control(Opcode::close, close_payload(CloseCode::going_away, "server shutdown"));
     finish();
     release();
     co_return;
@@ -159,8 +158,7 @@ asio::awaitable<void> WsSession::run(Request request) {
   }
   if (!join_failure.empty()) {
     state_->remove(*this);
-    co_await write_control(ControlOpcode::close,
-                           close_payload(CloseCode::internal_error, join_failure));
+    co_await write_control(Opcode::close, close_payload(CloseCode::internal_error, join_failure));
     finish();
     release();
     co_return;
@@ -348,7 +346,7 @@ asio::awaitable<void> WsSession::writer() {
     if (pong_due_) {
       const std::string payload = std::move(*pong_due_);
       pong_due_.reset();
-      if (!co_await write_control(ControlOpcode::pong, payload)) break;
+      if (!co_await write_control(Opcode::pong, payload)) break;
       continue;
     }
     const core::SendQueue::State state = queue_.take(batch);
@@ -373,7 +371,7 @@ asio::awaitable<void> WsSession::writer() {
     if (state.closed) {
       if (!close_sent_ && !co_await write_close()) break;
     } else if (ping_due_.exchange(false)) {
-      if (!co_await write_control(ControlOpcode::ping, {})) break;
+      if (!co_await write_control(Opcode::ping, {})) break;
       continue;
     }
     // Nothing to do: stop, unless something came after the last look (offer() saw the
@@ -395,7 +393,7 @@ asio::awaitable<bool> WsSession::write_close() {
   const std::string_view reason = request ? std::string_view(request->reason) : "";
   const Closing how = request ? request->how : Closing::handshake;
   close_sent_ = true;
-  const bool written = co_await write_control(ControlOpcode::close, close_payload(code, reason));
+  const bool written = co_await write_control(Opcode::close, close_payload(code, reason));
   BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
                            << " code=" << code << " (" << reason << ")"
                            << (written ? "" : ": the close frame was not written");
@@ -424,7 +422,7 @@ asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, 
   co_return co_await write_buffers(scratch.buffers);
 }
 
-asio::awaitable<bool> WsSession::write_control(ControlOpcode opcode, std::string_view payload) {
+asio::awaitable<bool> WsSession::write_control(Opcode opcode, std::string_view payload) {
   const auto header = control_frame_header(opcode, payload.size());
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(header), asio::buffer(payload)};
   co_return co_await write_buffers(buffers);

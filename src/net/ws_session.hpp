@@ -77,11 +77,10 @@ struct SessionTarget {
   std::optional<std::string> epoch;
 };
 
-// Close codes the server sends (RFC 6455 §7.4.1, IANA's registry).
+// Close codes the server chooses (RFC 6455 §7.4.1, IANA's registry); the frame reader's
+// violations carry their own (1002, 1007, 1009).
 enum class CloseCode : std::uint16_t {
-  normal = 1000,
   going_away = 1001,
-  protocol_error = 1002,
   policy_error = 1008,
   internal_error = 1011,
   service_restart = 1012,
@@ -167,7 +166,7 @@ private:
   // Writes the close frame close() asked for; false when the connection failed.
   boost::asio::awaitable<bool> write_close();
   // Writes one control frame; false when the connection failed.
-  boost::asio::awaitable<bool> write_control(ControlOpcode opcode, std::string_view payload);
+  boost::asio::awaitable<bool> write_control(Opcode opcode, std::string_view payload);
   // Writes all of `buffers`, at once when the socket takes it; false when the connection
   // failed.
   boost::asio::awaitable<bool> write_buffers(std::span<const boost::asio::const_buffer> buffers);

@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 using huddle::net::control_frame_header;
-using huddle::net::ControlOpcode;
 using huddle::net::is_valid_close_code;
+using huddle::net::Opcode;
 using huddle::net::text_frame_header;
 
 TEST_CASE("frame headers use the shortest RFC 6455 length encoding") {
@@ -54,13 +54,13 @@ TEST_CASE("close codes a peer may send are those of RFC 6455 section 7.4 and IAN
 }
 
 TEST_CASE("control frame headers: FIN, the opcode, and the length in one byte") {
-  constexpr auto close = control_frame_header(ControlOpcode::close, 2);
+  constexpr auto close = control_frame_header(Opcode::close, 2);
   CHECK(close[0] == 0x88); // FIN + close, unmasked
   CHECK(close[1] == 2);
-  constexpr auto ping = control_frame_header(ControlOpcode::ping, 0);
+  constexpr auto ping = control_frame_header(Opcode::ping, 0);
   CHECK(ping[0] == 0x89);
   CHECK(ping[1] == 0);
-  constexpr auto pong = control_frame_header(ControlOpcode::pong, 125);
+  constexpr auto pong = control_frame_header(Opcode::pong, 125);
   CHECK(pong[0] == 0x8A);
   CHECK(pong[1] == 125);
 }
