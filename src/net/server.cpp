@@ -125,6 +125,8 @@ asio::awaitable<void> Server::run() {
                            asio::use_awaitable) &&
             asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_revocations(),
                            asio::use_awaitable) &&
+            asio::co_spawn(impl->acceptor.get_executor(), impl->state->watch_timeouts(),
+                           asio::use_awaitable) &&
             asio::co_spawn(impl->acceptor.get_executor(), impl->state->broker().run(),
                            asio::use_awaitable));
   BOOST_LOG_TRIVIAL(info) << "server stopped";

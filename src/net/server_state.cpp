@@ -6,8 +6,10 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
 #include <boost/log/trivial.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -82,6 +84,7 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
       trusted_proxies_(parse_trusted_proxies(config_)),
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
+      timeout_strand_(boost::asio::make_strand(executor)), timeout_timer_(timeout_strand_),
       drained_(executor, 1) {
   if (config_.message_rate > 0 && config_.message_burst == 0)
     throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
@@ -102,7 +105,10 @@ bool ServerState::try_reserve_slot() noexcept {
 
 void ServerState::release_slot() noexcept {
   const std::size_t open = slots_.fetch_sub(1) - 1;
-  if (open == 0 && stopping_) drained_.try_send(boost::system::error_code{});
+  if (open == 0 && stopping_) {
+    drained_.try_send(boost::system::error_code{});
+    end_timeout_watch();
+  }
   return_memory(open);
 }
 
@@ -142,7 +148,10 @@ void ServerState::stop() {
   if (stopping_.exchange(true)) return;
   for (WsSession* session : sessions_)
     session->close(CloseCode::going_away, "server shutdown");
-  if (slots_ == 0) drained_.try_send(boost::system::error_code{});
+  if (slots_ == 0) {
+    drained_.try_send(boost::system::error_code{});
+    end_timeout_watch();
+  }
   boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
 }
 
@@ -189,6 +198,42 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
                               << " user=" << session->user();
       session->close(CloseCode::policy_error, "access revoked");
     }
+  }
+}
+
+void ServerState::end_timeout_watch() noexcept {
+  boost::asio::post(timeout_strand_,
+                    [self = shared_from_this()] { self->timeout_timer_.cancel(); });
+}
+
+std::chrono::milliseconds ServerState::timeout_tick() const noexcept {
+  const auto shortest = std::min({config_.ping_interval, config_.idle_timeout,
+                                  config_.handshake_timeout, config_.shutdown_timeout});
+  return std::clamp(shortest / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+}
+
+boost::asio::awaitable<void> ServerState::watch_timeouts() {
+  namespace asio = boost::asio;
+  co_await asio::dispatch(timeout_strand_, asio::use_awaitable);
+  auto self = shared_from_this();
+  std::vector<std::shared_ptr<WsSession>> due;
+  // After stop() the sessions still close (their handshakes bounded by the watchdog); the
+  // last one's end cuts the wait short (release_slot()).
+  while (!stopping_ || slots_ > 0) {
+    timeout_timer_.expires_after(timeout_tick());
+    co_await timeout_timer_.async_wait(use_tuple);
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(sessions_mutex_);
+      for (WsSession* session : sessions_)
+        if (session->watchdog_due(now))
+          if (auto alive = session->weak_from_this().lock()) due.push_back(std::move(alive));
+    }
+    for (auto& session : due) {
+      auto executor = session->executor();
+      asio::post(executor, [session = std::move(session)] { session->on_watchdog(); });
+    }
+    due.clear();
   }
 }
 

@@ -67,6 +67,14 @@ public:
   // membership of the group (revoked or removed, by any process on the database).
   boost::asio::awaitable<void> watch_revocations();
 
+  // Until stop() and the last session's end: every tick (timeout_tick()), posts a look at
+  // its deadlines to each session whose watchdog deadline passed (WsSession). One timer for
+  // every session instead of one each: an idle connection holds no timer.
+  boost::asio::awaitable<void> watch_timeouts();
+  // How often watch_timeouts() looks: an eighth of the shortest timeout the sessions keep,
+  // within 5 ms and 1 s, so none fires more than that late.
+  std::chrono::milliseconds timeout_tick() const noexcept;
+
   std::uint64_t next_guest_number() noexcept { return ++guests_; }
 
   // In an io_context pool (include/huddle/server.hpp), the executor every session of
@@ -88,6 +96,8 @@ public:
 private:
   // Trimming is only worth it once a crowd came and went.
   static constexpr std::size_t k_trim_min_peak = 64;
+  // Lets watch_timeouts() see at once that the last session ended after stop().
+  void end_timeout_watch() noexcept;
   // Hands freed heap memory back to the system when many connections have left.
   void return_memory(std::size_t open) noexcept;
 
@@ -98,6 +108,8 @@ private:
   const std::shared_ptr<AddressLimits> address_limits_;
   boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
   boost::asio::steady_timer watch_timer_; // on watch_strand_
+  boost::asio::strand<boost::asio::any_io_executor> timeout_strand_;
+  boost::asio::steady_timer timeout_timer_; // on timeout_strand_
   std::atomic<std::size_t> slots_{0};
   std::atomic<std::size_t> peak_since_trim_{0}; // most slots held since the last trim
   std::atomic<std::uint64_t> guests_{0};

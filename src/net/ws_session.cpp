@@ -88,13 +88,12 @@ WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> 
       user_(std::move(user)), access_(std::move(access)), admission_(std::move(admission)),
       queue_(state_->config().send_queue_bytes,
              WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
-      watchdog_timer_(socket_.get_executor()),
       rate_limiter_({state_->config().message_rate, state_->config().message_burst,
                      state_->config().rate_limit_close_after},
                     Clock::now()),
       frames_(FrameReaderOptions{state_->config().max_message_bytes, false}),
       coalescing_(state_->config().write_coalesce, Clock::now()) {
-  if (access_.expires_at) // the watchdog's timers count on the steady clock
+  if (access_.expires_at) // the watchdog counts on the steady clock
     token_expires_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            *access_.expires_at - std::chrono::system_clock::now());
 }
@@ -118,9 +117,17 @@ asio::awaitable<void> WsSession::run(Request request) {
     error_code ignored;
     socket_.non_blocking(true, ignored);
   }
+  // Registered before the answer: the server's watchdog sweep and stop() see the session
+  // from here on.
+  if (!state_->add(*this)) { // stop() came first: no upgrade
+    finish();
+    release();
+    co_return;
+  }
   // The handshake_timeout that bounded the request bounds the answer too.
   last_heard_ = last_ping_ = Clock::now();
-  hard_close_at_ = last_heard_ + state_->config().handshake_timeout;
+  const auto answer_deadline = last_heard_ + state_->config().handshake_timeout;
+  hard_close_at_ = answer_deadline;
   arm_watchdog();
   {
     // A coroutine keeps its parameters for its whole life: the upgrade request's headers
@@ -130,20 +137,15 @@ asio::awaitable<void> WsSession::run(Request request) {
     const std::array<asio::const_buffer, 1> buffers{asio::buffer(accepted)};
     if (!co_await write_buffers(buffers)) {
       BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group;
+      state_->remove(*this);
       finish();
       release();
       co_return;
     }
   }
-  hard_close_at_ = Clock::time_point::max();
-  watchdog_timer_.cancel(); // armed again for the pings and the idle timeout
-
-  if (!state_->add(*this)) { // stop() came first
-    co_await write_control(Opcode::close, close_payload(CloseCode::going_away, "server shutdown"));
-    finish();
-    release();
-    co_return;
-  }
+  if (hard_close_at_ == answer_deadline) // not moved by a close() meanwhile
+    hard_close_at_ = Clock::time_point::max();
+  arm_watchdog(); // for the pings and the idle timeout now
 
   auto self = shared_from_this();
   std::string_view join_failure;
@@ -173,8 +175,7 @@ asio::awaitable<void> WsSession::run(Request request) {
 }
 
 void WsSession::read() {
-  // An idle connection waits here: this read, its few bytes and the watchdog's timer are
-  // all it holds.
+  // An idle connection waits here: this read and its few bytes are all it holds.
   socket_.async_read_some(
       asio::buffer(first_bytes_),
       [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_read(ec, bytes); });
@@ -519,10 +520,15 @@ void WsSession::arm_watchdog() {
   const ServerConfig& config = state_->config();
   const auto ping_at = std::max(last_heard_, last_ping_) + config.ping_interval;
   const auto idle_at = last_heard_ + config.idle_timeout;
-  watchdog_timer_.expires_at(std::min({ping_at, idle_at, hard_close_at_, token_expires_at_}));
-  // A completion handler, not a coroutine: an idle connection then holds one small pending
-  // wait instead of a coroutine frame and its co_spawn state (docs/benchmarks.md).
-  watchdog_timer_.async_wait([self = shared_from_this()](error_code) { self->on_watchdog(); });
+  const auto at = std::min({ping_at, idle_at, hard_close_at_, token_expires_at_});
+  watchdog_at_.store(at.time_since_epoch().count());
+}
+
+bool WsSession::watchdog_due(Clock::time_point now) noexcept {
+  auto at = watchdog_at_.load(std::memory_order_relaxed);
+  // Taken once: the sweep asks for one look, and the look sets the next deadline.
+  return at <= now.time_since_epoch().count() &&
+         watchdog_at_.compare_exchange_strong(at, k_no_deadline);
 }
 
 void WsSession::on_watchdog() {
@@ -538,14 +544,14 @@ void WsSession::on_watchdog() {
                             << " group=" << target_.group << " user=" << user_;
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored); // the reader and writer fail and end
+    socket_.close(ignored); // the read and the writer fail and end
     return;
   } else if (now >= std::max(last_heard_, last_ping_) + config.ping_interval) {
     last_ping_ = now;
     ping_due_ = true;
     wake_writer();
   }
-  arm_watchdog(); // also after a cancel: close() moved a deadline
+  arm_watchdog();
 }
 
 bool WsSession::offer(const Frame& frame) noexcept {
@@ -586,7 +592,7 @@ void WsSession::close(std::uint16_t code, std::string_view reason, Closing how) 
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     const auto deadline = Clock::now() + self->state_->config().shutdown_timeout;
     self->hard_close_at_ = std::min(self->hard_close_at_, deadline);
-    self->watchdog_timer_.cancel();
+    if (!self->finished_) self->arm_watchdog();
     if (self->hold_timer_) self->hold_timer_->cancel();
   });
 }
@@ -603,7 +609,7 @@ void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
   queue_.close();
-  watchdog_timer_.cancel();
+  watchdog_at_ = k_no_deadline;
   if (hold_timer_) hold_timer_->cancel();
   error_code ignored;
   socket_.close(ignored);

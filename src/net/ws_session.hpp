@@ -1,8 +1,8 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
-// While a connection is idle it holds two pending operations, a read of a few bytes and
-// the watchdog's timer, and no coroutine frame; work starts from them (issue 13, "Idle";
-// docs/benchmarks.md). On the session's executor (its io_context's one thread in the
+// While a connection is idle it holds one pending operation, a read of a few bytes, and no
+// coroutine frame; work starts from it (issue 13, "Idle"; docs/benchmarks.md). On the
+// session's executor (its io_context's one thread in the
 // io_context pool, or its own strand: include/huddle/server.hpp):
 // - the read: its completion takes what else the socket holds into a buffer of its
 //   thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
@@ -18,9 +18,12 @@
 //   the welcome, then the stored messages after ID up to the welcome's last_id (page by
 //   page, at most ServerConfig::replay_limit), then what was queued live meanwhile: no gap,
 //   no duplicate;
-// - the watchdog (a timer's handler): asks for a ping after ping_interval of silence, drops
-//   the peer after idle_timeout, closes with 1008 "token expired" when the caller's token
-//   expires, and closes the socket hard when a close handshake takes too long.
+// - the watchdog: the session keeps its nearest deadline (ping, idle, token expiry, a
+//   closing handshake's bound) in an atomic that the server's sweep reads, one timer for
+//   all sessions (ServerState::watch_timeouts()); on_watchdog() asks for a ping after
+//   ping_interval of silence, drops the peer after idle_timeout, closes with 1008 "token
+//   expired" when the caller's token expires, and closes the socket hard when a close
+//   handshake takes too long.
 // offer() is called by broadcasts on any thread: it only pushes onto the SendQueue and,
 // when the writer is not running, posts its start, so it never waits for the socket.
 // The session ends when its read does (the peer went, or the closing handshake ended).
@@ -110,6 +113,12 @@ public:
   bool access_from_memberships() const noexcept { return access_.from_memberships; }
   std::int64_t access_revision() const noexcept { return access_.revision; }
 
+  // For the server's sweep (any thread): whether the watchdog's deadline passed; true once
+  // per deadline, so the sweep posts on_watchdog() once.
+  bool watchdog_due(std::chrono::steady_clock::time_point now) noexcept;
+  // On the session's executor: acts on the deadlines that passed and sets the next.
+  void on_watchdog();
+
   // Thread-safe: sends whatever is queued, then a close frame with `code` and `reason`.
   // The first close requested wins.
   void close(CloseCode code, std::string_view reason) noexcept {
@@ -170,13 +179,11 @@ private:
   // Writes all of `buffers`, at once when the socket takes it; false when the connection
   // failed.
   boost::asio::awaitable<bool> write_buffers(std::span<const boost::asio::const_buffer> buffers);
-  // The watchdog: a timer for the nearest deadline (ping, idle, token expiry, hard close);
-  // on_watchdog() acts on whichever passed and arms it again.
+  // Publishes the nearest deadline (ping, idle, token expiry, hard close) for the sweep.
   void arm_watchdog();
-  void on_watchdog();
   // Starts the writer unless it runs; thread-safe.
   void wake_writer() noexcept;
-  // On the session's executor: closes the socket and ends the watchdog; what is pending
+  // On the session's executor: closes the socket and stops the watchdog; what is pending
   // fails and ends.
   void finish();
 
@@ -188,7 +195,8 @@ private:
   AddressLimits::Admission admission_; // released with the slot
   core::SendQueue queue_;
   std::atomic<bool> writer_running_{false}; // writer() runs, or its start is posted
-  boost::asio::steady_timer watchdog_timer_;
+  static constexpr Clock::rep k_no_deadline = Clock::time_point::max().time_since_epoch().count();
+  std::atomic<Clock::rep> watchdog_at_{k_no_deadline}; // arm_watchdog()'s, for the sweep
   // The writer's wait under WriteCoalescing: a timer in the writer's frame, while it waits.
   boost::asio::steady_timer* hold_timer_ = nullptr;
   core::MessageRateLimiter rate_limiter_; // the reader's (ServerConfig::message_rate)
