@@ -84,7 +84,10 @@ WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> 
                      const WsTarget& target, std::string user, SessionAccess access,
                      AddressLimits::Admission admission)
     : socket_(std::move(socket)),
-      state_(std::move(state)), target_{target.group, target.echo, target.since, target.epoch},
+      state_(std::move(state)), target_{target.group, target.echo, target.since,
+                                        target.epoch
+                                            ? std::make_unique<const std::string>(*target.epoch)
+                                            : nullptr},
       user_(std::move(user)), access_(std::move(access)), admission_(std::move(admission)),
       queue_(state_->config().send_queue_bytes,
              WriteCoalescing::held_bytes(state_->config().send_queue_bytes)),
@@ -226,7 +229,8 @@ bool WsSession::handle_input(std::span<unsigned char> input,
         sends.push_back(std::move(*message));
       break;
     case FrameEvent::Kind::ping:
-      pong_due_.emplace(event.payload); // only the last ping needs its pong (RFC 6455 §5.5.3)
+      // Only the last ping needs its pong (RFC 6455 §5.5.3).
+      pong_due_ = std::make_unique<std::string>(event.payload);
       wake_writer();
       break;
     case FrameEvent::Kind::pong:
@@ -345,9 +349,8 @@ asio::awaitable<void> WsSession::writer() {
         co_await asio::post(executor, asio::use_awaitable);
     }
     if (pong_due_) {
-      const std::string payload = std::move(*pong_due_);
-      pong_due_.reset();
-      if (!co_await write_control(Opcode::pong, payload)) break;
+      const std::unique_ptr<std::string> payload = std::move(pong_due_);
+      if (!co_await write_control(Opcode::pong, *payload)) break;
       continue;
     }
     const core::SendQueue::State state = queue_.take(batch);
@@ -469,8 +472,9 @@ asio::awaitable<bool> WsSession::replay(WriteScratch& scratch) {
     const bool written = co_await write_frames(frames, 0, scratch);
     std::vector<std::string>().swap(join_.members);
     BOOST_LOG_TRIVIAL(debug) << "replay reset group=" << target_.group << " user=" << user_
-                             << " since=" << since << " epoch=" << target_.epoch.value_or("")
-                             << " (now " << epoch << ", last_id " << last_id << ")";
+                             << " since=" << since
+                             << " epoch=" << (target_.epoch ? *target_.epoch : "") << " (now "
+                             << epoch << ", last_id " << last_id << ")";
     co_return written;
   }
 

@@ -77,7 +77,7 @@ struct SessionTarget {
   GroupId group = 0;
   bool echo = false;
   std::optional<MessageId> since;
-  std::optional<std::string> epoch;
+  std::unique_ptr<const std::string> epoch; // rare: kept out of line
 };
 
 // Close codes the server chooses (RFC 6455 §7.4.1, IANA's registry); the frame reader's
@@ -215,7 +215,7 @@ private:
   // A read's first bytes: what an idle connection's pending read holds. A message this
   // small is parsed here; a larger read continues in the thread's buffer.
   std::array<unsigned char, 64> first_bytes_{};
-  std::optional<std::string> pong_due_; // the last ping's payload, to answer
+  std::unique_ptr<std::string> pong_due_; // the last ping's payload, to answer
   WriteCoalescing coalescing_;
   JoinResult join_; // set before the writer first runs
   Clock::time_point last_heard_;
