@@ -1,6 +1,7 @@
 // ServerState: what every connection of one Server shares: its config, the broker (the
 // ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), and the
-// registry of open WebSocket sessions that stop(), the connection limit and revocations use.
+// registry of open WebSocket sessions that stop(), the connection limit, revocations and the
+// timeout sweep use.
 // Thread-safe: connections on any thread of the io_context touch it.
 #pragma once
 
