@@ -89,6 +89,11 @@ struct ServerConfig {
   // threads when CPU is short, so delivering messages goes before committing them (acks
   // wait a little). Measured in docs/benchmarks.md ("rooms" p99). 0: the process's own.
   int history_writer_nice = 10;
+  // Group commit: the first message of a batch waits up to this long for others before the
+  // history commits, so a steady trickle of messages costs a commit per batch, not one per
+  // message (docs/benchmarks.md, "rooms"). Acks (with batch or sync durability) wait as
+  // long; deliveries to the group do not. 0: commit at once.
+  std::chrono::milliseconds history_commit_delay{2};
 
   // Scale-out (docs/operations.md, "Running several nodes"): several nodes share groups
   // through the Redis server at this URL, `redis://HOST[:PORT][/DB]`. Redis then assigns ids

@@ -88,6 +88,10 @@ po::options_description describe(const ServeOptions& defaults) {
       po::value<std::string>()->default_value(std::to_string(d.history_writer_nice)),
       "nice value (0-19) of the thread committing history: above 0, delivering messages goes "
       "first when CPU is short and acks wait")(
+      "history-commit-delay",
+      po::value<std::string>()->default_value(format_duration(d.history_commit_delay)),
+      "group commit: the first message of a batch waits up to this long for others before "
+      "the history commits (acks wait as long, deliveries do not); 0: commit at once")(
       "history-per-group",
       po::value<std::string>()->default_value(std::to_string(d.history_per_group)),
       "messages kept per group; older ones are deleted in the background (0: no limit)")(
@@ -304,6 +308,12 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
       parse_integer<std::size_t>("history-per-group", text("history-per-group"), 0, 1'000'000'000);
   server.history_writer_nice =
       parse_integer<int>("history-writer-nice", text("history-writer-nice"), 0, 19);
+  const std::string commit_delay = text("history-commit-delay");
+  server.history_commit_delay = commit_delay == "0"
+                                    ? std::chrono::milliseconds(0)
+                                    : parse_duration("history-commit-delay", commit_delay);
+  if (server.history_commit_delay > std::chrono::seconds(1))
+    throw UsageError("--history-commit-delay must be at most 1s, got \"" + commit_delay + "\"");
   server.history_queue_limit = parse_integer<std::size_t>(
       "history-queue-limit", text("history-queue-limit"), 1, 1'000'000'000);
   server.replay_limit =

@@ -15,6 +15,7 @@ std::shared_ptr<Broker> make_broker(boost::asio::any_io_executor executor,
   history.max_age = config.history_max_age;
   history.max_queued = config.history_queue_limit;
   history.writer_nice = config.history_writer_nice;
+  history.commit_delay = config.history_commit_delay;
   return std::make_shared<LocalBroker>(std::move(executor), std::move(history));
 }
 

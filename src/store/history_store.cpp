@@ -150,6 +150,15 @@ struct HistoryStore::Core {
           if (stopping || give_up) return true;
           return !failing && (!pending.empty() || retention_asked > retention_done);
         });
+        // Group commit: the first message of a batch waits up to commit_delay for others
+        // to join it, so a steady trickle costs a commit (and a wake-up of this thread and
+        // of the I/O threads its acks go to) per batch instead of per message. What
+        // arrived during the last commit has waited already and goes at once.
+        if (!failing && !pending.empty() && config.commit_delay.count() > 0)
+          wake.wait_until(lock, first_pending_at + config.commit_delay, [&] {
+            return stopping || give_up || flush_asked > committed_seq ||
+                   retention_asked > retention_done;
+          });
         if (stopping && pending.empty() && in_flight.empty()) {
           // Every id handed out is stored (none was ever dropped): the next start may trust
           // the file's last ids as they are (store/continuity.hpp).
@@ -424,6 +433,8 @@ struct HistoryStore::Core {
   std::vector<Entry> in_flight; // being committed; the writer reads it without the lock
   std::uint64_t appended_seq = 0;
   std::uint64_t committed_seq = 0;
+  std::uint64_t flush_asked = 0;                          // the appended_seq a flush() waits for
+  std::chrono::steady_clock::time_point first_pending_at; // when pending last became non-empty
   std::uint64_t retention_asked = 0; // enforce_retention() calls, and those the writer ran
   std::uint64_t retention_done = 0;
   std::uint64_t failed = 0;  // commits that failed
@@ -475,6 +486,7 @@ void HistoryStore::append(const MessagePtr& message, std::function<void()> on_du
   {
     std::lock_guard lock(core.mutex);
     first = core.pending.empty();
+    if (first) core.first_pending_at = std::chrono::steady_clock::now();
     core.pending.push_back(Core::Entry{message, std::move(on_durable)});
     ++core.appended_seq;
   }
@@ -544,6 +556,7 @@ bool HistoryStore::flush(std::chrono::milliseconds patience) {
   std::unique_lock lock(core.mutex);
   const std::uint64_t target = core.appended_seq;
   const std::uint64_t dropped_before = core.dropped;
+  core.flush_asked = std::max(core.flush_asked, target); // no group-commit wait for it
   core.wake.notify_one();
   const auto done = [&] { return core.committed_seq >= target; };
   if (patience == std::chrono::milliseconds::max()) {

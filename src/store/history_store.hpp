@@ -1,10 +1,11 @@
 // HistoryStore: every message of every group in SQLite, the MessageLog of huddle's server.
 //
 // Writes: append() is a memory push (it runs inside a group's critical section). One
-// dedicated writer thread drains everything pending into ONE transaction (group commit),
-// then calls the messages' `on_durable` callbacks: with Durability::batch after COMMIT
-// (WAL, synchronous=NORMAL: survives a killed process, not a power cut), with sync after
-// COMMIT with synchronous=FULL (fsync), with none at once, inside append().
+// dedicated writer thread drains everything pending into ONE transaction (group commit,
+// the first message waiting up to `commit_delay` for company), then calls the messages'
+// `on_durable` callbacks: with Durability::batch after COMMIT (WAL, synchronous=NORMAL:
+// survives a killed process, not a power cut), with sync after COMMIT with
+// synchronous=FULL (fsync), with none at once, inside append().
 // A batch that fails to commit (disk full, the file locked by another program) is kept,
 // still readable, and retried; its callbacks wait. The queue is bounded (max_queued):
 // at the bound try_reserve() fails and the server refuses new messages, so a failing
@@ -59,6 +60,9 @@ struct HistoryConfig {
   // Messages appended and not committed yet; at this many try_reserve() fails. Also how far
   // the next start moves ids on should this run not stop cleanly.
   std::size_t max_queued = 100'000;
+  // Group commit: how long the first message of a batch may wait for more before the
+  // writer commits (acks wait as long). 0: commit whatever is pending at once.
+  std::chrono::milliseconds commit_delay{0};
   // After a failed commit the batch is retried this much later, doubling up to 30 s.
   std::chrono::milliseconds commit_retry_interval{1'000};
   // How long the writer waits for another connection's write lock before a commit fails.

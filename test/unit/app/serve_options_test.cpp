@@ -83,6 +83,7 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
   CHECK(defaults.server.history_max_age == 30 * 24h);
   CHECK(defaults.server.history_queue_limit == 100'000);
   CHECK(defaults.server.history_writer_nice == 10);
+  CHECK(defaults.server.history_commit_delay == 2ms);
 
   const ServeOptions options =
       parse_serve_options({"--db", "/tmp/x.db", "--durability", "sync", "--history-per-group", "50",
@@ -99,6 +100,9 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
   CHECK(parse_serve_options({"--history-max-age", "90m"}).server.history_max_age == 90min);
   CHECK(parse_serve_options({"--history-queue-limit", "10"}).server.history_queue_limit == 10);
   CHECK(parse_serve_options({"--history-writer-nice", "0"}).server.history_writer_nice == 0);
+  CHECK(parse_serve_options({"--history-commit-delay", "0"}).server.history_commit_delay == 0ms);
+  CHECK(parse_serve_options({"--history-commit-delay", "10ms"}).server.history_commit_delay ==
+        10ms);
 
   CHECK(usage_error({"--durability", "always"}).find("--durability") != std::string::npos);
   CHECK(usage_error({"--history-per-group", "-1"}).find("--history-per-group") !=
@@ -108,10 +112,12 @@ TEST_CASE("history flags: --db, --durability, --history-per-group, --history-max
         std::string::npos);
   CHECK(usage_error({"--history-queue-limit", "0"}).find("--history-queue-limit") !=
         std::string::npos);
+  CHECK(usage_error({"--history-commit-delay", "2s"}).find("--history-commit-delay") !=
+        std::string::npos);
 
   const std::string help = serve_help();
   for (auto flag : {"--db", "--durability", "--history-per-group", "--history-max-age", "30d",
-                    "--history-queue-limit", "--history-writer-nice"})
+                    "--history-queue-limit", "--history-writer-nice", "--history-commit-delay"})
     CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
 }
 

@@ -142,6 +142,27 @@ TEST_CASE("durability none calls back at once; batch and sync after the commit")
   }
 }
 
+TEST_CASE("with a commit delay a message waits for company; flush and shutdown do not wait") {
+  TempDir dir;
+  HistoryConfig config = file_config(dir);
+  config.commit_delay = 1h;
+  std::atomic<int> durable{0};
+  {
+    HistoryStore store(config);
+    append(store, message(1, 1), [&] { ++durable; });
+    append(store, message(1, 2), [&] { ++durable; });
+    std::this_thread::sleep_for(50ms);
+    CHECK(durable == 0); // without the delay the writer commits at once
+    CHECK(ids(store.read(1, 0, 10, 10)) == range(1, 2)); // readable while they wait
+    store.flush();                                       // commits now, not an hour later
+    CHECK(durable == 2);
+    append(store, message(1, 3), [&] { ++durable; });
+  } // so does the destructor
+  CHECK(durable == 3);
+  HistoryStore reopened(file_config(dir));
+  CHECK(ids(reopened.read(1, 0, 10, 10)) == range(1, 3));
+}
+
 TEST_CASE("ids continue after reopening the file, even when retention emptied a group") {
   TempDir dir;
   HistoryConfig config = file_config(dir);
