@@ -325,7 +325,62 @@ bool WsSession::writer_has_work() const {
   return pong_due_ || ping_due_ || (queue_.closed() ? !close_sent_ : queue_.queued_bytes() > 0);
 }
 
-asio::awaitable<void> WsSession::writer() {
+void WsSession::start_writer() {
+  Handover handover;
+  if (!write_at_once(handover))
+    asio::co_spawn(socket_.get_executor(), writer(std::move(handover)), asio::detached);
+}
+
+bool WsSession::write_at_once(Handover& handover) {
+  // Light traffic only (a frame or two per wake-up, as in many quiet rooms): holds,
+  // gathering, replay, control frames and closing are the coroutine's.
+  const auto now = Clock::now();
+  if (!joined_ || finished_ || replay_due_ || gathering_ || pong_due_ || ping_due_ ||
+      coalescing_.hold_until() > now)
+    return false;
+  // Nothing of this outlives the call: one scratch per thread serves every session.
+  thread_local std::vector<Frame> batch;
+  thread_local WriteScratch scratch;
+  const core::SendQueue::State state = queue_.take(batch);
+  if (batch.empty() || state.overflowed) { // closing: the coroutine writes the close frame
+    batch.clear();
+    return false;
+  }
+  coalescing_.took(batch.size(), now);
+  gathering_ = batch.size() > 1;
+  std::size_t bytes = 0;
+  for (const Frame& frame : batch)
+    bytes += frame->size();
+  frame_buffers(batch, 0, scratch);
+  error_code ec;
+  beast::buffers_suffix<std::span<const asio::const_buffer>> rest(scratch.buffers);
+  for (std::size_t left = asio::buffer_size(scratch.buffers); left > 0 && !ec;) {
+    const std::size_t written = socket_.write_some(rest, ec);
+    rest.consume(written);
+    left -= written;
+  }
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    // The socket's buffer is full (rare with light traffic): the coroutine waits for it,
+    // with a copy of the rest, as the frames go with the batch.
+    handover.rest.resize(asio::buffer_size(rest));
+    asio::buffer_copy(asio::buffer(handover.rest), rest);
+    handover.queued_bytes = bytes;
+    batch.clear();
+    return false;
+  }
+  batch.clear();
+  if (ec) {
+    writer_running_ = false;
+    finish();
+    return true;
+  }
+  queue_.written(bytes);
+  // Stop, unless something came meanwhile: then the coroutine takes it from here.
+  writer_running_ = false;
+  return !writer_has_work() || writer_running_.exchange(true);
+}
+
+asio::awaitable<void> WsSession::writer(Handover handover) {
   auto self = shared_from_this();
   std::vector<Frame> batch;
   WriteScratch scratch;
@@ -336,6 +391,13 @@ asio::awaitable<void> WsSession::writer() {
   }
   asio::steady_timer hold_timer(executor);
   hold_timer_ = &hold_timer;
+  if (!handover.rest.empty()) { // what write_at_once() could not write
+    const std::array<asio::const_buffer, 1> rest{asio::buffer(handover.rest)};
+    if (co_await write_buffers(rest))
+      queue_.written(handover.queued_bytes);
+    else
+      finish(); // skips the loop below
+  }
   while (!finished_) {
     auto now = Clock::now();
     // A closing session, or a queue past WriteCoalescing::held_bytes(), is written at once.
@@ -410,10 +472,10 @@ asio::awaitable<bool> WsSession::write_close() {
   co_return written;
 }
 
-asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first,
-                                              WriteScratch& scratch) {
-  // One write for all of them: each frame's header and its shared payload side by side,
-  // so a broadcast's bytes are never copied per recipient (docs/benchmarks.md).
+void WsSession::frame_buffers(const std::vector<Frame>& frames, std::size_t first,
+                              WriteScratch& scratch) {
+  // Each frame's header and its shared payload side by side, for one gather write: a
+  // broadcast's bytes are never copied per recipient (docs/benchmarks.md).
   scratch.headers.clear();
   scratch.buffers.clear();
   for (std::size_t i = first; i < frames.size(); ++i)
@@ -423,6 +485,11 @@ asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, 
     scratch.buffers.emplace_back(header.bytes.data(), header.size);
     scratch.buffers.emplace_back(frames[i]->data(), frames[i]->size());
   }
+}
+
+asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first,
+                                              WriteScratch& scratch) {
+  frame_buffers(frames, first, scratch);
   co_return co_await write_buffers(scratch.buffers);
 }
 
@@ -604,9 +671,7 @@ void WsSession::close(std::uint16_t code, std::string_view reason, Closing how) 
 void WsSession::wake_writer() noexcept {
   if (writer_running_.exchange(true)) return;
   // Posted, not dispatched: offer() may be called inside a broadcast, under its lock.
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    asio::co_spawn(self->socket_.get_executor(), self->writer(), asio::detached);
-  });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->start_writer(); });
 }
 
 void WsSession::finish() {

@@ -10,14 +10,16 @@
 //   violations (1002, 1007, 1009), asks the writer for pongs and close replies, and hands
 //   the messages to a coroutine that sends them through the broker, one after another,
 //   before the next read; the ack is offered when the broker reports a message stored;
-// - writer(): a coroutine that runs while there is something to write and ends when there
-//   is not; the socket's only writer. It drains the SendQueue, writing everything queued as
-//   one gather write of pre-framed messages; while frames stream in, it holds each write
-//   back for up to ServerConfig::write_coalesce to gather more (net/write_coalescing.hpp);
-//   it also writes pongs, pings and the close frame. With ?since=ID its first run writes
-//   the welcome, then the stored messages after ID up to the welcome's last_id (page by
-//   page, at most ServerConfig::replay_limit), then what was queued live meanwhile: no gap,
-//   no duplicate;
+// - the writer: a wake-up writes what the socket takes at once, without a coroutine, when
+//   the queue holds a frame or two and nothing else is due (write_at_once(): light traffic);
+//   otherwise writer(), a coroutine that runs while there is something to write and ends
+//   when there is not; between them, the socket's only writer. Each drains the SendQueue,
+//   writing everything queued as one gather write of pre-framed messages; while frames
+//   stream in, the coroutine holds each write back for up to ServerConfig::write_coalesce
+//   to gather more (net/write_coalescing.hpp); it also writes pongs, pings and the close frame.
+//   With ?since=ID its first run writes the welcome, then the stored messages after ID up to the
+//   welcome's last_id (page by page, at most ServerConfig::replay_limit), then what was queued live
+//   meanwhile: no gap, no duplicate;
 // - the watchdog: the session keeps its nearest deadline (ping, idle, token expiry, a
 //   closing handshake's bound) in an atomic that the server's sweep reads, one timer for
 //   all sessions (ServerState::watch_timeouts()); on_watchdog() asks for a ping after
@@ -162,13 +164,29 @@ private:
     std::vector<FrameHeader> headers;
     std::vector<boost::asio::const_buffer> buffers;
   };
-  boost::asio::awaitable<void> writer();
+  // What write_at_once() leaves to the coroutine: the bytes the socket refused, and the
+  // queued bytes they complete.
+  struct Handover {
+    std::string rest;
+    std::size_t queued_bytes = 0;
+  };
+  // On the executor, for wake_writer(): writes at once what the socket takes, or starts the
+  // coroutine.
+  void start_writer();
+  // The writer without a coroutine, for the common case of a few frames that the socket
+  // takes at once: true when it is done and the writer stopped; false when the coroutine
+  // must run (a hold, a replay, a control frame, closing, a full socket: `handover`).
+  bool write_at_once(Handover& handover);
+  boost::asio::awaitable<void> writer(Handover handover);
   // Whether the writer has anything to do now.
   bool writer_has_work() const;
   // Writes the welcome (with "truncated", or "reset" when target_.since cannot be honoured)
   // and then, page by page, the history after target_.since, at most replay_limit messages;
   // false when a write or the history failed.
   boost::asio::awaitable<bool> replay(WriteScratch& scratch);
+  // Fills `scratch` with frames[first..]'s headers and payloads, for one gather write.
+  static void frame_buffers(const std::vector<Frame>& frames, std::size_t first,
+                            WriteScratch& scratch);
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first,
                                             WriteScratch& scratch);
