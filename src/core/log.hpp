@@ -6,8 +6,8 @@
 //   HUDDLE_LOG(info, "ws.closed", {{"group", group}, {"user", user}, {"code", code}});
 //
 // The macro evaluates its fields only when a record at that level would be written: a
-// filtered-out debug record costs one filter check, no formatting and no allocation. Keep
-// per-message paths below info all the same (one check per message still counts).
+// filtered-out record costs the filter check BOOST_LOG_TRIVIAL makes, and builds and formats
+// nothing. Per-message paths log nothing at any level all the same: the check is not free.
 //
 // This is the library's one seam to its log: today it writes to Boost.Log's global core
 // (Severity as boost::log::trivial's, the fields as record attributes, see write()); an app
