@@ -1,17 +1,18 @@
 #include "app/logging.hpp"
 
+#include "app/usage_error.hpp"
+#include "core/log.hpp"
+
 #include <boost/core/null_deleter.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/log/attributes/clock.hpp>
+#include <boost/log/attributes/value_extraction.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
 #include <boost/log/sinks/sync_frontend.hpp>
 #include <boost/log/sinks/text_ostream_backend.hpp>
 #include <boost/log/trivial.hpp>
-#include <boost/log/utility/setup/common_attributes.hpp>
 
-#include "app/usage_error.hpp"
 #include <chrono>
 #include <ctime>
 #include <iomanip>
@@ -20,6 +21,7 @@
 namespace huddle::app {
 
 namespace logging = boost::log;
+namespace json = boost::json;
 using logging::trivial::severity_level;
 
 namespace {
@@ -51,24 +53,82 @@ void format_text(const logging::record_view& record, logging::formatting_ostream
       << ' ' << record[logging::expressions::smessage];
 }
 
+// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629 §4), or 0.
+std::size_t utf8_sequence(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto in = [&](std::size_t i, unsigned lo, unsigned hi) {
+    return i < text.size() && byte(i) >= lo && byte(i) <= hi;
+  };
+  const unsigned lead = byte(0);
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return in(1, 0x80, 0xbf) ? 2 : 0;
+  if (lead >= 0xe0 && lead <= 0xef) {
+    const unsigned lo = lead == 0xe0 ? 0xa0 : 0x80, hi = lead == 0xed ? 0x9f : 0xbf;
+    return in(1, lo, hi) && in(2, 0x80, 0xbf) ? 3 : 0;
+  }
+  if (lead >= 0xf0 && lead <= 0xf4) {
+    const unsigned lo = lead == 0xf0 ? 0x90 : 0x80, hi = lead == 0xf4 ? 0x8f : 0xbf;
+    return in(1, lo, hi) && in(2, 0x80, 0xbf) && in(3, 0x80, 0xbf) ? 4 : 0;
+  }
+  return 0;
+}
+
+// Boost.JSON escapes quotes and control characters but passes other bytes through: a
+// request target or an error text may hold bytes that are not UTF-8, which would make the
+// line unreadable to a JSON parser. Each such byte becomes U+FFFD.
+json::string utf8_string(std::string_view text) {
+  json::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const std::size_t length = utf8_sequence(text);
+    if (length == 0) {
+      out.append("\xef\xbf\xbd");
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, length));
+      text.remove_prefix(length);
+    }
+  }
+  return out;
+}
+
+json::value to_json(const core::log::Field::Value& value) {
+  return std::visit(
+      [](const auto& v) -> json::value {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
+          return utf8_string(v);
+        else
+          return v;
+      },
+      value);
+}
+
 void format_json(const logging::record_view& record, logging::formatting_ostream& out) {
   const auto level =
       logging::extract_or_default<severity_level>("Severity", record, severity_level::info);
-  const auto message = record[logging::expressions::smessage];
-  out << boost::json::serialize(
-      boost::json::object{{"ts", utc_timestamp()},
-                          {"level", logging::trivial::to_string(level)},
-                          {"msg", message ? std::string(*message) : std::string()}});
+  json::object line;
+  line["ts"] = utc_timestamp();
+  line["level"] = logging::trivial::to_string(level);
+  if (const auto event = logging::extract<std::string>("Event", record)) {
+    line["event"] = utf8_string(*event);
+    // The fields follow the three above and cannot replace them (emplace keeps the first).
+    if (const auto fields = logging::extract<core::log::Fields>("Fields", record))
+      for (const core::log::Field& field : *fields)
+        line.emplace(field.name, to_json(field.value));
+  } else {
+    const auto message = record[logging::expressions::smessage];
+    line["msg"] = utf8_string(message ? std::string_view(*message) : std::string_view());
+  }
+  out << json::serialize(line);
 }
 
 } // namespace
 
-void init_logging(const std::string& level, LogFormat format) {
+void init_logging(const std::string& level, LogFormat format, std::ostream& out) {
   const severity_level threshold = parse_level(level);
   using Sink = logging::sinks::synchronous_sink<logging::sinks::text_ostream_backend>;
   auto sink = boost::make_shared<Sink>();
-  sink->locked_backend()->add_stream(
-      boost::shared_ptr<std::ostream>(&std::clog, boost::null_deleter()));
+  sink->locked_backend()->add_stream(boost::shared_ptr<std::ostream>(&out, boost::null_deleter()));
   sink->locked_backend()->auto_flush(true);
   if (format == LogFormat::json)
     sink->set_formatter(&format_json);

@@ -5,6 +5,7 @@
 #include "app/logging.hpp"
 #include "app/serve_options.hpp"
 #include "app/usage_error.hpp"
+#include "core/log.hpp"
 
 #include <huddle/server.hpp>
 
@@ -12,7 +13,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <iostream>
 #include <memory>
@@ -55,7 +55,7 @@ int serve_command(const std::vector<std::string>& args) {
   signals.emplace(io, SIGINT, SIGTERM);
   signals->async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
-    BOOST_LOG_TRIVIAL(info) << "signal " << signal << ": shutting down";
+    HUDDLE_LOG(info, "server.signal", {{"signal", signal}});
     server->stop();
   });
   // Scripts and tests read the bound port from this line (with --port 0 it is chosen here),
@@ -68,7 +68,7 @@ int serve_command(const std::vector<std::string>& args) {
       try {
         std::rethrow_exception(error);
       } catch (const std::exception& e) {
-        BOOST_LOG_TRIVIAL(fatal) << "server failed: " << e.what();
+        HUDDLE_LOG(fatal, "server.failed", {{"error", e.what()}});
       }
       exit_code = k_exit_failure;
     }

@@ -1,6 +1,6 @@
 #include "broker/local_broker.hpp"
 
-#include <boost/log/trivial.hpp>
+#include "core/log.hpp"
 
 namespace huddle::broker {
 
@@ -28,7 +28,7 @@ boost::asio::awaitable<PublishError> LocalBroker::publish(GroupId group, Message
     sent = co_await chat_.broadcast(group, std::move(draft), echo ? nullptr : sender.get(),
                                     std::move(durable));
   } catch (const std::exception& e) { // a group made anew could not read its last id
-    BOOST_LOG_TRIVIAL(error) << "broadcast failed group=" << group << ": " << e.what();
+    HUDDLE_LOG(error, "broker.broadcast_failed", {{"group", group}, {"error", e.what()}});
   }
   // Null: the history is full (--history-queue-limit) or failing; nothing was sent.
   co_return sent ? PublishError::none : PublishError::history_unavailable;

@@ -1,6 +1,6 @@
 #include "broker/ordered_delivery.hpp"
 
-#include <boost/log/trivial.hpp>
+#include "core/log.hpp"
 
 namespace huddle::broker {
 
@@ -25,8 +25,8 @@ boost::asio::awaitable<void> OrderedDelivery::catch_up(GroupId group, MessageId 
     if (page.empty()) {
       // Retention removed them before this node could deliver them (it was cut off for
       // longer than the history's length): they are gone for everyone.
-      BOOST_LOG_TRIVIAL(warning) << "broker: group=" << group << " ids " << *last + 1 << ".."
-                                 << upto << " were trimmed before delivery";
+      HUDDLE_LOG(warning, "broker.ids_trimmed",
+                 {{"group", group}, {"first_id", *last + 1}, {"last_id", upto}});
       co_return;
     }
     for (Published& published : page)

@@ -5,6 +5,7 @@
 #include "broker/redis/connection.hpp"
 #include "broker/redis/url.hpp"
 #include "broker/redis_scripts.hpp"
+#include "core/log.hpp"
 #include "core/protocol.hpp"
 #include "core/random_hex.hpp"
 #include "core/use_tuple.hpp"
@@ -16,7 +17,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <algorithm>
 #include <array>
@@ -246,7 +246,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     try {
       co_await check_epoch();
     } catch (const std::exception& e) {
-      BOOST_LOG_TRIVIAL(warning) << "broker: reading the epoch failed: " << e.what();
+      HUDDLE_LOG(warning, "broker.epoch_failed", {{"error", e.what()}});
       co_return;
     }
     co_spawn(strand, check_positions(), asio::detached);
@@ -266,8 +266,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       before = std::exchange(epoch, reply.text);
     }
     if (before.empty() || before == reply.text) co_return;
-    BOOST_LOG_TRIVIAL(error) << "broker: Redis lost the history (epoch " << before << " -> "
-                             << reply.text << "): closing every session";
+    // Every session is closed (below).
+    HUDDLE_LOG(error, "broker.history_lost", {{"old_epoch", before}, {"epoch", reply.text}});
     co_await chat->reset_positions();
     if (owner_epoch_changed) owner_epoch_changed();
     co_spawn(strand, check_positions(), asio::detached);
@@ -324,7 +324,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     if (!group) return;
     auto parsed = parse_channel_payload(payload);
     if (std::holds_alternative<ChannelJunk>(parsed)) {
-      BOOST_LOG_TRIVIAL(warning) << "broker: ignored a malformed publication on " << channel;
+      HUDDLE_LOG(warning, "broker.malformed_publication", {{"channel", channel}});
       return;
     }
     Incoming item{*group, {}};
@@ -387,8 +387,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
         co_await ordered->catch_up(item.group, std::get<CatchUp>(item.what).counter);
       }
     } catch (const std::exception& e) { // Redis went away mid-fill: the next check fills it
-      BOOST_LOG_TRIVIAL(warning) << "broker: delivery to group=" << item.group
-                                 << " deferred: " << e.what();
+      HUDDLE_LOG(warning, "broker.delivery_deferred", {{"group", item.group}, {"error", e.what()}});
     }
   }
 
@@ -501,7 +500,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       try {
         co_await beat();
       } catch (const std::exception& e) {
-        BOOST_LOG_TRIVIAL(warning) << "broker: heartbeat failed: " << e.what();
+        HUDDLE_LOG(warning, "broker.heartbeat_failed", {{"error", e.what()}});
       }
     }
   }
@@ -622,8 +621,8 @@ asio::awaitable<void> RedisBroker::leave(GroupId group, std::shared_ptr<Member> 
       std::vector<std::string> args{state->node, member->user(), std::to_string(now_ms())};
       co_await state->eval(leave_script, std::move(keys), std::move(args));
     } catch (const std::exception& e) { // its entry expires with the next heartbeats
-      BOOST_LOG_TRIVIAL(warning) << "broker: leave of " << member->user() << " group=" << group
-                                 << " not recorded: " << e.what();
+      HUDDLE_LOG(warning, "broker.leave_not_recorded",
+                 {{"group", group}, {"user", member->user()}, {"error", e.what()}});
     }
   }
   co_await state->release(group);
@@ -667,7 +666,7 @@ asio::awaitable<PublishError> RedisBroker::publish(GroupId group, MessageDraft d
       std::lock_guard lock(state->mutex);
       state->pending.erase(serial);
     }
-    BOOST_LOG_TRIVIAL(warning) << "broker: send to group=" << group << " failed: " << failure;
+    HUDDLE_LOG(warning, "broker.send_failed", {{"group", group}, {"error", failure}});
     co_return PublishError::broker_unavailable;
   }
   state->settle(serial, reply.integer, false);

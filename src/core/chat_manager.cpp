@@ -1,10 +1,9 @@
 #include <huddle/chat_manager.hpp>
 
+#include "core/log.hpp"
 #include "core/protocol.hpp"
 #include "core/random_hex.hpp"
 #include "core/retired_groups.hpp"
-
-#include <boost/log/trivial.hpp>
 
 #include <algorithm>
 #include <stdexcept>
@@ -117,7 +116,7 @@ boost::asio::awaitable<void> ChatManager::erase_if_empty(GroupId id, GroupPtr gr
   group->erased = true;
   groups_.erase(id);
   if (!sequence_) retired_->put(id, group->last_id);
-  BOOST_LOG_TRIVIAL(debug) << "group erased group=" << id << " groups=" << groups_.size();
+  HUDDLE_LOG(debug, "group.erased", {{"group", id}, {"groups", groups_.size()}});
 }
 
 boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_ptr<Member> member,
@@ -149,9 +148,11 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_
   std::vector<const Member*> failed;
   if (first_connection)
     group->offer_all(make_frame(protocol::encode_presence("join", id, user)), member.get(), failed);
-  BOOST_LOG_TRIVIAL(info) << "join group=" << id << " user=" << user
-                          << " connections=" << group->members->size()
-                          << " online=" << group->connections_per_user.size();
+  HUDDLE_LOG(info, "group.joined",
+             {{"group", id},
+              {"user", user},
+              {"connections", group->members->size()},
+              {"online", group->connections_per_user.size()}});
   if (!failed.empty()) remove_locked(id, *group, std::move(failed));
   const bool empty = group->members->empty(); // the join can cascade into removing everyone
   guard.release();
@@ -258,9 +259,11 @@ void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Memb
     }
     group.members = std::move(next);
     for (const auto& user : removed_users)
-      BOOST_LOG_TRIVIAL(info) << "leave group=" << id << " user=" << user
-                              << " connections=" << group.members->size()
-                              << " online=" << group.connections_per_user.size();
+      HUDDLE_LOG(info, "group.left",
+                 {{"group", id},
+                  {"user", user},
+                  {"connections", group.members->size()},
+                  {"online", group.connections_per_user.size()}});
     // Leave frames can fail more members (their queues may be full): repeat until none does.
     failed.clear();
     if (sequence_) break; // presence is the ExternalSequence's owner's

@@ -1,11 +1,11 @@
 #include "net/access_routes.hpp"
 
+#include "core/log.hpp"
 #include "net/credentials.hpp"
 #include "net/server_state.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <chrono>
 #include <variant>
@@ -55,7 +55,7 @@ authorize(const Request& request, ServerState& state, const Caller& caller, Grou
   try {
     allowed = co_await state.access().async_may_enter(*caller, group);
   } catch (const std::exception& e) {
-    BOOST_LOG_TRIVIAL(error) << "membership check failed: " << e.what();
+    HUDDLE_LOG(error, "access.check_failed", {{"group", group}, {"error", e.what()}});
     co_return json_error(request, http::status::internal_server_error, "internal_error",
                          "the membership could not be checked");
   }
@@ -104,8 +104,8 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   auto outcome = co_await access.async_login(user, std::move(secret));
   const Refusal* refusal = std::get_if<Refusal>(&outcome);
   if (refusal && *refusal == Refusal::busy) {
-    BOOST_LOG_TRIVIAL(debug) << "login refused: --max-pending-logins reached, from="
-                             << peer_address;
+    // --max-pending-logins reached.
+    HUDDLE_LOG(debug, "login.busy", {{"remote", peer_address}});
     Response response = json_error(request, http::status::service_unavailable, "login_busy",
                                    "too many logins in progress; try again in a second");
     response.set(http::field::retry_after, "1");
@@ -113,14 +113,16 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   }
   if (refusal) {
     const bool throttled = access.throttle().record_failure(peer_address);
-    BOOST_LOG_TRIVIAL(warning) << "login failed user=\"" << user.substr(0, 64)
-                               << "\" from=" << peer_address
-                               << (throttled ? " (address now throttled)" : "");
+    // The name is the client's: at most 64 bytes of it.
+    HUDDLE_LOG(warning, "login.failed",
+               {{"user", std::string_view(user).substr(0, 64)},
+                {"remote", peer_address},
+                {"throttled", throttled}});
     co_return json_error(request, http::status::unauthorized, "invalid_credentials",
                          "wrong user name or password");
   }
   const auth::IssuedToken& issued = std::get<auth::IssuedToken>(outcome);
-  BOOST_LOG_TRIVIAL(info) << "login user=" << user << " from=" << peer_address;
+  HUDDLE_LOG(info, "login.succeeded", {{"user", user}, {"remote", peer_address}});
   json::object result;
   result["token"] = issued.token;
   result["expires_at"] = unix_ms(issued.expires_at);

@@ -1,4 +1,5 @@
 #include "net/http_session.hpp"
+#include "core/log.hpp"
 #include "core/use_tuple.hpp"
 
 #include "net/access_routes.hpp"
@@ -23,7 +24,6 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/log/trivial.hpp>
 
 // g++ 12 at -O2 inlines Asio's coroutine-frame allocation (aligned_alloc behind a class
 // operator new) into run_http_session() and then reports its matching class operator delete
@@ -239,8 +239,10 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
     // A proxy may forward many clients' requests on one connection: each is looked at anew.
     const asio::ip::address client = request_client(request, peer, state);
     const std::string from = client.to_string();
-    BOOST_LOG_TRIVIAL(debug) << "request " << request.method_string() << ' '
-                             << redact_target(request.target()) << " from=" << from;
+    HUDDLE_LOG(debug, "http.request",
+               {{"method", request.method_string()},
+                {"target", redact_target(request.target())},
+                {"remote", from}});
     // Requests reach the account and history databases: a failing one is a 500, not a crash.
     Response response;
     std::string failure;
@@ -253,10 +255,11 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
         if (auto refused = refuse_handshake(request)) {
           response = std::move(*refused);
         } else if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
-          BOOST_LOG_TRIVIAL(debug)
-              << "upgrade refused from=" << from << ": "
-              << (refusal->reason == AddressLimits::Refusal::Reason::connections ? "connections"
-                                                                                 : "upgrade rate");
+          HUDDLE_LOG(debug, "ws.upgrade_refused",
+                     {{"remote", from},
+                      {"reason", refusal->reason == AddressLimits::Refusal::Reason::connections
+                                     ? "connections"
+                                     : "upgrade rate"}});
           response = address_refusal(request, *refusal);
         } else if (auto* error = std::get_if<TargetError>(&parsed)) {
           response = json_error(request, http::status::bad_request, error->code, error->detail);
@@ -288,8 +291,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                 if (!move_error) moved->assign(protocol, handle, move_error);
               }
               if (move_error) {
-                BOOST_LOG_TRIVIAL(warning)
-                    << "cannot move a connection to its group's thread: " << move_error.message();
+                HUDDLE_LOG(warning, "ws.move_failed",
+                           {{"group", ws_target.group}, {"error", move_error.message()}});
                 state.release_slot();
                 co_return;
               }
@@ -309,7 +312,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                              try {
                                std::rethrow_exception(e);
                              } catch (const std::exception& error) {
-                               BOOST_LOG_TRIVIAL(error) << "session failed: " << error.what();
+                               HUDDLE_LOG(error, "ws.session_failed", {{"error", error.what()}});
                              }
                            });
             co_return;
@@ -323,8 +326,9 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
       failure = e.what();
     }
     if (!failure.empty()) {
-      BOOST_LOG_TRIVIAL(error) << "request failed " << redact_target(request.target())
-                               << " from=" << from << ": " << failure;
+      HUDDLE_LOG(
+          error, "http.request_failed",
+          {{"target", redact_target(request.target())}, {"remote", from}, {"error", failure}});
       response = json_error(request, http::status::internal_server_error, "internal_error",
                             "the server's database could not answer");
     }

@@ -1,5 +1,6 @@
 #include "net/listener.hpp"
 
+#include "core/log.hpp"
 #include "net/http_session.hpp"
 #include "net/server_state.hpp"
 
@@ -9,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/trivial.hpp>
 
 namespace huddle::net {
 
@@ -30,7 +30,7 @@ asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors, typically: back off instead of spinning on the error.
-      BOOST_LOG_TRIVIAL(warning) << "accept failed: " << ec.message();
+      HUDDLE_LOG(warning, "server.accept_failed", {{"error", ec.message()}});
       asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
@@ -41,7 +41,7 @@ asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& error) {
-        BOOST_LOG_TRIVIAL(error) << "connection failed: " << error.what();
+        HUDDLE_LOG(error, "http.connection_failed", {{"error", error.what()}});
       }
     });
   }

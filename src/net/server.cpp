@@ -1,5 +1,6 @@
 #include <huddle/server.hpp>
 
+#include "core/log.hpp"
 #include "net/listener.hpp"
 #include "net/server_state.hpp"
 
@@ -10,7 +11,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <stdexcept>
 
@@ -59,7 +59,7 @@ asio::awaitable<void> accept_then_drain(asio::awaitable<void> accept_loop,
   // A database that keeps failing is given the shutdown timeout, then its batch is dropped
   // (the store logs how many messages): stopping never hangs on a broken disk.
   if (!state->broker().flush(state->config().shutdown_timeout))
-    BOOST_LOG_TRIVIAL(error) << "stopped with messages not stored";
+    HUDDLE_LOG(error, "server.unsaved_messages");
   state->broker().stop();
 }
 
@@ -105,7 +105,9 @@ asio::awaitable<void> Server::run() {
   using namespace asio::experimental::awaitable_operators;
   auto impl = impl_; // the caller may destroy the Server only after run() completes
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
-  BOOST_LOG_TRIVIAL(info) << "listening on " << impl->acceptor.local_endpoint();
+  const tcp::endpoint bound = impl->acceptor.local_endpoint();
+  HUDDLE_LOG(info, "server.listening",
+             {{"address", bound.address().to_string()}, {"port", bound.port()}});
   // The accept loop runs as a coroutine of its own on the acceptor's strand, where stop()
   // closes the acceptor. Awaited here, it would be back on run()'s executor after its first
   // accept (the dispatch above lasts until the next wait) and start the next accept while
@@ -129,7 +131,7 @@ asio::awaitable<void> Server::run() {
                            asio::use_awaitable) &&
             asio::co_spawn(impl->acceptor.get_executor(), impl->state->broker().run(),
                            asio::use_awaitable));
-  BOOST_LOG_TRIVIAL(info) << "server stopped";
+  HUDDLE_LOG(info, "server.stopped");
 }
 
 void Server::stop() {

@@ -1,13 +1,12 @@
 #include "net/server_state.hpp"
 
+#include "core/log.hpp"
 #include "core/use_tuple.hpp"
 #include "net/ws_session.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <boost/log/trivial.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -172,7 +171,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
   try {
     seen = co_await access_.async_access_revision();
   } catch (const std::exception& e) {
-    BOOST_LOG_TRIVIAL(warning) << "revocation check failed: " << e.what();
+    HUDDLE_LOG(warning, "access.watch_failed", {{"error", e.what()}});
   }
   while (!stopping_) {
     watch_timer_.expires_after(config_.access_check_interval);
@@ -185,7 +184,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
       if (revision == seen && !recheck_.exchange(false)) continue;
       members = co_await access_.async_memberships();
     } catch (const std::exception& e) { // a busy or failing database: try again next time
-      BOOST_LOG_TRIVIAL(warning) << "revocation check failed: " << e.what();
+      HUDDLE_LOG(warning, "access.watch_failed", {{"error", e.what()}});
       continue;
     }
     seen = revision;
@@ -194,8 +193,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
     for (WsSession* session : sessions_) {
       if (!session->access_from_memberships()) continue;
       if (members.contains({session->group(), session->user()})) continue;
-      BOOST_LOG_TRIVIAL(info) << "access revoked group=" << session->group()
-                              << " user=" << session->user();
+      HUDDLE_LOG(info, "access.revoked", {{"group", session->group()}, {"user", session->user()}});
       session->close(CloseCode::policy_error, "access revoked");
     }
   }

@@ -1,5 +1,6 @@
 #include "net/ws_session.hpp"
 
+#include "core/log.hpp"
 #include "core/protocol.hpp"
 #include "core/use_tuple.hpp"
 #include "net/server_state.hpp"
@@ -15,7 +16,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -139,7 +139,7 @@ asio::awaitable<void> WsSession::run(Request request) {
     const std::string accepted = accept_response(upgrade);
     const std::array<asio::const_buffer, 1> buffers{asio::buffer(accepted)};
     if (!co_await write_buffers(buffers)) {
-      BOOST_LOG_TRIVIAL(debug) << "upgrade failed group=" << target_.group;
+      HUDDLE_LOG(debug, "ws.upgrade_failed", {{"group", target_.group}, {"user", user_}});
       state_->remove(*this);
       finish();
       release();
@@ -155,10 +155,10 @@ asio::awaitable<void> WsSession::run(Request request) {
   try {
     join_ = co_await state_->broker().join(target_.group, self);
   } catch (const broker::Unavailable& e) { // Redis is away (the broker logged it)
-    BOOST_LOG_TRIVIAL(info) << "join failed group=" << target_.group << ": " << e.what();
+    HUDDLE_LOG(info, "ws.join_failed", {{"group", target_.group}, {"error", e.what()}});
     join_failure = "broker unavailable";
   } catch (const std::exception& e) { // the history could not say where the group's ids are
-    BOOST_LOG_TRIVIAL(error) << "join failed group=" << target_.group << ": " << e.what();
+    HUDDLE_LOG(error, "ws.join_failed", {{"group", target_.group}, {"error", e.what()}});
     join_failure = "history unavailable";
   }
   if (!join_failure.empty()) {
@@ -186,8 +186,8 @@ void WsSession::read() {
 
 void WsSession::on_read(error_code ec, std::size_t bytes) {
   if (ec) {
-    BOOST_LOG_TRIVIAL(debug) << "read ended group=" << target_.group << " user=" << user_ << ": "
-                             << ec.message();
+    HUDDLE_LOG(debug, "ws.read_ended",
+               {{"group", target_.group}, {"user", user_}, {"error", ec.message()}});
     end();
     return;
   }
@@ -238,12 +238,20 @@ bool WsSession::handle_input(std::span<unsigned char> input,
     case FrameEvent::Kind::close:
       if (close_sent_) return false; // the closing handshake we began is complete
       // The reply echoes the peer's code (RFC 6455 §5.5.1); what follows is discarded.
+      HUDDLE_LOG(debug, "ws.peer_closed",
+                 {{"group", target_.group},
+                  {"user", user_},
+                  {"code", event.code},
+                  {"reason", event.payload}});
       close(event.code, {}, Closing::replied);
       break;
     case FrameEvent::Kind::error:
       if (!failed_before) {
-        BOOST_LOG_TRIVIAL(debug) << "protocol violation group=" << target_.group
-                                 << " user=" << user_ << ": " << event.payload;
+        HUDDLE_LOG(debug, "ws.protocol_violation",
+                   {{"group", target_.group},
+                    {"user", user_},
+                    {"code", event.code},
+                    {"reason", event.payload}});
         close(event.code, event.payload, Closing::replied);
       }
       return true; // the failed reader discards the rest until the peer goes
@@ -256,7 +264,7 @@ std::optional<protocol::ClientMessage> WsSession::take_message(bool text,
   const auto rate = rate_limiter_.on_message(last_heard_);
   using Verdict = core::MessageRateLimiter::Verdict;
   if (rate.verdict == Verdict::close) {
-    BOOST_LOG_TRIVIAL(info) << "rate limit group=" << target_.group << " user=" << user_;
+    HUDDLE_LOG(info, "ws.rate_limited", {{"group", target_.group}, {"user", user_}});
     close(CloseCode::policy_error, "rate limit");
     return std::nullopt;
   }
@@ -313,7 +321,8 @@ asio::awaitable<void> WsSession::leave() {
   try {
     if (join_.added) co_await state_->broker().leave(target_.group, self);
   } catch (const std::exception& e) {
-    BOOST_LOG_TRIVIAL(error) << "leave failed group=" << target_.group << ": " << e.what();
+    HUDDLE_LOG(error, "ws.leave_failed",
+               {{"group", target_.group}, {"user", user_}, {"error", e.what()}});
   }
   state_->remove(*this);
   release();
@@ -460,9 +469,12 @@ asio::awaitable<bool> WsSession::write_close() {
   const Closing how = request ? request->how : Closing::handshake;
   close_sent_ = true;
   const bool written = co_await write_control(Opcode::close, close_payload(code, reason));
-  BOOST_LOG_TRIVIAL(debug) << "closed group=" << target_.group << " user=" << user_
-                           << " code=" << code << " (" << reason << ")"
-                           << (written ? "" : ": the close frame was not written");
+  HUDDLE_LOG(debug, "ws.closed",
+             {{"group", target_.group},
+              {"user", user_},
+              {"code", code},
+              {"reason", reason},
+              {"written", written}});
   // Replying to the peer's close or violation, nothing more is said: the peer closes its
   // side on our close frame, and the read goes on until it does (the watchdog bounds that).
   if (written && how == Closing::replied) {
@@ -538,10 +550,13 @@ asio::awaitable<bool> WsSession::replay(WriteScratch& scratch) {
     const std::vector<Frame> frames{welcome(protocol::Replay::reset)};
     const bool written = co_await write_frames(frames, 0, scratch);
     std::vector<std::string>().swap(join_.members);
-    BOOST_LOG_TRIVIAL(debug) << "replay reset group=" << target_.group << " user=" << user_
-                             << " since=" << since
-                             << " epoch=" << (target_.epoch ? *target_.epoch : "") << " (now "
-                             << epoch << ", last_id " << last_id << ")";
+    HUDDLE_LOG(debug, "ws.replay_reset",
+               {{"group", target_.group},
+                {"user", user_},
+                {"since", since},
+                {"since_epoch", target_.epoch ? std::string_view(*target_.epoch) : ""},
+                {"epoch", epoch},
+                {"last_id", last_id}});
     co_return written;
   }
 
@@ -579,11 +594,12 @@ asio::awaitable<bool> WsSession::replay(WriteScratch& scratch) {
       page = co_await read_page(after);
     }
   } catch (const std::exception& e) { // the database failed: better no session than a gap
-    BOOST_LOG_TRIVIAL(error) << "replay failed group=" << target_.group << ": " << e.what();
+    HUDDLE_LOG(error, "ws.replay_failed",
+               {{"group", target_.group}, {"user", user_}, {"error", e.what()}});
     co_return false;
   }
-  BOOST_LOG_TRIVIAL(debug) << "replayed group=" << target_.group << " user=" << user_
-                           << " since=" << since << " messages=" << replayed;
+  HUDDLE_LOG(debug, "ws.replayed",
+             {{"group", target_.group}, {"user", user_}, {"since", since}, {"messages", replayed}});
   co_return true;
 }
 
@@ -607,12 +623,12 @@ void WsSession::on_watchdog() {
   const ServerConfig& config = state_->config();
   const auto now = Clock::now();
   if (now >= token_expires_at_) {
-    BOOST_LOG_TRIVIAL(info) << "token expired group=" << target_.group << " user=" << user_;
+    HUDDLE_LOG(info, "ws.token_expired", {{"group", target_.group}, {"user", user_}});
     token_expires_at_ = Clock::time_point::max();
     close(CloseCode::policy_error, "token expired");
   } else if (now >= hard_close_at_ || now >= last_heard_ + config.idle_timeout) {
-    BOOST_LOG_TRIVIAL(info) << (now >= hard_close_at_ ? "close timed out" : "idle timeout")
-                            << " group=" << target_.group << " user=" << user_;
+    HUDDLE_LOG(info, now >= hard_close_at_ ? "ws.close_timed_out" : "ws.idle_timeout",
+               {{"group", target_.group}, {"user", user_}});
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored); // the read and the writer fail and end
@@ -641,7 +657,7 @@ bool WsSession::offer(const Frame& frame) noexcept {
     });
     return true;
   case core::SendQueue::Push::overflow:
-    BOOST_LOG_TRIVIAL(info) << "slow consumer group=" << target_.group << " user=" << user_;
+    HUDDLE_LOG(info, "ws.slow_consumer", {{"group", target_.group}, {"user", user_}});
     close(CloseCode::policy_error, "slow consumer");
     return false;
   case core::SendQueue::Push::closed:

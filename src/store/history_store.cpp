@@ -1,5 +1,6 @@
 #include "store/history_store.hpp"
 
+#include "core/log.hpp"
 #include "store/continuity.hpp"
 #include "store/file_lock.hpp"
 #include "store/schema.hpp"
@@ -8,7 +9,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -49,7 +49,7 @@ void set_up_writer_thread(int nice) {
 #if defined(__linux__)
   pthread_setname_np(pthread_self(), k_writer_thread_name);
   if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0)
-    BOOST_LOG_TRIVIAL(warning) << "history: cannot lower the writer's priority to nice " << nice;
+    HUDDLE_LOG(warning, "history.nice_failed", {{"nice", nice}});
 #else
   (void)nice;
 #endif
@@ -92,8 +92,10 @@ struct HistoryStore::Core {
       continuity = begin_run(write_db, file_lock ? &*file_lock : nullptr,
                              static_cast<std::int64_t>(config.max_queued));
       if (!continuity.broken_because.empty())
-        BOOST_LOG_TRIVIAL(warning) << "history \"" << config.path << "\": new epoch "
-                                   << continuity.epoch << ": " << continuity.broken_because;
+        HUDDLE_LOG(warning, "history.new_epoch",
+                   {{"path", config.path},
+                    {"epoch", continuity.epoch},
+                    {"reason", continuity.broken_because}});
       // An in-memory database exists only for its one connection: readers share it.
       read_db = config.path.empty() ? write_db : open_database(config.path, busy_ms).release();
       insert = Statement(write_db,
@@ -192,18 +194,15 @@ struct HistoryStore::Core {
           if (!last_try) {
             failing = true;
             retry_at = steady_clock::now() + retry_interval;
-            BOOST_LOG_TRIVIAL(error)
-                << "history: " << in_flight.size() << " messages wait to be stored; retrying in "
-                << retry_interval.count() << " ms";
+            HUDDLE_LOG(error, "history.commit_retrying",
+                       {{"messages", in_flight.size()}, {"retry_ms", retry_interval.count()}});
             retry_interval = std::min(retry_interval * 2, k_max_retry_interval);
             continue;
           }
-          BOOST_LOG_TRIVIAL(error) << "history: " << in_flight.size()
-                                   << " messages were not stored and are dropped: their "
-                                      "senders got no ack";
+          // Their senders got no ack.
+          HUDDLE_LOG(error, "history.dropped", {{"messages", in_flight.size()}});
         } else if (failing) {
-          BOOST_LOG_TRIVIAL(warning)
-              << "history: storing again; " << in_flight.size() << " waiting messages are stored";
+          HUDDLE_LOG(warning, "history.recovered", {{"messages", in_flight.size()}});
         }
         failing = false;
         retry_interval = config.commit_retry_interval;
@@ -240,9 +239,8 @@ struct HistoryStore::Core {
       auto db_lock = lock_writes();
       end_run(write_db);
     } catch (const std::exception& e) {
-      BOOST_LOG_TRIVIAL(warning) << "history: cannot record a clean stop (the next start "
-                                    "moves ids on as after a crash): "
-                                 << e.what();
+      // The next start moves ids on as after a crash.
+      HUDDLE_LOG(warning, "history.clean_stop_failed", {{"error", e.what()}});
     }
   }
 
@@ -279,8 +277,7 @@ struct HistoryStore::Core {
       insert.reset();
       upsert_group.reset();
       sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
-      BOOST_LOG_TRIVIAL(error) << "history: a batch of " << batch.size()
-                               << " messages was not stored: " << e.what();
+      HUDDLE_LOG(error, "history.commit_failed", {{"messages", batch.size()}, {"error", e.what()}});
       return false;
     }
   }
@@ -322,7 +319,7 @@ struct HistoryStore::Core {
       transaction.commit();
       touched.clear();
     } catch (const std::exception& e) {
-      BOOST_LOG_TRIVIAL(error) << "history: retention failed: " << e.what();
+      HUDDLE_LOG(error, "history.retention_failed", {{"error", e.what()}});
     }
   }
 

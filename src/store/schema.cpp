@@ -1,8 +1,7 @@
 #include "store/schema.hpp"
 
+#include "core/log.hpp"
 #include "store/sqlite.hpp"
-
-#include <boost/log/trivial.hpp>
 
 #include <iterator>
 #include <stdexcept>
@@ -105,10 +104,10 @@ void migrate(sqlite3* db, const std::string& path) {
   }
   // A new file is no news; upgrading an existing one is worth a line at info.
   if (from == 0) {
-    BOOST_LOG_TRIVIAL(debug) << "database \"" << path << "\" created, schema version " << version;
+    HUDDLE_LOG(debug, "db.created", {{"path", path}, {"schema_version", version}});
   } else if (from < version) {
-    BOOST_LOG_TRIVIAL(info) << "database \"" << path << "\" migrated from schema version " << from
-                            << " to " << version;
+    HUDDLE_LOG(info, "db.migrated",
+               {{"path", path}, {"from_version", from}, {"schema_version", version}});
   }
 }
 

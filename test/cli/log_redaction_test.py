@@ -129,13 +129,17 @@ def main():
                   f"{log_format}: the upgrade's target is logged, redacted")
             check(any("access_token=<redacted>" in line for line in redacted),
                   f"{log_format}: access_token= is redacted too")
-            check(any("request GET /ws/7 from=127.0.0.1" in line for line in lines),
+            logged_request = ('http.request method=GET target=/ws/7 remote=127.0.0.1'
+                              if log_format == "text" else
+                              '"event":"http.request","method":"GET","target":"/ws/7",'
+                              '"remote":"127.0.0.1"')
+            check(any(logged_request in line for line in lines),
                   f"{log_format}: requests are logged with the client's address")
 
         # Behind a trusted proxy the log names the forwarded client; the header is ignored
         # from anyone else.
-        for trusted, expected in ((["--trusted-proxies", "127.0.0.0/8"], "from=203.0.113.7"),
-                                  ([], "from=127.0.0.1")):
+        for trusted, expected in ((["--trusted-proxies", "127.0.0.0/8"], "remote=203.0.113.7"),
+                                  ([], "remote=127.0.0.1")):
             proc, port, stderr = start_server(db, "text", trusted)
             try:
                 request(port, "GET", "/healthz", {"X-Forwarded-For": "203.0.113.7"})

@@ -1,5 +1,6 @@
 #include "broker/redis/connection.hpp"
 
+#include "core/log.hpp"
 #include "core/use_tuple.hpp"
 
 #include <boost/asio/append.hpp>
@@ -15,7 +16,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <algorithm>
 #include <stdexcept>
@@ -66,12 +66,11 @@ void finish(std::unique_ptr<detail::PendingCall> call, error_code ec) {
   call->complete(ec);
 }
 
-std::string describe(const Endpoint& endpoint, bool subscriber) {
+std::string describe(const Endpoint& endpoint) {
   const bool ipv6 = endpoint.host.find(':') != std::string::npos;
-  std::string where = "redis " + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
-                      std::to_string(endpoint.port);
+  std::string where =
+      (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" + std::to_string(endpoint.port);
   if (endpoint.db != 0) where += "/" + std::to_string(endpoint.db);
-  if (subscriber) where += " (subscriber)";
   return where;
 }
 
@@ -103,7 +102,7 @@ std::shared_ptr<Connection> Connection::create(asio::any_io_executor executor,
 }
 
 Connection::Connection(asio::any_io_executor executor, ConnectionConfig config)
-    : config_(std::move(config)), where_(describe(config_.endpoint, config_.subscriber)),
+    : config_(std::move(config)), where_(describe(config_.endpoint)),
       strand_(asio::make_strand(std::move(executor))), resolver_(strand_), socket_(strand_),
       connect_timer_(strand_), backoff_timer_(strand_), write_signal_(strand_),
       deadline_timer_(strand_), read_buffer_(k_read_size) {}
@@ -284,15 +283,17 @@ asio::awaitable<void> Connection::supervise() {
       failures = 0;
       state_ = State::hooking;
       connected_.store(true, std::memory_order_release);
-      BOOST_LOG_TRIVIAL(info) << "connected to " << where_;
+      HUDDLE_LOG(info, "redis.connected", {{"redis", where_}, {"subscriber", config_.subscriber}});
       const auto since = Clock::now();
       last_read_ = since;
       co_await (read_replies() || write_commands() || watch_deadlines() || after_connect());
       break_connection(error::connection_lost, "session ended"); // a branch did already
       if (stopped_.load())
-        BOOST_LOG_TRIVIAL(info) << "closed the connection to " << where_;
+        HUDDLE_LOG(info, "redis.closed", {{"redis", where_}, {"subscriber", config_.subscriber}});
       else
-        BOOST_LOG_TRIVIAL(info) << "lost the connection to " << where_ << ": " << break_reason_;
+        HUDDLE_LOG(
+            info, "redis.lost",
+            {{"redis", where_}, {"subscriber", config_.subscriber}, {"reason", break_reason_}});
       if (disconnect_hook_) disconnect_hook_();
       if (Clock::now() - since >= k_backoff_max) backoff = k_backoff_min;
     } else {
@@ -301,18 +302,22 @@ asio::awaitable<void> Connection::supervise() {
       socket_.close(ignored);
       fail_held(stopped_.load() ? error::stopped : error::not_connected);
       if (stopped_.load()) break;
-      const auto retry = " (retrying in " + millis(backoff) + ")";
-      if (attempt.refused)
-        BOOST_LOG_TRIVIAL(error) << where_ << ": " << attempt.why << retry;
-      else if (failures == 0)
-        BOOST_LOG_TRIVIAL(warning)
-            << "cannot connect to " << where_ << ": " << attempt.why << retry;
-      else
-        BOOST_LOG_TRIVIAL(debug) << "cannot connect to " << where_ << ": " << attempt.why << retry;
+      using core::log::Level;
+      const Level level = attempt.refused ? Level::error
+                          : failures == 0 ? Level::warning
+                                          : Level::debug;
+      if (core::log::enabled(level))
+        core::log::write(level, "redis.connect_failed",
+                         {{"redis", where_},
+                          {"subscriber", config_.subscriber},
+                          {"reason", attempt.why},
+                          {"retry_ms", backoff.count()}});
       ++failures;
     }
     if (stopped_.load()) break;
-    BOOST_LOG_TRIVIAL(debug) << "reconnecting to " << where_ << " in " << millis(backoff);
+    HUDDLE_LOG(
+        debug, "redis.reconnecting",
+        {{"redis", where_}, {"subscriber", config_.subscriber}, {"delay_ms", backoff.count()}});
     backoff_timer_.expires_after(backoff);
     co_await backoff_timer_.async_wait(use_tuple);
     backoff = std::min(backoff * 2, k_backoff_max);
@@ -486,7 +491,8 @@ asio::awaitable<void> Connection::after_connect() {
       co_await connect_hook_();
     } catch (const std::exception& e) {
       if (live()) {
-        BOOST_LOG_TRIVIAL(error) << where_ << ": on_connect failed: " << e.what();
+        HUDDLE_LOG(error, "redis.on_connect_failed",
+                   {{"redis", where_}, {"subscriber", config_.subscriber}, {"error", e.what()}});
         break_connection(error::connection_lost, std::string("on_connect failed: ") + e.what());
       }
       co_return;

@@ -26,9 +26,9 @@
 // and the publications Redis pushes, which go to on_push(); nothing else should be sent on
 // them (a reply that looks like a publication would be taken for one).
 //
-// Logs through Boost.Log: info when connected or lost (with the reason), warning for the first
-// failed attempt in a row and debug for the retries, error when Redis refuses the handshake
-// (AUTH, SELECT, CLIENT SETNAME); never the password.
+// Logs through core/log.hpp: info when connected or lost (with the reason), warning for the
+// first failed attempt in a row and debug for the retries, error when Redis refuses the
+// handshake (AUTH, SELECT, CLIENT SETNAME); never the password.
 #pragma once
 
 #include "broker/redis/error.hpp"
@@ -173,7 +173,7 @@ private:
   boost::asio::awaitable<void> after_connect();
 
   const ConnectionConfig config_;
-  const std::string where_; // "redis HOST:PORT[/DB][ (subscriber)]", for the log
+  const std::string where_; // "HOST:PORT[/DB]", for the log
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};

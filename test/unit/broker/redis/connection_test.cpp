@@ -638,7 +638,8 @@ TEST_CASE("not_connected before run(), and when nothing listens") {
     config.endpoint = parse_url(redis.url());
   }
   Running connection(loop, config);
-  REQUIRE(eventually([&] { return log.contains(boost::log::trivial::warning, "cannot connect"); }));
+  REQUIRE(eventually(
+      [&] { return log.contains(boost::log::trivial::warning, "redis.connect_failed"); }));
   CHECK(failure(loop, *connection, {"PING"}) == error::not_connected);
 }
 
