@@ -58,8 +58,7 @@ std::string close_payload(CloseCode code, std::string_view reason) {
   return close_payload(static_cast<std::uint16_t>(code), reason);
 }
 
-// Where a read continues once its first bytes filled the session's own few: one buffer per
-// thread, so no connection holds one while it waits.
+// Where every read goes: one buffer per thread, so no connection holds one while it waits.
 std::span<unsigned char> thread_read_buffer() {
   thread_local std::vector<unsigned char> buffer(64 * 1024);
   return buffer;
@@ -115,7 +114,7 @@ void WsSession::release() noexcept {
 
 asio::awaitable<void> WsSession::run(Request request) {
   {
-    // The reads after a read's first bytes and write_buffers() must get would_block, not a
+    // The reads after a readable wait and write_buffers() must get would_block, not a
     // wait.
     error_code ignored;
     socket_.non_blocking(true, ignored);
@@ -178,13 +177,21 @@ asio::awaitable<void> WsSession::run(Request request) {
 }
 
 void WsSession::read() {
-  // An idle connection waits here: this read and its few bytes are all it holds.
-  socket_.async_read_some(
-      asio::buffer(first_bytes_),
-      [self = shared_from_this()](error_code ec, std::size_t bytes) { self->on_read(ec, bytes); });
+  // An idle connection waits here, holding no buffer: the bytes are read once they are
+  // there, into the thread's. (Asio re-arms a wait with EPOLL_CTL_MOD, which reports bytes
+  // that came before it, so none are missed on any executor.)
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
-void WsSession::on_read(error_code ec, std::size_t bytes) {
+void WsSession::on_readable(error_code ec) {
+  const std::span<unsigned char> buffer = thread_read_buffer();
+  std::size_t bytes = 0;
+  if (!ec) bytes = socket_.read_some(asio::buffer(buffer), ec); // the socket is non-blocking
+  if (ec == asio::error::would_block || ec == asio::error::try_again) { // nothing after all
+    read();
+    return;
+  }
   if (ec) {
     HUDDLE_LOG(debug, "ws.read_ended",
                {{"group", target_.group}, {"user", user_}, {"error", ec.message()}});
@@ -192,17 +199,7 @@ void WsSession::on_read(error_code ec, std::size_t bytes) {
     return;
   }
   last_heard_ = Clock::now();
-  std::span<unsigned char> input(first_bytes_.data(), bytes);
-  if (bytes == first_bytes_.size()) {
-    // More may have come: take what the socket holds now, in the thread's buffer. An error
-    // here (would_block, or the end) is the next read's to report.
-    const std::span<unsigned char> buffer = thread_read_buffer();
-    std::memcpy(buffer.data(), first_bytes_.data(), bytes);
-    error_code more_error;
-    bytes +=
-        socket_.read_some(asio::buffer(buffer.data() + bytes, buffer.size() - bytes), more_error);
-    input = buffer.first(bytes);
-  }
+  const std::span<unsigned char> input = buffer.first(bytes);
   std::vector<protocol::ClientMessage> sends;
   if (!handle_input(input, sends)) {
     end();

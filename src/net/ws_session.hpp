@@ -1,11 +1,11 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
-// While a connection is idle it holds one pending operation, a read of a few bytes, and no
-// coroutine frame; work starts from it (issue 13, "Idle"; docs/benchmarks.md). On the
+// While a connection is idle it holds one pending operation, a wait for bytes to read, no
+// buffer and no coroutine frame; work starts from it (issue 13, "Idle"; docs/benchmarks.md). On the
 // session's executor (its io_context's one thread in the
 // io_context pool, or its own strand: include/huddle/server.hpp):
-// - the read: its completion takes what else the socket holds into a buffer of its
-//   thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
+// - the read: once the socket is readable, it takes what the socket holds into a buffer
+//   of its thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
 //   keeps per connection only the bytes of a frame not yet complete. It answers protocol
 //   violations (1002, 1007, 1009), asks the writer for pongs and close replies, and hands
 //   the messages to a coroutine that sends them through the broker, one after another,
@@ -139,9 +139,10 @@ private:
   void close(std::uint16_t code, std::string_view reason,
              Closing how = Closing::handshake) noexcept;
 
-  // The pending read of an idle connection, and what its completion does.
+  // The wait of an idle connection for bytes to read, and what its completion does: reads
+  // what the socket holds into the thread's buffer and acts on it.
   void read();
-  void on_read(boost::system::error_code ec, std::size_t bytes);
+  void on_readable(boost::system::error_code ec);
   // Acts on all of `input` at once (the thread's buffer is free again when it returns),
   // gathering the messages to send; false when the closing handshake we began is complete.
   bool handle_input(std::span<unsigned char> input, std::vector<protocol::ClientMessage>& sends);
@@ -230,9 +231,6 @@ private:
 
   // State only the session's executor touches.
   FrameReader frames_;
-  // A read's first bytes: what an idle connection's pending read holds. A message this
-  // small is parsed here; a larger read continues in the thread's buffer.
-  std::array<unsigned char, 64> first_bytes_{};
   std::unique_ptr<std::string> pong_due_; // the last ping's payload, to answer
   WriteCoalescing coalescing_;
   JoinResult join_; // set before the writer first runs
