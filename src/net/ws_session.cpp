@@ -359,7 +359,7 @@ bool WsSession::write_at_once(Handover& handover) {
   const std::size_t wire_bytes = asio::buffer_size(scratch.buffers);
   error_code ec;
   beast::buffers_suffix<std::span<const asio::const_buffer>> rest(scratch.buffers);
-  for (std::size_t left = asio::buffer_size(scratch.buffers); left > 0 && !ec;) {
+  for (std::size_t left = wire_bytes; left > 0 && !ec;) {
     const std::size_t written = socket_.write_some(rest, ec);
     rest.consume(written);
     left -= written;
