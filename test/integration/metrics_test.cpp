@@ -224,3 +224,28 @@ TEST_CASE("GET /metrics with a metrics token wants it as a bearer token") {
   right.named_headers.emplace_back("X-Forwarded-For", "203.0.113.5");
   CHECK(http_call(server.port(), "/metrics", right).status() == 200);
 }
+
+TEST_CASE("GET /metrics counts a slow consumer's close and the deliveries it dropped") {
+  ServerConfig config;
+  config.send_queue_bytes = 64 * 1024;
+  config.shutdown_timeout = 300ms;
+  config.message_rate = 0; // a flood, on purpose
+  TestServer server(config);
+  constexpr GroupId group = 22;
+  WsClient stuck, sender;
+  REQUIRE(!stuck.connect(server.port(), "/ws/22?name=stuck", 4096)); // never reads
+  REQUIRE(TestServer::eventually([&] { return server.member_count(group) == 1; }));
+  sender.join(server.port(), group, "sender");
+  const std::string padding(4000, 'y');
+  for (int sent = 0; sent < 5000 && !(sent % 20 == 0 && server.member_count(group) == 1); ++sent) {
+    sender.send(std::to_string(sent) + ":" + padding);
+    sender.next_of("ack");
+  }
+  REQUIRE_MESSAGE(server.member_count(group) == 1, "stuck was never closed");
+  const Scrape s = scrape(server.port());
+  CHECK(s.at("huddle_slow_consumer_closes_total") == 1);
+  CHECK(s.at("huddle_deliveries_dropped_total") >= 1);
+  // No close frame to count: stuck's socket is full, so it ends without one (hard close).
+  // Everything the sender sent was offered to stuck until it overflowed, and none after.
+  CHECK(s.at("huddle_messages_delivered_total") < s.at("huddle_messages_received_total"));
+}
