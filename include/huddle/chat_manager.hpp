@@ -37,7 +37,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -148,6 +150,11 @@ public:
   std::string epoch() const { return sequence_ ? sequence_->epoch() : epoch_; }
 
   boost::asio::awaitable<std::size_t> group_count();
+  // Messages (broadcast(), deliver()) the members took onto their queues, counted once per
+  // member since start; presence frames are not counted. Any thread.
+  std::uint64_t messages_offered() const noexcept {
+    return messages_offered_.load(std::memory_order_relaxed);
+  }
   boost::asio::awaitable<std::size_t> member_count(GroupId group);
   // Users online in `group`, sorted.
   boost::asio::awaitable<std::vector<std::string>> online_users(GroupId group);
@@ -171,6 +178,7 @@ private:
   AsyncMutex groups_mutex_;
   std::unordered_map<GroupId, GroupPtr> groups_;
   std::unique_ptr<core::RetiredGroups> retired_; // last ids of recently erased groups
+  std::atomic<std::uint64_t> messages_offered_{0};
 };
 
 } // namespace huddle

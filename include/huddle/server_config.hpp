@@ -140,6 +140,10 @@ struct ServerConfig {
   // on one of two threads): beyond it POST /api/login answers 503 at once, so a flood from
   // many addresses cannot queue unbounded work or make every login wait for seconds.
   unsigned max_pending_logins = 32;
+
+  // GET /metrics (Prometheus): "" serves it to loopback clients only (no forwarded request);
+  // otherwise to whoever sends this token as Authorization: Bearer, from anywhere.
+  std::string metrics_token;
 };
 
 } // namespace huddle

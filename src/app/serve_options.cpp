@@ -152,6 +152,9 @@ po::options_description describe(const ServeOptions& defaults) {
       "max-pending-logins",
       po::value<std::string>()->default_value(std::to_string(d.max_pending_logins)),
       "logins waiting for password checks at once; more get HTTP 503 with Retry-After")(
+      "metrics-token-file", po::value<std::string>()->default_value(""),
+      "file holding the bearer token GET /metrics requires (then from any address); without "
+      "it, /metrics answers loopback clients only")(
       "log-level", po::value<std::string>()->default_value(defaults.log_level),
       "trace, debug, info, warning, error or fatal")(
       "log-format", po::value<std::string>()->default_value("text"),
@@ -213,6 +216,23 @@ std::string read_broker_password(const std::string& file) {
     throw UsageError("--broker-password-file: cannot read \"" + file + "\"");
   if (!password.empty() && password.back() == '\r') password.pop_back();
   return password;
+}
+
+// The metrics token: the first line of --metrics-token-file, at least
+// k_min_metrics_token_length characters, so a guessable token is refused, not served.
+constexpr std::size_t k_min_metrics_token_length = 16;
+std::string read_metrics_token(const std::string& file) {
+  if (file.empty()) return {};
+  std::ifstream in(file);
+  std::string token;
+  if (!in || !std::getline(in, token))
+    throw UsageError("--metrics-token-file: cannot read \"" + file + "\"");
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  if (token.size() < k_min_metrics_token_length || token.find_first_of(" \t") != std::string::npos)
+    throw UsageError("--metrics-token-file: the token (the file's first line) must be at least " +
+                     std::to_string(k_min_metrics_token_length) +
+                     " characters without blanks, e.g. from `openssl rand -hex 32`");
+  return token;
 }
 
 // A name resolving to more than loopback is not loopback: only literals and "localhost".
@@ -361,6 +381,7 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
       parse_duration("login-refill-interval", text("login-refill-interval"));
   server.max_pending_logins =
       parse_integer<unsigned>("max-pending-logins", text("max-pending-logins"), 1, 100'000);
+  server.metrics_token = read_metrics_token(text("metrics-token-file"));
   if (server.auth == AuthMode::jwt &&
       server.jwt_secret_file.empty() == server.jwt_public_key_file.empty())
     throw UsageError("--auth jwt needs exactly one of --jwt-secret-file and --jwt-public-key");

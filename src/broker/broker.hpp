@@ -10,6 +10,8 @@
 // Thread-safe: sessions on any thread call it.
 #pragma once
 
+#include "core/metrics.hpp"
+
 #include <huddle/chat_manager.hpp>
 #include <huddle/message.hpp>
 #include <huddle/server_config.hpp>
@@ -83,6 +85,10 @@ public:
   // False while the broker cannot serve (RedisBroker: Redis unreachable): GET /healthz then
   // answers 503, so a load balancer sends clients to nodes that can.
   virtual bool available() const noexcept { return true; }
+
+  // Writes the broker's own metric families into a scrape (GET /metrics; LocalBroker: its
+  // history writer's). Any thread.
+  virtual void write_metrics(core::Exposition&) const {}
 
   // Background work (Redis connections, presence heartbeats) until stop(); completes at once
   // for a broker that has none.

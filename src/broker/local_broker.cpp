@@ -54,4 +54,15 @@ boost::asio::awaitable<std::vector<std::string>> LocalBroker::online_users(Group
   co_return co_await chat_.online_users(group);
 }
 
+void LocalBroker::write_metrics(core::Exposition& out) const {
+  out.gauge("huddle_history_queue_messages",
+            "Messages waiting for the history writer (reserved, not yet committed)",
+            static_cast<double>(history_->queued()));
+  out.histogram("huddle_history_commit_seconds",
+                "Duration of the history writer's successful commits (one per batch)",
+                history_->commit_latency(), 1e6);
+  out.counter("huddle_history_commit_failures_total",
+              "History commits that failed (their batch is retried)", history_->failed_commits());
+}
+
 } // namespace huddle::broker

@@ -30,6 +30,7 @@ public:
   boost::asio::awaitable<void> run() override { co_return; }
   void stop() override {}
   bool flush(std::chrono::milliseconds patience) override { return history_->flush(patience); }
+  void write_metrics(core::Exposition& out) const override;
 
 private:
   const std::shared_ptr<store::HistoryStore> history_;

@@ -95,6 +95,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
                                    "too many failed logins from this address; try again in " +
                                        std::to_string(wait.count()) + " s");
     response.set(http::field::retry_after, std::to_string(wait.count()));
+    state.metrics().logins.add("throttled");
     co_return response;
   }
 
@@ -109,9 +110,11 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
     Response response = json_error(request, http::status::service_unavailable, "login_busy",
                                    "too many logins in progress; try again in a second");
     response.set(http::field::retry_after, "1");
+    state.metrics().logins.add("busy");
     co_return response;
   }
   if (refusal) {
+    state.metrics().logins.add("invalid_credentials");
     const bool throttled = access.throttle().record_failure(peer_address);
     // The name is the client's: at most 64 bytes of it.
     HUDDLE_LOG(warning, "login.failed",
@@ -122,6 +125,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
                          "wrong user name or password");
   }
   const auth::IssuedToken& issued = std::get<auth::IssuedToken>(outcome);
+  state.metrics().logins.add("success");
   HUDDLE_LOG(info, "login.succeeded", {{"user", user}, {"remote", peer_address}});
   json::object result;
   result["token"] = issued.token;

@@ -6,6 +6,7 @@
 #include "net/http_response.hpp"
 #include "net/http_routes.hpp"
 #include "net/log_redaction.hpp"
+#include "net/metrics.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
 #include "net/web_assets.hpp"
@@ -144,6 +145,7 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
     co_return json_response(request,
                             available ? http::status::ok : http::status::service_unavailable, body);
   }
+  if (path == "/metrics") co_return co_await metrics_route(request, state, peer_address);
   if (path == "/api/login") co_return co_await login_route(request, state, peer_address);
   if (path == "/api/logout") co_return logout_route(request);
   if (path == "/api/groups") co_return co_await groups_route(request, state);
@@ -318,6 +320,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
             co_return;
           }
         }
+        state.metrics().count_refused_upgrade(response.result_int());
         response.keep_alive(false); // a refused upgrade ends the connection
       } else {
         response = co_await route(request, state, from);

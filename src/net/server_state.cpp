@@ -142,6 +142,17 @@ void ServerState::remove(WsSession& session) {
   sessions_.erase(&session);
 }
 
+SendQueueStats ServerState::send_queue_stats() {
+  SendQueueStats stats;
+  std::lock_guard lock(sessions_mutex_);
+  for (const WsSession* session : sessions_) {
+    const std::size_t bytes = session->queued_bytes();
+    stats.total_bytes += bytes;
+    stats.max_bytes = std::max(stats.max_bytes, bytes);
+  }
+  return stats;
+}
+
 void ServerState::stop() {
   std::lock_guard lock(sessions_mutex_);
   if (stopping_.exchange(true)) return;

@@ -9,6 +9,7 @@
 #include "broker/broker.hpp"
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
+#include "net/metrics.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/server_config.hpp>
@@ -29,6 +30,12 @@
 namespace huddle::net {
 
 class WsSession;
+
+// The registered sessions' send queues, at one look.
+struct SendQueueStats {
+  std::size_t total_bytes = 0;
+  std::size_t max_bytes = 0;
+};
 
 class ServerState : public std::enable_shared_from_this<ServerState> {
 public:
@@ -60,6 +67,11 @@ public:
   void reconnect_all(std::string_view reason);
   bool stopping() const noexcept { return stopping_.load(); }
   std::size_t session_count() const noexcept { return slots_.load(); }
+  // The counters sessions and routes update (GET /metrics).
+  ServerMetrics& metrics() noexcept { return metrics_; }
+  const ServerMetrics& metrics() const noexcept { return metrics_; }
+  // Walks the registered sessions (a scrape, not the hot path).
+  SendQueueStats send_queue_stats();
 
   // Completes once stop() was called and every slot is released.
   boost::asio::awaitable<void> wait_drained();
@@ -121,6 +133,7 @@ private:
   std::unordered_set<WsSession*> sessions_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
   std::vector<boost::asio::any_io_executor> group_executors_;
+  ServerMetrics metrics_;
 };
 
 } // namespace huddle::net

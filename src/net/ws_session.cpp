@@ -162,6 +162,7 @@ asio::awaitable<void> WsSession::run(Request request) {
   }
   if (!join_failure.empty()) {
     state_->remove(*this);
+    state_->metrics().count_close(static_cast<std::uint16_t>(CloseCode::internal_error));
     co_await write_control(Opcode::close, close_payload(CloseCode::internal_error, join_failure));
     finish();
     release();
@@ -222,8 +223,10 @@ bool WsSession::handle_input(std::span<unsigned char> input,
       return true;
     case FrameEvent::Kind::text:
     case FrameEvent::Kind::binary:
-      if (auto message = take_message(event.kind == FrameEvent::Kind::text, event.payload))
+      if (auto message = take_message(event.kind == FrameEvent::Kind::text, event.payload)) {
+        state_->metrics().messages_received.add();
         sends.push_back(std::move(*message));
+      }
       break;
     case FrameEvent::Kind::ping:
       // Only the last ping needs its pong (RFC 6455 §5.5.3).
@@ -358,9 +361,11 @@ bool WsSession::write_at_once(Handover& handover) {
   for (const Frame& frame : batch)
     bytes += frame->size();
   frame_buffers(batch, 0, scratch);
+  const std::size_t frames = batch.size();
+  const std::size_t wire_bytes = asio::buffer_size(scratch.buffers);
   error_code ec;
   beast::buffers_suffix<std::span<const asio::const_buffer>> rest(scratch.buffers);
-  for (std::size_t left = asio::buffer_size(scratch.buffers); left > 0 && !ec;) {
+  for (std::size_t left = wire_bytes; left > 0 && !ec;) {
     const std::size_t written = socket_.write_some(rest, ec);
     rest.consume(written);
     left -= written;
@@ -371,6 +376,9 @@ bool WsSession::write_at_once(Handover& handover) {
     handover.rest.resize(asio::buffer_size(rest));
     asio::buffer_copy(asio::buffer(handover.rest), rest);
     handover.queued_bytes = bytes;
+    // Counted here; the coroutine's write_buffers() counts the rest's bytes.
+    state_->metrics().frames_written.add(frames);
+    state_->metrics().bytes_written.add(wire_bytes - handover.rest.size());
     batch.clear();
     return false;
   }
@@ -381,6 +389,9 @@ bool WsSession::write_at_once(Handover& handover) {
     return true;
   }
   queue_.written(bytes);
+  ServerMetrics& metrics = state_->metrics();
+  metrics.frames_written.add(frames);
+  metrics.bytes_written.add(wire_bytes);
   // Stop, unless something came meanwhile: then the coroutine takes it from here.
   writer_running_ = false;
   return !writer_has_work() || writer_running_.exchange(true);
@@ -465,6 +476,7 @@ asio::awaitable<bool> WsSession::write_close() {
   const std::string_view reason = request ? std::string_view(request->reason) : "";
   const Closing how = request ? request->how : Closing::handshake;
   close_sent_ = true;
+  state_->metrics().count_close(code);
   const bool written = co_await write_control(Opcode::close, close_payload(code, reason));
   HUDDLE_LOG(debug, "ws.closed",
              {{"group", target_.group},
@@ -499,7 +511,11 @@ void WsSession::frame_buffers(const std::vector<Frame>& frames, std::size_t firs
 asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first,
                                               WriteScratch& scratch) {
   frame_buffers(frames, first, scratch);
-  co_return co_await write_buffers(scratch.buffers);
+  // A named result and one co_return: written as `if (!co_await ...) co_return false;` and
+  // another co_return, the g++ 12 build stopped here with SIGILL (an integration test).
+  const bool written = co_await write_buffers(scratch.buffers);
+  if (written) state_->metrics().frames_written.add(frames.size() - first);
+  co_return written;
 }
 
 asio::awaitable<bool> WsSession::write_control(Opcode opcode, std::string_view payload) {
@@ -525,6 +541,7 @@ asio::awaitable<bool> WsSession::write_buffers(std::span<const asio::const_buffe
     auto [write_error, written] = co_await asio::async_write(socket_, rest, use_tuple);
     ec = write_error;
   }
+  if (!ec) state_->metrics().bytes_written.add(asio::buffer_size(buffers));
   co_return !ec;
 }
 
@@ -654,10 +671,13 @@ bool WsSession::offer(const Frame& frame) noexcept {
     });
     return true;
   case core::SendQueue::Push::overflow:
+    state_->metrics().slow_consumer_closes.add();
+    state_->metrics().deliveries_dropped.add();
     HUDDLE_LOG(info, "ws.slow_consumer", {{"group", target_.group}, {"user", user_}});
     close(CloseCode::policy_error, "slow consumer");
     return false;
   case core::SendQueue::Push::closed:
+    state_->metrics().deliveries_dropped.add();
     break;
   }
   return false;

@@ -112,6 +112,8 @@ public:
   bool offer(const Frame& frame) noexcept override;
   const std::string& user() const noexcept override { return user_; }
   GroupId group() const noexcept { return target_.group; }
+  // Bytes queued and not yet written (any thread).
+  std::size_t queued_bytes() const { return queue_.queued_bytes(); }
   bool access_from_memberships() const noexcept { return access_.from_memberships; }
   std::int64_t access_revision() const noexcept { return access_.revision; }
 

@@ -179,7 +179,13 @@ struct HistoryStore::Core {
         give_up = false;
       }
       if (!in_flight.empty()) {
+        const auto commit_started = steady_clock::now();
         const bool committed = commit(in_flight);
+        if (committed)
+          commit_latency.observe(
+              static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             steady_clock::now() - commit_started)
+                                             .count()));
         if (!committed) {
           {
             std::lock_guard lock(mutex);
@@ -442,6 +448,8 @@ struct HistoryStore::Core {
   // Reserved (try_reserve()) and not yet committed or dropped: pending + in flight + about to
   // be appended. Never above config.max_queued, which is what bounds the ids a crash burns.
   std::atomic<std::size_t> queued{0};
+  // Successful commits' durations in microseconds; written by the writer thread only.
+  core::Histogram commit_latency{k_commit_latency_bounds};
 
   asio::thread_pool readers{k_reader_threads};
 };
@@ -576,6 +584,14 @@ void HistoryStore::enforce_retention() {
   core.wake.notify_one();
   core.flushed.wait(lock,
                     [&] { return core.retention_done >= asked && core.committed_seq >= target; });
+}
+
+std::size_t HistoryStore::queued() const noexcept {
+  return core_->queued.load(std::memory_order_relaxed);
+}
+
+const core::Histogram& HistoryStore::commit_latency() const noexcept {
+  return core_->commit_latency;
 }
 
 std::uint64_t HistoryStore::failed_commits() const {

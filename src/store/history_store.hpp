@@ -27,6 +27,7 @@
 #include <huddle/message_log.hpp>
 #include <huddle/server_config.hpp>
 
+#include "core/metrics.hpp"
 #include "store/sqlite.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -47,6 +48,12 @@ using huddle::Durability; // none, batch, sync: see server_config.hpp
 
 // The writer thread's name, as `top -H` and /proc/PID/task/*/comm show it.
 inline constexpr const char* k_writer_thread_name = "huddle-history";
+
+// Upper bounds of the commit latency histogram, in microseconds: 100 us to 2.5 s. A batch
+// commit (WAL, synchronous=NORMAL) takes well under a millisecond; fsync (sync) milliseconds.
+inline constexpr std::uint64_t k_commit_latency_bounds[] = {
+    100,    250,    500,     1'000,   2'500,   5'000,     10'000,
+    25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000};
 
 struct HistoryConfig {
   std::string path; // "" : in memory
@@ -92,6 +99,10 @@ public:
   MessageId read_last_id(GroupId group);
   // Commits that failed (and were retried or, at shutdown, given up) since start.
   std::uint64_t failed_commits() const;
+  // Messages reserved and not yet committed or dropped (at most max_queued).
+  std::size_t queued() const noexcept;
+  // How long successful commits took, in microseconds (k_commit_latency_bounds).
+  const core::Histogram& commit_latency() const noexcept;
 
   // Messages of `group` with after < id <= upto, in id order, at most `limit`, and no more
   // than the first to reach `max_bytes` of frames (a page: at least one message).

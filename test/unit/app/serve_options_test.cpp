@@ -1,7 +1,10 @@
 #include "app/serve_options.hpp"
 #include "app/usage_error.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
+
+#include <fstream>
 
 using namespace huddle::app;
 using namespace std::chrono_literals;
@@ -163,4 +166,21 @@ TEST_CASE("abuse limits: rates, per-address limits and trusted proxies are flags
     const std::string error = usage_error({"--trusted-proxies", bad});
     CHECK(error.find("--trusted-proxies") != std::string::npos);
   }
+}
+
+TEST_CASE("--metrics-token-file: the token is the file's first line, long enough, no blanks") {
+  CHECK(parse_serve_options({}).server.metrics_token.empty()); // loopback only by default
+  huddle::test::TempDir dir;
+  const std::string file = dir.file("metrics-token");
+  std::ofstream(file) << "0123456789abcdef0123\r\nsecond line\n";
+  CHECK(parse_serve_options({"--metrics-token-file", file}).server.metrics_token ==
+        "0123456789abcdef0123");
+  std::ofstream(file) << "short\n";
+  CHECK(usage_error({"--metrics-token-file", file}).find("at least 16") != std::string::npos);
+  std::ofstream(file) << "0123456789abcdef 0123\n";
+  CHECK(usage_error({"--metrics-token-file", file}).find("without blanks") != std::string::npos);
+  std::ofstream(file) << "";
+  CHECK(usage_error({"--metrics-token-file", file}).find("cannot read") != std::string::npos);
+  CHECK(usage_error({"--metrics-token-file", dir.file("missing")}).find("--metrics-token-file") !=
+        std::string::npos);
 }
