@@ -169,7 +169,8 @@ TEST_CASE("GET /metrics counts what a session did") {
   CHECK(s.at("process_cpu_seconds_total") >= 0);
 
   // Every series belongs to a family with HELP and TYPE.
-  for (const auto& [series, value] : s.samples) {
+  for (const auto& sample : s.samples) {
+    const std::string& series = sample.first; // not a structured binding: CAPTURE takes it
     std::string family = series.substr(0, series.find('{'));
     if (!s.types.contains(family))
       for (const char* suffix : {"_bucket", "_sum", "_count"})
