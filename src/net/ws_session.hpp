@@ -110,6 +110,9 @@ public:
   bool offer(const Frame& frame) noexcept override;
   const std::string& user() const noexcept override { return user_; }
   GroupId group() const noexcept { return target_.group; }
+  // The client's address (behind a trusted proxy, the one it forwarded); stable while the
+  // session is registered with the ServerState.
+  const boost::asio::ip::address& client_address() const noexcept { return admission_.address(); }
   bool access_from_memberships() const noexcept { return access_.from_memberships; }
   std::int64_t access_revision() const noexcept { return access_.revision; }
 
