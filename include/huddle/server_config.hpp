@@ -58,6 +58,16 @@ struct ServerConfig {
   unsigned message_rate = 20;
   unsigned message_burst = 40;
   unsigned rate_limit_close_after = 20;
+  // POST /api/groups/{id}/messages per caller (the token's subject; the client's address with
+  // AuthMode::none): `publish_burst` back to back, then `publish_rate` per second (0: no
+  // limit). Over it the request gets HTTP 429 with Retry-After.
+  unsigned publish_rate = 100;
+  unsigned publish_burst = 200;
+  // How long a publish's Idempotency-Key is remembered (a retry within it gets the first
+  // publish's id instead of sending the message again; 0: keys are ignored), and how many
+  // keys at most (past it the oldest are forgotten first).
+  std::chrono::milliseconds idempotency_window{10 * 60 * 1000};
+  std::size_t idempotency_keys = 100'000;
   // Reverse proxies (IPv4 and IPv6 CIDR ranges, or single addresses): only from a peer in
   // one of them is X-Forwarded-For believed, for the per-address limits, the login throttle
   // and the logs. Empty: the TCP peer is the client, whatever the headers say.

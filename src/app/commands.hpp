@@ -11,5 +11,6 @@ int serve_command(const std::vector<std::string>& args);
 int chat_command(const std::vector<std::string>& args);
 int user_command(const std::vector<std::string>& args);  // add, list, remove, passwd
 int group_command(const std::vector<std::string>& args); // add, grant, revoke, list
+int token_command(const std::vector<std::string>& args); // mint
 
 } // namespace huddle::app

@@ -19,6 +19,7 @@ constexpr const char* k_usage =
     "  chat ws://HOST:PORT/ws/ID [--name N]  chat from this terminal: each line typed is sent\n"
     "  user add|list|remove|passwd ...    manage the accounts (see huddle user --help)\n"
     "  group add|grant|revoke|list ...    manage the groups and who is in them\n"
+    "  token mint NAME --publish ...      print a service token for a backend that publishes\n"
     "\n"
     "  --version                          print the version\n"
     "  --help                             print this help\n";
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     if (command == "chat") return chat_command(rest);
     if (command == "user") return user_command(rest);
     if (command == "group") return group_command(rest);
+    if (command == "token") return token_command(rest);
     if (command == "--version" || command == "version") {
       std::cout << "huddle " << huddle::k_version << '\n';
       return 0;

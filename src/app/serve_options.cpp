@@ -70,6 +70,18 @@ po::options_description describe(const ServeOptions& defaults) {
       po::value<std::string>()->default_value(std::to_string(d.rate_limit_close_after)),
       "refused frames in a row (none accepted between) that close the connection with 1008 "
       "\"rate limit\" (0: never)")(
+      "publish-rate", po::value<std::string>()->default_value(std::to_string(d.publish_rate)),
+      "publishes per second one backend (token subject) may make with POST "
+      "/api/groups/ID/messages, after a burst of --publish-burst; more get HTTP 429 (0: no limit)")(
+      "publish-burst", po::value<std::string>()->default_value(std::to_string(d.publish_burst)),
+      "publishes one backend may make back to back")(
+      "idempotency-window",
+      po::value<std::string>()->default_value(format_duration(d.idempotency_window)),
+      "how long a publish's Idempotency-Key is remembered, so a retry gets the first id (0: "
+      "not remembered)")(
+      "idempotency-keys",
+      po::value<std::string>()->default_value(std::to_string(d.idempotency_keys)),
+      "Idempotency-Keys remembered at most; past it the oldest are forgotten first")(
       "trusted-proxies", po::value<std::string>()->default_value(""),
       "reverse proxies (comma-separated CIDRs, IPv4 or IPv6) whose X-Forwarded-For names the "
       "client; from any other peer the header is ignored")(
@@ -307,6 +319,14 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
       parse_integer<unsigned>("message-burst", text("message-burst"), 1, 1'000'000);
   server.rate_limit_close_after = parse_integer<unsigned>(
       "rate-limit-close-after", text("rate-limit-close-after"), 0, 1'000'000);
+  server.publish_rate = parse_integer<unsigned>("publish-rate", text("publish-rate"), 0, 1'000'000);
+  server.publish_burst =
+      parse_integer<unsigned>("publish-burst", text("publish-burst"), 1, 1'000'000);
+  const std::string window = text("idempotency-window");
+  server.idempotency_window =
+      window == "0" ? std::chrono::milliseconds(0) : parse_duration("idempotency-window", window);
+  server.idempotency_keys =
+      parse_integer<std::size_t>("idempotency-keys", text("idempotency-keys"), 1, 100'000'000);
   server.trusted_proxies = parse_trusted_proxies(text("trusted-proxies"));
   server.shutdown_timeout = parse_duration("shutdown-timeout", text("shutdown-timeout"));
   const std::string coalesce = text("write-coalesce");

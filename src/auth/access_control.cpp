@@ -134,6 +134,25 @@ asio::awaitable<bool> AccessControl::async_may_enter(Identity who, GroupId group
   co_return co_await offload(std::move(job));
 }
 
+asio::awaitable<GroupRights> AccessControl::async_rights(std::optional<Identity> who,
+                                                         GroupId group) {
+  if (mode_ == AuthMode::none || !who) co_return GroupRights{true, true, true};
+  auto job = [this, who = std::move(*who), group, builtin = mode_ == AuthMode::builtin] {
+    GroupRights rights;
+    // Tokens minted elsewhere name groups this database may not hold.
+    rights.known = !builtin || accounts_->group(group).has_value();
+    if (who.groups) {
+      rights.publish = who.publish && std::find(who.groups->begin(), who.groups->end(), group) !=
+                                          who.groups->end();
+    } else {
+      rights.admin = accounts_->role(group, who.user) == store::Role::admin;
+      rights.publish = who.publish || rights.admin;
+    }
+    return rights;
+  };
+  co_return co_await offload(std::move(job));
+}
+
 asio::awaitable<std::vector<GroupAccess>>
 AccessControl::async_groups_of(std::optional<Identity> who) {
   auto job = [this, who = std::move(who)] {

@@ -36,6 +36,13 @@ struct GroupAccess {
   store::Role role = store::Role::member;
 };
 
+// What a caller may do in one group beyond entering it (docs/protocol.md, "Admin rights").
+struct GroupRights {
+  bool known = true;    // the group exists (with AuthMode::builtin, in the database)
+  bool publish = false; // POST /api/groups/{id}/messages
+  bool admin = false;   // list the group's connections, close a user's
+};
+
 class AccessControl {
 public:
   // Reads or creates the signing secret, reads the public key, opens the accounts in
@@ -59,6 +66,11 @@ public:
   // Whether `who` may read and write `group`: the token's own groups claim when it has
   // one, else a membership in the database.
   boost::asio::awaitable<bool> async_may_enter(Identity who, GroupId group);
+  // What `who` (nullopt with AuthMode::none: anyone, who may do anything) may do in `group`:
+  // an admin of the group (a stored role, unless the token's groups claim replaces the
+  // database's memberships) publishes and administers; a token with the publish right
+  // publishes to its groups (every group without a groups claim).
+  boost::asio::awaitable<GroupRights> async_rights(std::optional<Identity> who, GroupId group);
   // The groups `who` may enter (every group in the database with AuthMode::none).
   boost::asio::awaitable<std::vector<GroupAccess>> async_groups_of(std::optional<Identity> who);
 

@@ -123,6 +123,17 @@ bool audience_matches(const boost::json::value& claim, std::string_view audience
   return false;
 }
 
+// Whether the space-separated `scopes` (RFC 8693 §4.2) hold `wanted`.
+bool has_scope(std::string_view scopes, std::string_view wanted) {
+  while (!scopes.empty()) {
+    const auto space = scopes.find(' ');
+    if (scopes.substr(0, space) == wanted) return true;
+    if (space == std::string_view::npos) break;
+    scopes.remove_prefix(space + 1);
+  }
+  return false;
+}
+
 // The `groups` claim as ids, or nullopt when it is not an array of positive integers.
 std::optional<std::vector<std::int64_t>> group_ids(const boost::json::value& claim) {
   if (!claim.is_array()) return std::nullopt;
@@ -194,6 +205,31 @@ bool TokenService::can_issue() const noexcept {
 }
 
 IssuedToken TokenService::issue(std::string_view user, Clock::time_point now) const {
+  return issue_with(user, config_.ttl, nullptr, now);
+}
+
+IssuedToken TokenService::issue_publisher(std::string_view name,
+                                          const std::optional<std::vector<std::int64_t>>& groups,
+                                          std::chrono::seconds ttl, Clock::time_point now) const {
+  if (ttl <= std::chrono::seconds::zero())
+    throw std::invalid_argument("TokenService::issue_publisher: ttl must be positive");
+  std::string extra = R"({"publish":true)";
+  if (groups) {
+    extra += R"(,"groups":[)";
+    for (std::size_t i = 0; i < groups->size(); ++i) {
+      if ((*groups)[i] < 1)
+        throw std::invalid_argument("TokenService::issue_publisher: a group id must be positive");
+      if (i > 0) extra += ',';
+      extra += std::to_string((*groups)[i]);
+    }
+    extra += ']';
+  }
+  extra += '}';
+  return issue_with(name, ttl, extra.c_str(), now);
+}
+
+IssuedToken TokenService::issue_with(std::string_view user, std::chrono::seconds ttl,
+                                     const char* extra_claims, Clock::time_point now) const {
   if (!can_issue()) throw std::logic_error("TokenService::issue: RS256 mode only verifies");
   if (!is_valid_user_name(user))
     throw std::invalid_argument("TokenService::issue: invalid user name");
@@ -206,7 +242,7 @@ IssuedToken TokenService::issue(std::string_view user, Clock::time_point now) co
   const std::int64_t issued_at = epoch_seconds(now);
   // ttl > 0 (constructor); clamped without computing a sum that could overflow.
   const std::int64_t expires =
-      config_.ttl.count() >= k_max_exp - issued_at ? k_max_exp : issued_at + config_.ttl.count();
+      ttl.count() >= k_max_exp - issued_at ? k_max_exp : issued_at + ttl.count();
   const std::string subject(user);
   auto check = [](int rc, const char* what) {
     if (rc != 0) throw std::system_error(rc, std::generic_category(), what);
@@ -218,6 +254,8 @@ IssuedToken TokenService::issue(std::string_view user, Clock::time_point now) co
     check(jwt_add_grant(jwt.get(), "iss", config_.issuer.c_str()), "jwt_add_grant iss");
   if (!config_.audience.empty())
     check(jwt_add_grant(jwt.get(), "aud", config_.audience.c_str()), "jwt_add_grant aud");
+  if (extra_claims != nullptr)
+    check(jwt_add_grants_json(jwt.get(), extra_claims), "jwt_add_grants_json");
   check(jwt_set_alg(jwt.get(), JWT_ALG_HS256,
                     reinterpret_cast<const unsigned char*>(config_.hs256_secret.data()),
                     static_cast<int>(config_.hs256_secret.size())),
@@ -312,6 +350,13 @@ std::variant<Identity, TokenError> TokenService::verify(std::string_view token,
     if (!ids) return TokenError::malformed;
     identity.groups = std::move(ids);
   }
+  if (const auto* publish = claims.if_contains("publish")) {
+    if (!publish->is_bool()) return TokenError::malformed;
+    identity.publish = publish->as_bool();
+  }
+  // Another issuer's scopes: only ours is looked at, and a scope of another shape is theirs.
+  if (const auto* scope = claims.if_contains("scope"); scope != nullptr && scope->is_string())
+    identity.publish = identity.publish || has_scope(scope->as_string(), "publish");
   return identity;
 }
 

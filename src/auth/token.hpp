@@ -2,7 +2,9 @@
 // own logins (`--auth builtin`) and accepts tokens minted elsewhere (`--auth jwt`): HS256 with a
 // shared secret, or RS256 checked with the issuer's public key, as the original dashboard's
 // login did. Claims: `sub` (user name), `exp`, optional `groups` (array of group ids) for
-// externally minted tokens, optional `iss`/`aud` checked when configured.
+// externally minted tokens, optional `iss`/`aud` checked when configured, and the publish
+// right of a backend (docs/protocol.md, "Publishing from a backend"): `"publish": true`, or a
+// `scope` string (RFC 8693 §4.2) with the word `publish`.
 // A token whose header names any algorithm but the configured one (`none` above all) is
 // refused, whatever its signature.
 #pragma once
@@ -36,6 +38,9 @@ struct Identity {
   // The token's own `groups` claim, when it has one: then it, not the database, says which
   // groups the user may enter.
   std::optional<std::vector<std::int64_t>> groups;
+  // The token may publish (POST /api/groups/{id}/messages) to its groups: those of `groups`,
+  // or every group when it has no `groups` claim.
+  bool publish = false;
 };
 
 struct IssuedToken {
@@ -59,12 +64,22 @@ public:
   bool can_issue() const noexcept; // HS256 only
   // Throws std::logic_error when !can_issue().
   IssuedToken issue(std::string_view user, Clock::time_point now = Clock::now()) const;
+  // A backend's service token (`huddle token mint`): `name` as its subject, `"publish": true`,
+  // the `groups` claim when `groups` is given (else it may publish to every group), valid for
+  // `ttl` instead of the configured one. Throws as issue() does.
+  IssuedToken issue_publisher(std::string_view name,
+                              const std::optional<std::vector<std::int64_t>>& groups,
+                              std::chrono::seconds ttl, Clock::time_point now = Clock::now()) const;
   std::variant<Identity, TokenError> verify(std::string_view token,
                                             Clock::time_point now = Clock::now()) const;
 
   const TokenConfig& config() const noexcept { return config_; }
 
 private:
+  // `extra_claims`: a JSON object whose members are added to the claims (may be null).
+  IssuedToken issue_with(std::string_view user, std::chrono::seconds ttl, const char* extra_claims,
+                         Clock::time_point now) const;
+
   TokenConfig config_;
 };
 

@@ -39,7 +39,7 @@ AddressLimits::AddressLimits(Config config) : config_(config), prune_at_(config.
 
 std::variant<AddressLimits::Admission, AddressLimits::Refusal>
 AddressLimits::try_admit(const boost::asio::ip::address& address, Clock::time_point now) {
-  if (config_.max_connections == 0 && config_.upgrade_rate == 0) return Admission{};
+  if (config_.max_connections == 0 && config_.upgrade_rate == 0) return Admission(nullptr, address);
   std::lock_guard lock(mutex_);
   auto found = entries_.find(address);
   if (found == entries_.end()) {
@@ -56,7 +56,7 @@ AddressLimits::try_admit(const boost::asio::ip::address& address, Clock::time_po
       return Refusal{Refusal::Reason::upgrade_rate, std::max(seconds, std::chrono::seconds(1))};
     }
   }
-  if (config_.max_connections == 0) return Admission{};
+  if (config_.max_connections == 0) return Admission(nullptr, address);
   if (entry.open >= config_.max_connections)
     return Refusal{Refusal::Reason::connections, k_connections_retry_after};
   ++entry.open;

@@ -42,10 +42,12 @@ public:
     std::size_t max_tracked = 65'536;
   };
 
-  // One connection counted against its address; releases it when destroyed. Empty (holds
-  // nothing) when there is no per-address connection limit.
+  // One connection counted against its address; releases it when destroyed. Counts nothing
+  // when there is no per-address connection limit, but names the address all the same.
   class Admission {
   public:
+    // The client's address (unspecified for a default-constructed one).
+    const boost::asio::ip::address& address() const noexcept { return address_; }
     Admission() = default;
     Admission(Admission&& other) noexcept;
     Admission& operator=(Admission&& other) noexcept;

@@ -6,8 +6,11 @@
 #include "net/http_response.hpp"
 #include "net/target.hpp"
 
+#include <huddle/server_config.hpp>
+
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -17,8 +20,13 @@ namespace huddle::net {
 class ServerState;
 struct SessionAccess;
 
-// The request parser's body limit: only POST /api/login has a body, and a small one.
+// The request parser's body limit: POST /api/login has a small body...
 inline constexpr std::size_t k_max_request_body = 16 * 1024;
+// ...and a publish (POST /api/groups/{id}/messages) a message of up to max_message_bytes,
+// JSON-escaped: room for it twice over, and its other fields.
+inline std::size_t request_body_limit(const ServerConfig& config) noexcept {
+  return std::max(k_max_request_body, 2 * config.max_message_bytes + 4096);
+}
 
 // The response to every request but a WebSocket upgrade. `peer_address` keys the login throttle.
 boost::asio::awaitable<Response> route(const Request& request, ServerState& state,

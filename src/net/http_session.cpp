@@ -7,6 +7,7 @@
 #include "net/http_routes.hpp"
 #include "net/log_redaction.hpp"
 #include "net/metrics.hpp"
+#include "net/publish_routes.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
 #include "net/web_assets.hpp"
@@ -45,8 +46,10 @@ constexpr std::string_view k_epoch_header = "Huddle-Epoch";
 
 namespace {
 
-// GET /api/groups/{id}/messages and /members, for members of the group.
-asio::awaitable<Response> group_route(const Request& request, ServerState& state) {
+// GET /api/groups/{id}/messages and /members, for members of the group; the publish and admin
+// routes (net/publish_routes.hpp).
+asio::awaitable<Response> group_route(const Request& request, ServerState& state,
+                                      const std::string& peer_address) {
   auto parsed = parse_api_target(request.target());
   if (!parsed) {
     const std::string_view target = request.target();
@@ -56,10 +59,17 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
   }
   if (auto* error = std::get_if<TargetError>(&*parsed))
     co_return json_error(request, http::status::bad_request, error->code, error->detail);
+  const ApiTarget& api = std::get<ApiTarget>(*parsed);
+  if (api.resource == ApiTarget::Resource::connections)
+    co_return co_await connections_route(request, state, api);
+  if (api.resource == ApiTarget::Resource::member)
+    co_return co_await close_member_route(request, state, api);
+  const bool history = api.resource == ApiTarget::Resource::messages;
+  if (history && request.method() == http::verb::post)
+    co_return co_await publish_route(request, state, api, peer_address);
   if (request.method() != http::verb::get)
     co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                         "use GET");
-  const ApiTarget& api = std::get<ApiTarget>(*parsed);
+                         history ? "use GET or POST" : "use GET");
   auto caller = authenticate(request, state, std::nullopt);
   if (auto* refusal = std::get_if<Response>(&caller)) co_return std::move(*refusal);
   if (auto refusal = co_await authorize(request, state, std::get<Caller>(caller), api.group))
@@ -149,7 +159,8 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
   if (path == "/api/login") co_return co_await login_route(request, state, peer_address);
   if (path == "/api/logout") co_return logout_route(request);
   if (path == "/api/groups") co_return co_await groups_route(request, state);
-  if (path.starts_with(k_api_groups_prefix)) co_return co_await group_route(request, state);
+  if (path.starts_with(k_api_groups_prefix))
+    co_return co_await group_route(request, state, peer_address);
   if (path.starts_with(k_ws_prefix))
     co_return json_error(request, http::status::upgrade_required, "upgrade_required",
                          "this endpoint speaks WebSocket only");
@@ -222,7 +233,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
 
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(k_max_request_body);
+    parser.body_limit(request_body_limit(config));
     stream.expires_after(config.handshake_timeout);
     auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (read_error == http::error::end_of_stream || read_error == beast::error::timeout ||
@@ -233,7 +244,11 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
       request.version(11);
       request.keep_alive(false);
       Response response =
-          json_error(request, http::status::bad_request, "bad_request", read_error.message());
+          read_error == http::error::body_limit
+              ? json_error(request, http::status::payload_too_large, "too_big",
+                           "the request body is over " +
+                               std::to_string(request_body_limit(config)) + " bytes")
+              : json_error(request, http::status::bad_request, "bad_request", read_error.message());
       co_await http::async_write(stream, response, use_tuple);
       break;
     }
@@ -335,6 +350,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
       response = json_error(request, http::status::internal_server_error, "internal_error",
                             "the server's database could not answer");
     }
+    // An answer that waited (a publish waits for storage) still gets its time to be written.
+    stream.expires_after(config.handshake_timeout);
     auto [write_error, written] = co_await http::async_write(stream, response, use_tuple);
     if (write_error || !response.keep_alive()) break;
   }

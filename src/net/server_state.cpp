@@ -82,6 +82,8 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
     : config_(std::move(config)), broker_(broker::make_broker(executor, config_)), access_(config_),
       trusted_proxies_(parse_trusted_proxies(config_)),
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
+      idempotency_keys_({config_.idempotency_window, config_.idempotency_keys}),
+      publish_limits_({config_.publish_rate, config_.publish_burst}),
       watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
       timeout_strand_(boost::asio::make_strand(executor)), timeout_timer_(timeout_strand_),
       drained_(executor, 1) {
@@ -151,6 +153,26 @@ SendQueueStats ServerState::send_queue_stats() {
     stats.max_bytes = std::max(stats.max_bytes, bytes);
   }
   return stats;
+}
+
+std::vector<ServerState::Connection> ServerState::connections(GroupId group) {
+  std::vector<Connection> result;
+  std::lock_guard lock(sessions_mutex_);
+  for (WsSession* session : sessions_)
+    if (session->group() == group)
+      result.push_back({session->user(), session->client_address().to_string()});
+  return result;
+}
+
+std::size_t ServerState::close_user(GroupId group, std::string_view user, std::string_view reason) {
+  std::size_t closed = 0;
+  std::lock_guard lock(sessions_mutex_);
+  for (WsSession* session : sessions_) {
+    if (session->group() != group || session->user() != user) continue;
+    session->close(CloseCode::policy_error, reason);
+    ++closed;
+  }
+  return closed;
 }
 
 void ServerState::stop() {

@@ -10,6 +10,8 @@
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
 #include "net/metrics.hpp"
+#include "net/idempotency_keys.hpp"
+#include "net/publish_limits.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/server_config.hpp>
@@ -24,6 +26,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -50,6 +54,19 @@ public:
   AddressLimits& address_limits() noexcept { return *address_limits_; }
   // ServerConfig::trusted_proxies, parsed.
   const std::vector<AddressRange>& trusted_proxies() const noexcept { return trusted_proxies_; }
+
+  // The publish API's (net/publish_routes.hpp) memory of Idempotency-Keys, and its rate.
+  IdempotencyKeys& idempotency_keys() noexcept { return idempotency_keys_; }
+  PublishLimits& publish_limits() noexcept { return publish_limits_; }
+
+  // The open sessions of `group` on this server (GET /api/groups/{id}/connections).
+  struct Connection {
+    std::string user;
+    std::string address;
+  };
+  std::vector<Connection> connections(GroupId group);
+  // Closes `user`'s sessions in `group` with 1008 and `reason`; returns how many.
+  std::size_t close_user(GroupId group, std::string_view user, std::string_view reason);
 
   // Claims a connection slot; false when max_connections are open or the server stops.
   bool try_reserve_slot() noexcept;
@@ -119,6 +136,8 @@ private:
   auth::AccessControl access_;
   const std::vector<AddressRange> trusted_proxies_;
   const std::shared_ptr<AddressLimits> address_limits_;
+  IdempotencyKeys idempotency_keys_;
+  PublishLimits publish_limits_;
   boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
   boost::asio::steady_timer watch_timer_; // on watch_strand_
   boost::asio::strand<boost::asio::any_io_executor> timeout_strand_;

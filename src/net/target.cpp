@@ -1,5 +1,7 @@
 #include "net/target.hpp"
 
+#include "auth/user_name.hpp"
+
 #include <charconv>
 
 namespace huddle::net {
@@ -174,11 +176,21 @@ std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string
     result.resource = ApiTarget::Resource::messages;
   else if (resource == "members")
     result.resource = ApiTarget::Resource::members;
+  else if (resource == "connections")
+    result.resource = ApiTarget::Resource::connections;
+  else if (resource.starts_with("members/"))
+    result.resource = ApiTarget::Resource::member;
   else
     return std::nullopt;
   const auto group = parse_group(path.substr(0, slash));
   if (!group) return bad_group(path.substr(0, slash));
   result.group = *group;
+  if (result.resource == ApiTarget::Resource::member) {
+    auto user = percent_decode(resource.substr(std::string_view("members/").size()));
+    if (!user || !auth::is_valid_user_name(*user))
+      return TargetError{"bad_user", "the user must be 1-32 of A-Z a-z 0-9 _ . -"};
+    result.user = std::move(*user);
+  }
 
   auto error = for_each_parameter(
       query, [&](std::string_view key, std::string_view raw) -> std::optional<TargetError> {

@@ -1,7 +1,8 @@
 // Request targets: a WebSocket upgrade's,
 // `/ws/{group_id}?name=…&echo=0|1&since=ID&epoch=E&token=…`,
 // checked before any upgrade so a bad one is answered with HTTP 400 and a JSON error body; and the
-// group API's, `/api/groups/{group_id}/messages?since=ID&limit=N` and `…/members`.
+// group API's, `/api/groups/{group_id}/messages?since=ID&limit=N`, `…/members`, and the admin's
+// `…/connections` and `…/members/{user}`.
 // Pure string handling, unit-tested without sockets.
 #pragma once
 
@@ -31,9 +32,10 @@ struct WsTarget {
 };
 
 struct ApiTarget {
-  enum class Resource { messages, members };
+  enum class Resource { messages, members, connections, member };
   GroupId group = 0;
   Resource resource = Resource::messages;
+  std::string user;               // member: the user named in the path
   std::optional<MessageId> since; // messages: absent means the newest `limit`
   std::size_t limit = k_default_history_limit;
 };

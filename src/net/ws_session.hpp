@@ -114,6 +114,9 @@ public:
   GroupId group() const noexcept { return target_.group; }
   // Bytes queued and not yet written (any thread).
   std::size_t queued_bytes() const { return queue_.queued_bytes(); }
+  // The client's address (behind a trusted proxy, the one it forwarded); stable while the
+  // session is registered with the ServerState.
+  const boost::asio::ip::address& client_address() const noexcept { return admission_.address(); }
   bool access_from_memberships() const noexcept { return access_.from_memberships; }
   std::int64_t access_revision() const noexcept { return access_.revision; }
 

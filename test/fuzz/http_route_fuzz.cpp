@@ -98,7 +98,7 @@ asio::awaitable<void> connection(beast::test::stream& stream, net::ServerState& 
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(net::k_max_request_body);
+    parser.body_limit(net::request_body_limit(state.config()));
     auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (read_error == http::error::end_of_stream || read_error == asio::error::eof) co_return;
     net::Request request = parser.release();

@@ -184,3 +184,32 @@ TEST_CASE("--metrics-token-file: the token is the file's first line, long enough
   CHECK(usage_error({"--metrics-token-file", dir.file("missing")}).find("--metrics-token-file") !=
         std::string::npos);
 }
+
+TEST_CASE("the publish API's limits are flags") {
+  const ServeOptions defaults = parse_serve_options({});
+  const huddle::ServerConfig config;
+  CHECK(defaults.server.publish_rate == config.publish_rate);
+  CHECK(defaults.server.publish_burst == config.publish_burst);
+  CHECK(defaults.server.idempotency_window == config.idempotency_window);
+  CHECK(defaults.server.idempotency_keys == config.idempotency_keys);
+
+  const ServeOptions options =
+      parse_serve_options({"--publish-rate", "0", "--publish-burst", "3", "--idempotency-window",
+                           "1h", "--idempotency-keys", "50"});
+  CHECK(options.server.publish_rate == 0);
+  CHECK(options.server.publish_burst == 3);
+  CHECK(options.server.idempotency_window == std::chrono::hours(1));
+  CHECK(options.server.idempotency_keys == 50);
+  CHECK(parse_serve_options({"--idempotency-window", "0"}).server.idempotency_window.count() == 0);
+
+  const std::string help = serve_help();
+  for (auto flag :
+       {"--publish-rate", "--publish-burst", "--idempotency-window", "--idempotency-keys"})
+    CHECK_MESSAGE(help.find(flag) != std::string::npos, flag);
+  for (auto bad :
+       {std::pair{"--publish-rate", "-1"}, std::pair{"--publish-burst", "0"},
+        std::pair{"--idempotency-window", "soon"}, std::pair{"--idempotency-keys", "0"}}) {
+    CAPTURE(bad.first);
+    CHECK(usage_error({bad.first, bad.second}).find(bad.first) != std::string::npos);
+  }
+}

@@ -418,3 +418,44 @@ TEST_CASE("to_string names each error") {
   CHECK(to_string(TokenError::wrong_audience) == "wrong_audience");
   CHECK(to_string(TokenError::no_subject) == "no_subject");
 }
+
+TEST_CASE("the publish right: \"publish\": true or a scope with the word publish") {
+  const auto service = hs256_service();
+  auto verify_claims = [&](const std::string& more) {
+    return service.verify(sign(JWT_ALG_HS256, k_secret, claims_with(R"(,"sub":"crm")" + more)),
+                          k_now);
+  };
+  CHECK_FALSE(identity_of(verify_claims("")).publish);
+  CHECK(identity_of(verify_claims(R"(,"publish":true)")).publish);
+  CHECK_FALSE(identity_of(verify_claims(R"(,"publish":false)")).publish);
+  CHECK(identity_of(verify_claims(R"(,"scope":"read publish")")).publish);
+  CHECK(identity_of(verify_claims(R"(,"scope":"publish")")).publish);
+  CHECK_FALSE(identity_of(verify_claims(R"(,"scope":"publisher read")")).publish);
+  CHECK_FALSE(identity_of(verify_claims(R"(,"scope":["publish"])")).publish); // not RFC 8693's
+  CHECK(error_of(verify_claims(R"(,"publish":"yes")")) == TokenError::malformed);
+  CHECK(error_of(verify_claims(R"(,"publish":1)")) == TokenError::malformed);
+}
+
+TEST_CASE("issue_publisher: a service token with the publish right, its groups and its ttl") {
+  const auto service = hs256_service();
+  const IssuedToken everywhere = service.issue_publisher("crm", std::nullopt, 30 * 24h, k_now);
+  CHECK(everywhere.expires_at == k_now + 30 * 24h);
+  const Identity any = identity_of(service.verify(everywhere.token, k_now));
+  CHECK(any.user == "crm");
+  CHECK(any.publish);
+  CHECK_FALSE(any.groups.has_value());
+
+  const IssuedToken two =
+      service.issue_publisher("crm", std::vector<std::int64_t>{7, 9}, 60s, k_now);
+  const Identity some = identity_of(service.verify(two.token, k_now));
+  CHECK(some.publish);
+  REQUIRE(some.groups.has_value());
+  CHECK(*some.groups == std::vector<std::int64_t>{7, 9});
+  // A login's token carries no publish right.
+  CHECK_FALSE(identity_of(service.verify(service.issue("alice", k_now).token, k_now)).publish);
+
+  CHECK_THROWS_AS(service.issue_publisher("crm", std::nullopt, 0s, k_now), std::invalid_argument);
+  CHECK_THROWS_AS(service.issue_publisher("crm", std::vector<std::int64_t>{0}, 60s, k_now),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(service.issue_publisher("a b", std::nullopt, 60s, k_now), std::invalid_argument);
+}

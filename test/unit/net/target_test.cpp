@@ -117,3 +117,18 @@ TEST_CASE("group API targets: messages with since and limit, members") {
        {"/api/groups/1", "/api/groups/1/", "/api/groups/1/other", "/api/groups/1/messages/2"})
     CHECK_MESSAGE(!parse_api_target(none).has_value(), none);
 }
+
+TEST_CASE("admin API targets: connections, members/{user}") {
+  CHECK(api_ok("/api/groups/7/connections").resource == ApiTarget::Resource::connections);
+  const ApiTarget member = api_ok("/api/groups/7/members/bob");
+  CHECK(member.resource == ApiTarget::Resource::member);
+  CHECK(member.group == 7);
+  CHECK(member.user == "bob");
+  CHECK(api_ok("/api/groups/7/members/a%2Eb").user == "a.b");
+  for (auto bad :
+       {"/api/groups/7/members/", "/api/groups/7/members/a%20b", "/api/groups/7/members/bob/x",
+        "/api/groups/7/members/%zz", "/api/groups/7/members/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+    CHECK_MESSAGE(api_error(bad) == "bad_user", bad);
+  CHECK(api_error("/api/groups/0/members/bob") == "bad_group");
+  CHECK_FALSE(parse_api_target("/api/groups/7/connections/x").has_value());
+}
