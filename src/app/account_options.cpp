@@ -2,7 +2,7 @@
 
 #include "app/logging.hpp"
 #include "app/usage_error.hpp"
-#include "auth/user_name.hpp"
+#include "core/user_name.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -217,9 +217,9 @@ GroupId parse_group_id(const std::string& text) {
 }
 
 const std::string& check_user_name(const std::string& text) {
-  if (!auth::is_valid_user_name(text))
+  if (!core::is_valid_user_name(text))
     throw UsageError("invalid user name \"" + text + "\": 1 to " +
-                     std::to_string(auth::k_max_user_name) + " characters of A-Z a-z 0-9 _ . -");
+                     std::to_string(core::k_max_user_name) + " characters of A-Z a-z 0-9 _ . -");
   return text;
 }
 

@@ -45,7 +45,7 @@ store::AccountStore open_accounts(const AccountCommand& command, bool create);
 // A group id from the command line: 1..2^63-1, else UsageError naming `what`.
 GroupId parse_group_id(const std::string& text);
 
-// A user name from the command line, checked by auth::is_valid_user_name (UsageError).
+// A user name from the command line, checked by core::is_valid_user_name (UsageError).
 const std::string& check_user_name(const std::string& text);
 
 // The new password: one line of stdin with `from_stdin`, else asked twice on the terminal

@@ -2,7 +2,7 @@
 
 #include "auth/password.hpp"
 #include "auth/secret_file.hpp"
-#include "auth/user_name.hpp"
+#include "core/user_name.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -113,7 +113,7 @@ AccessControl::async_login(std::string user, std::string password) {
   using Result = std::variant<IssuedToken, LoginRefusal>;
   auto job = [this, user = std::move(user), password = std::move(password)]() -> Result {
     std::optional<std::string> hash;
-    if (is_valid_user_name(user)) hash = accounts_->password_hash(user);
+    if (core::is_valid_user_name(user)) hash = accounts_->password_hash(user);
     if (!hash) {
       burn_verify_time(password); // an unknown name costs what a wrong password costs
       return LoginRefusal::wrong_credentials;

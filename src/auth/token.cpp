@@ -7,7 +7,7 @@
 // Every libjwt and OpenSSL allocation is owned by a unique_ptr.
 #include "auth/token.hpp"
 
-#include "auth/user_name.hpp"
+#include "core/user_name.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -231,7 +231,7 @@ IssuedToken TokenService::issue_publisher(std::string_view name,
 IssuedToken TokenService::issue_with(std::string_view user, std::chrono::seconds ttl,
                                      const char* extra_claims, Clock::time_point now) const {
   if (!can_issue()) throw std::logic_error("TokenService::issue: RS256 mode only verifies");
-  if (!is_valid_user_name(user))
+  if (!core::is_valid_user_name(user))
     throw std::invalid_argument("TokenService::issue: invalid user name");
 
   jwt_t* raw = nullptr;
@@ -339,7 +339,7 @@ std::variant<Identity, TokenError> TokenService::verify(std::string_view token,
   }
 
   const auto* sub = claims.if_contains("sub");
-  if (sub == nullptr || !sub->is_string() || !is_valid_user_name(sub->as_string()))
+  if (sub == nullptr || !sub->is_string() || !core::is_valid_user_name(sub->as_string()))
     return TokenError::no_subject;
 
   Identity identity;

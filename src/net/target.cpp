@@ -1,6 +1,6 @@
 #include "net/target.hpp"
 
-#include "auth/user_name.hpp"
+#include "core/user_name.hpp"
 
 #include <charconv>
 
@@ -187,7 +187,7 @@ std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string
   result.group = *group;
   if (result.resource == ApiTarget::Resource::member) {
     auto user = percent_decode(resource.substr(std::string_view("members/").size()));
-    if (!user || !auth::is_valid_user_name(*user))
+    if (!user || !core::is_valid_user_name(*user))
       return TargetError{"bad_user", "the user must be 1-32 of A-Z a-z 0-9 _ . -"};
     result.user = std::move(*user);
   }

@@ -1,6 +1,6 @@
 #include "store/account_store.hpp"
 
-#include "auth/user_name.hpp"
+#include "core/user_name.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
 
@@ -18,9 +18,9 @@ std::string quoted(const std::string& name) {
 }
 
 void check_name(const std::string& name) {
-  if (!auth::is_valid_user_name(name))
+  if (!core::is_valid_user_name(name))
     throw AccountError(Kind::invalid_name, "invalid user name " + quoted(name) + ": 1 to " +
-                                               std::to_string(auth::k_max_user_name) +
+                                               std::to_string(core::k_max_user_name) +
                                                " characters of A-Z a-z 0-9 _ . -");
 }
 
@@ -124,7 +124,7 @@ void AccountStore::set_password(const std::string& name, const std::string& pass
 }
 
 std::optional<std::string> AccountStore::password_hash(const std::string& name) {
-  if (!auth::is_valid_user_name(name)) return std::nullopt; // no such user can exist
+  if (!core::is_valid_user_name(name)) return std::nullopt; // no such user can exist
   std::lock_guard lock(impl_->mutex);
   Statement select(impl_->db.get(), "SELECT password_hash FROM users WHERE name = ?");
   select.bind(1, name);
@@ -208,7 +208,7 @@ void AccountStore::revoke(GroupId group, const std::string& user) {
 }
 
 std::optional<Role> AccountStore::role(GroupId group, const std::string& user) {
-  if (group < 1 || !auth::is_valid_user_name(user)) return std::nullopt;
+  if (group < 1 || !core::is_valid_user_name(user)) return std::nullopt;
   std::lock_guard lock(impl_->mutex);
   Statement select(impl_->db.get(),
                    "SELECT role FROM memberships WHERE group_id = ? AND user_name = ?");
@@ -218,7 +218,7 @@ std::optional<Role> AccountStore::role(GroupId group, const std::string& user) {
 }
 
 std::vector<Membership> AccountStore::groups_of(const std::string& user) {
-  if (!auth::is_valid_user_name(user)) return {};
+  if (!core::is_valid_user_name(user)) return {};
   std::lock_guard lock(impl_->mutex);
   Statement select(impl_->db.get(), "SELECT m.group_id, g.title, m.role FROM memberships m"
                                     " JOIN chat_groups g USING(group_id)"

@@ -72,7 +72,7 @@ public:
   AccountStore(const AccountStore&) = delete;
   AccountStore& operator=(const AccountStore&) = delete;
 
-  // Users. Names follow auth::is_valid_user_name (invalid_name otherwise).
+  // Users. Names follow core::is_valid_user_name (invalid_name otherwise).
   void add_user(const std::string& name, const std::string& password_hash);
   void remove_user(const std::string& name); // and their memberships
   void set_password(const std::string& name, const std::string& password_hash);

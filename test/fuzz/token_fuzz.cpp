@@ -8,7 +8,7 @@
 // Checked beyond "no crash": an accepted token names a valid user and has not expired; a
 // token the service issued verifies as its user.
 #include "auth/token.hpp"
-#include "auth/user_name.hpp"
+#include "core/user_name.hpp"
 
 #include "base64url.hpp"
 
@@ -74,7 +74,7 @@ std::string sign_hs256(std::string_view header, std::string_view claims) {
 void check(const std::variant<auth::Identity, auth::TokenError>& verified) {
   const auto* identity = std::get_if<auth::Identity>(&verified);
   if (identity == nullptr) return;
-  if (!auth::is_valid_user_name(identity->user) || identity->expires_at <= k_now) std::abort();
+  if (!core::is_valid_user_name(identity->user) || identity->expires_at <= k_now) std::abort();
   if (identity->groups)
     for (const std::int64_t group : *identity->groups)
       if (group < 1) std::abort();
@@ -96,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto newline = input.find('\n'); newline != std::string_view::npos)
     verify_all(sign_hs256(input.substr(0, newline), input.substr(newline + 1)));
 
-  if (auth::is_valid_user_name(input)) {
+  if (core::is_valid_user_name(input)) {
     const auth::TokenService& hs256 = services().hs256;
     const auto verified = hs256.verify(hs256.issue(input, k_now).token, k_now);
     const auto* identity = std::get_if<auth::Identity>(&verified);

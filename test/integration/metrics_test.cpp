@@ -26,8 +26,8 @@ namespace metrics_test { // the integration tests share one translation unit (me
 constexpr GroupId k_group = 7;
 
 // Alice and bob are members of group 7, carol of none; the history is a file, so commits run.
-struct Fixture {
-  explicit Fixture(ServerConfig config = {}) {
+struct MetricsFixture {
+  explicit MetricsFixture(ServerConfig config = {}) {
     {
       store::AccountStore accounts(dir.file("huddle.db"));
       for (const char* user : {"alice", "bob", "carol"})
@@ -103,7 +103,7 @@ Scrape scrape(std::uint16_t port) {
 using namespace metrics_test;
 
 TEST_CASE("GET /metrics counts what a session did") {
-  Fixture fixture;
+  MetricsFixture fixture;
   const std::uint16_t port = fixture.port();
 
   // Logins: two succeed, one fails.

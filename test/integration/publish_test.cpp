@@ -29,8 +29,8 @@ using namespace std::chrono_literals;
 namespace publish_api {
 
 // Alice is a member of group 7, bob its admin, carol in no group; group 8 has no one.
-struct Fixture {
-  explicit Fixture(ServerConfig base = {}, bool start = true) {
+struct PublishFixture {
+  explicit PublishFixture(ServerConfig base = {}, bool start = true) {
     {
       store::AccountStore accounts(db());
       for (const char* user : {"alice", "bob", "carol"})
@@ -116,7 +116,7 @@ std::string error_code_of(const HttpAnswer& answer) {
 using namespace publish_api;
 
 TEST_CASE("publish: an admin's message reaches the members as a member's would; 201 {id}") {
-  Fixture fixture;
+  PublishFixture fixture;
   auto alice = fixture.member("alice");
   alice->send_message("first", "a1"); // id 1, so the published one is not trivially 1
   CHECK(num(alice->next_of("ack"), "id") == 1);
@@ -142,7 +142,7 @@ TEST_CASE("publish: an admin's message reaches the members as a member's would; 
 }
 
 TEST_CASE("publish: a service token publishes as its subject, to its groups only") {
-  Fixture fixture;
+  PublishFixture fixture;
   auto alice = fixture.member("alice");
   const HttpAnswer anywhere = publish(fixture.port(), 7, {fixture.service_token("crm")});
   REQUIRE(anywhere.status() == 201);
@@ -163,7 +163,7 @@ TEST_CASE("publish: a service token publishes as its subject, to its groups only
 }
 
 TEST_CASE("publish: an Idempotency-Key retry gets the first id and sends nothing more") {
-  Fixture fixture;
+  PublishFixture fixture;
   auto alice = fixture.member("alice");
   const Publish first{fixture.token("bob"), R"({"text":"once","ref":"x"})", "order-1234"};
   const HttpAnswer one = publish(fixture.port(), 7, first);
@@ -203,7 +203,7 @@ TEST_CASE("publish: every refusal has its status and a JSON error") {
   config.max_message_bytes = 1024;
   config.publish_rate = 1;
   config.publish_burst = 3;
-  Fixture fixture(config);
+  PublishFixture fixture(config);
   const std::string bob = fixture.token("bob");
   struct Case {
     Publish publish;
@@ -257,7 +257,7 @@ TEST_CASE("publish: 503 while the history cannot store; a keyed retry learns the
   ServerConfig config;
   config.history_queue_limit = 1;
   config.handshake_timeout = 1500ms;
-  Fixture fixture(config);
+  PublishFixture fixture(config);
   auto alice = fixture.member("alice");
   const std::string bob = fixture.token("bob");
 
@@ -289,7 +289,7 @@ TEST_CASE("publish: 503 while the history cannot store; a keyed retry learns the
 }
 
 TEST_CASE("admin: lists a group's connections and closes a user's with 1008; members may not") {
-  Fixture fixture;
+  PublishFixture fixture;
   auto alice = fixture.member("alice");
   auto alice_again = fixture.member("alice");
   auto bob_socket = fixture.member("bob");
@@ -357,7 +357,7 @@ TEST_CASE("publish on a node of two sharing Redis: delivered on the other node i
   ServerConfig config;
   config.broker_url = redis.url();
   config.broker_command_timeout = 500ms;
-  Fixture fixture(config, false);
+  PublishFixture fixture(config, false);
   TestServer node_a(fixture.config);
   TestServer node_b(fixture.config);
   for (const TestServer* node : {&node_a, &node_b}) // connected to Redis

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string_view>
 
-namespace huddle::auth {
+namespace huddle::core {
 
 inline constexpr std::size_t k_max_user_name = 32;
 
@@ -20,4 +20,4 @@ constexpr bool is_valid_user_name(std::string_view name) noexcept {
   return true;
 }
 
-} // namespace huddle::auth
+} // namespace huddle::core
