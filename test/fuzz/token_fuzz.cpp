@@ -26,6 +26,7 @@
 namespace {
 
 namespace auth = huddle::auth;
+namespace core = huddle::core;
 
 // The seeds' tokens were made with these (test/fuzz/corpus/make_seeds.py).
 constexpr std::string_view k_secret =
