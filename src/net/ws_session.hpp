@@ -148,6 +148,9 @@ private:
   // Acts on all of `input` at once (the thread's buffer is free again when it returns),
   // gathering the messages to send; false when the closing handshake we began is complete.
   bool handle_input(std::span<unsigned char> input, std::vector<protocol::ClientMessage>& sends);
+  // The inflated payload of a compressed message (valid until the next), or none when it
+  // broke the limit or the protocol: then the connection is closing (1009, 1007).
+  std::optional<std::string_view> inflate(bool text, std::string_view compressed);
   // A message's rate limit and parse; what to send, if anything (refusals are answered here).
   std::optional<protocol::ClientMessage> take_message(bool text, std::string_view payload);
   // Sends them in order through the broker, then reads again.
@@ -187,8 +190,9 @@ private:
   // and then, page by page, the history after target_.since, at most replay_limit messages;
   // false when a write or the history failed.
   boost::asio::awaitable<bool> replay(WriteScratch& scratch);
-  // Fills `scratch` with frames[first..]'s headers and payloads, for one gather write.
-  static void frame_buffers(const std::vector<Frame>& frames, std::size_t first,
+  // Fills `scratch` with frames[first..]'s headers and payloads, for one gather write; with
+  // `deflate`, each frame's shared compressed form where it has one.
+  static void frame_buffers(const std::vector<Frame>& frames, std::size_t first, bool deflate,
                             WriteScratch& scratch);
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first,
@@ -240,7 +244,8 @@ private:
   Clock::time_point last_ping_;
   Clock::time_point hard_close_at_ = Clock::time_point::max();
   Clock::time_point token_expires_at_ = Clock::time_point::max();
-  bool joined_ = false; // join() returned: the writer may run
+  bool joined_ = false;  // join() returned: the writer may run
+  bool deflate_ = false; // permessage-deflate was negotiated
   bool replay_due_ = false;
   bool gathering_ = false; // the writer's last batch had more than one frame
   bool close_sent_ = false;
