@@ -169,14 +169,33 @@ std::optional<std::string> negotiate_deflate(std::string_view header) {
   return std::nullopt;
 }
 
-std::string deflate_message(std::string_view text) {
-  if (text.empty()) return {};
-  z_stream stream{};
+namespace {
+
+// One deflate state per thread, reset between messages: deflateInit2 allocates about 256 KB
+// (window and hash tables at zlib's defaults), which a reset only clears.
+struct ThreadDeflater {
+  z_stream z{};
+  bool ready = false;
   // Raw deflate (negative window bits), as RFC 7692 §7.2.1 asks; level 6 is zlib's default
   // trade of ratio and time, memLevel 8 its default.
-  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -k_window_bits, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
-    return {}; // out of memory: sent uncompressed
+  ThreadDeflater()
+      : ready(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -k_window_bits, 8,
+                           Z_DEFAULT_STRATEGY) == Z_OK) {}
+  ~ThreadDeflater() {
+    if (ready) deflateEnd(&z);
+  }
+  ThreadDeflater(const ThreadDeflater&) = delete;
+  ThreadDeflater& operator=(const ThreadDeflater&) = delete;
+};
+
+} // namespace
+
+std::string deflate_message(std::string_view text) {
+  if (text.empty()) return {};
+  thread_local ThreadDeflater deflater;
+  if (!deflater.ready) return {}; // out of memory: sent uncompressed
+  z_stream& stream = deflater.z;
+  deflateReset(&stream); // server_no_context_takeover: no history from the last message
   // Worth it only when smaller: the output never needs more than the input, and if the
   // bound is reached the frame goes as it is.
   std::string out(text.size() + k_trailer.size(), '\0');
@@ -187,7 +206,6 @@ std::string deflate_message(std::string_view text) {
   const int result = deflate(&stream, Z_SYNC_FLUSH);
   const std::size_t produced = out.size() - stream.avail_out;
   const bool complete = result == Z_OK && stream.avail_in == 0 && stream.avail_out > 0;
-  deflateEnd(&stream);
   if (!complete || produced < k_trailer.size() ||
       std::memcmp(out.data() + produced - k_trailer.size(), k_trailer.data(), k_trailer.size()))
     return {};

@@ -241,6 +241,8 @@ bool WsSession::handle_input(std::span<unsigned char> input,
         state_->metrics().messages_received.add();
         sends.push_back(std::move(*message));
       }
+      // Taken (copied) or refused: the thread keeps no large inflate buffer.
+      if (event.compressed) MessageInflater::for_this_thread().shrink();
       break;
     }
     case FrameEvent::Kind::ping:

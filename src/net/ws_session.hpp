@@ -6,7 +6,9 @@
 // io_context pool, or its own strand: include/huddle/server.hpp):
 // - the read: once the socket is readable, it takes what the socket holds into a buffer
 //   of its thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
-//   keeps per connection only the bytes of a frame not yet complete. It answers protocol
+//   keeps per connection only the bytes of a frame not yet complete. With permessage-deflate
+//   (ServerConfig::deflate) it inflates compressed messages with its thread's inflater, bounded
+//   by max_message_bytes (net/permessage_deflate.hpp). It answers protocol
 //   violations (1002, 1007, 1009), asks the writer for pongs and close replies, and hands
 //   the messages to a coroutine that sends them through the broker, one after another,
 //   before the next read; the ack is offered when the broker reports a message stored;
@@ -14,7 +16,8 @@
 //   the queue holds a frame or two and nothing else is due (write_at_once(): light traffic);
 //   otherwise writer(), a coroutine that runs while there is something to write and ends
 //   when there is not; between them, the socket's only writer. Each drains the SendQueue,
-//   writing everything queued as one gather write of pre-framed messages; while frames
+//   writing everything queued as one gather write of pre-framed messages (with
+//   permessage-deflate, each frame's shared compressed form where it has one); while frames
 //   stream in, the coroutine holds each write back for up to ServerConfig::write_coalesce
 //   to gather more (net/write_coalescing.hpp); it also writes pongs, pings and the close frame.
 //   With ?since=ID its first run writes the welcome, then the stored messages after ID up to the
