@@ -31,8 +31,13 @@ struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080; // 0: an ephemeral port, see Server::port()
 
-  // Largest client frame accepted; bigger ones close the connection with 1009.
+  // Largest client frame accepted; bigger ones close the connection with 1009. A compressed
+  // message counts inflated.
   std::size_t max_message_bytes = 64 * 1024;
+  // Negotiate permessage-deflate (RFC 7692) with clients that offer it: the server
+  // compresses each frame once for all its recipients, and inflates what clients compress
+  // (docs/protocol.md, "Compression"). Off: no extension is ever negotiated.
+  bool deflate = false;
   // Bytes queued for one connection and not yet written; over it the connection is
   // closed with 1008 "slow consumer" and nobody else waits for it.
   std::size_t send_queue_bytes = 1024 * 1024;

@@ -38,7 +38,9 @@ po::options_description describe(const ServeOptions& defaults) {
       "threads, each running its own io_context; a group's connections share one")(
       "max-message-bytes",
       po::value<std::string>()->default_value(std::to_string(d.max_message_bytes)),
-      "largest frame a client may send; bigger closes with 1009")(
+      "largest frame a client may send (inflated); bigger closes with 1009")(
+      "deflate", po::bool_switch(),
+      "negotiate permessage-deflate with clients that offer it (each frame compressed once)")(
       "send-queue-bytes",
       po::value<std::string>()->default_value(std::to_string(d.send_queue_bytes)),
       "bytes queued for one slow reader before it is closed with 1008 \"slow consumer\"")(
@@ -301,6 +303,7 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   options.threads = parse_integer<unsigned>("threads", text("threads"), 1, 1024);
   server.max_message_bytes =
       parse_integer<std::size_t>("max-message-bytes", text("max-message-bytes"), 16, 64 << 20);
+  server.deflate = vm["deflate"].as<bool>();
   server.send_queue_bytes = parse_integer<std::size_t>("send-queue-bytes", text("send-queue-bytes"),
                                                        1024, std::size_t{1} << 34);
   server.handshake_timeout = parse_duration("handshake-timeout", text("handshake-timeout"));

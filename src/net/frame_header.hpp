@@ -15,9 +15,11 @@ struct FrameHeader {
   std::size_t size = 0;
 };
 
-constexpr FrameHeader text_frame_header(std::uint64_t payload_size) noexcept {
+// `compressed`: the payload is a permessage-deflate message, marked by RSV1 (RFC 7692 §6).
+constexpr FrameHeader text_frame_header(std::uint64_t payload_size,
+                                        bool compressed = false) noexcept {
   FrameHeader header;
-  header.bytes[0] = 0x81; // FIN, opcode 1 (text)
+  header.bytes[0] = compressed ? 0xC1 : 0x81; // FIN, (RSV1,) opcode 1 (text)
   if (payload_size < 126) {
     header.bytes[1] = static_cast<unsigned char>(payload_size);
     header.size = 2;

@@ -124,6 +124,10 @@ std::string_view text_of(std::span<const unsigned char> bytes) noexcept {
 
 } // namespace
 
+bool is_valid_utf8(std::string_view bytes) noexcept {
+  return utf8::is_valid(bytes_of(bytes));
+}
+
 std::uint16_t close_code_of(FrameViolation violation) noexcept {
   switch (violation) {
   case FrameViolation::none:

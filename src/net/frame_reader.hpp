@@ -61,6 +61,10 @@ enum class FrameViolation : unsigned char {
   message_too_big,         // §7.4.1: over FrameReaderOptions::max_message_bytes (1009)
 };
 
+// Whether `bytes` are UTF-8 (RFC 3629), as a text message must be (RFC 6455 §8.1): for the
+// payload of a compressed message, which the reader cannot check.
+bool is_valid_utf8(std::string_view bytes) noexcept;
+
 // 1002 (protocol error), 1007 (invalid payload data) or 1009 (message too big); 0 for none.
 std::uint16_t close_code_of(FrameViolation violation) noexcept;
 // A few words, ASCII, fit for a close frame's reason; empty for none.
@@ -107,6 +111,11 @@ public:
   // same error. After a close the reader is closed: later calls discard their input (the peer
   // may send nothing after a close, §5.5.1) and return need_more.
   [[nodiscard]] FrameEvent next(std::span<unsigned char>& input);
+
+  // For a caller that finds the message next() delivered broken (a compressed one that does
+  // not inflate, or inflates past the limit): the reader fails as if it had found
+  // `violation` itself, and every later call returns that error.
+  void reject_message(FrameViolation violation) { fail(violation); }
 
   bool failed() const noexcept { return state_ == State::failed; }
   bool closed() const noexcept { return state_ == State::closed; }

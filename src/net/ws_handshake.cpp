@@ -1,7 +1,10 @@
 #include "net/ws_handshake.hpp"
 
+#include "net/permessage_deflate.hpp"
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/range/iterator_range.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -58,13 +61,30 @@ std::string websocket_accept(std::string_view key) {
   return std::string(reinterpret_cast<const char*>(text.data()), static_cast<std::size_t>(size));
 }
 
-std::string accept_response(const Request& request) {
+std::optional<std::string> accept_extensions(const Request& request, bool deflate) {
+  if (!deflate) return std::nullopt;
+  // Several header lines make one list (RFC 7230 §3.2.2).
+  std::string offers;
+  for (const auto& field :
+       boost::make_iterator_range(request.equal_range(http::field::sec_websocket_extensions))) {
+    if (!offers.empty()) offers += ", ";
+    offers += field.value();
+  }
+  if (offers.empty()) return std::nullopt;
+  return negotiate_deflate(offers);
+}
+
+std::string accept_response(const Request& request, std::string_view extensions) {
   std::string response = "HTTP/1.1 101 Switching Protocols\r\n"
                          "Upgrade: websocket\r\n"
                          "Connection: Upgrade\r\n"
                          "Server: huddle\r\n"
                          "Sec-WebSocket-Accept: ";
   response += websocket_accept(request[http::field::sec_websocket_key]);
+  if (!extensions.empty()) {
+    response += "\r\nSec-WebSocket-Extensions: ";
+    response += extensions;
+  }
   response += "\r\n\r\n";
   return response;
 }

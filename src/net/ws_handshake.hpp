@@ -20,7 +20,13 @@ std::optional<Response> refuse_handshake(const Request& request);
 // Sec-WebSocket-Accept for `key`: base64(SHA-1(key + the RFC's GUID)), §4.2.2.
 std::string websocket_accept(std::string_view key);
 
-// The 101 Switching Protocols response to an upgrade refuse_handshake() passed.
-std::string accept_response(const Request& request);
+// The Sec-WebSocket-Extensions value answering `request`'s offers (all its header lines):
+// permessage-deflate when `deflate` (ServerConfig::deflate) and an offer is acceptable
+// (net/permessage_deflate.hpp); none, and the connection goes without extensions, otherwise.
+std::optional<std::string> accept_extensions(const Request& request, bool deflate);
+
+// The 101 Switching Protocols response to an upgrade refuse_handshake() passed, with
+// `extensions` (accept_extensions()'s) when not empty.
+std::string accept_response(const Request& request, std::string_view extensions = {});
 
 } // namespace huddle::net

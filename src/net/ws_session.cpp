@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "core/protocol.hpp"
 #include "core/use_tuple.hpp"
+#include "net/permessage_deflate.hpp"
 #include "net/server_state.hpp"
 #include "net/write_coalescing.hpp"
 #include "net/ws_handshake.hpp"
@@ -135,7 +136,13 @@ asio::awaitable<void> WsSession::run(Request request) {
     // A coroutine keeps its parameters for its whole life: the upgrade request's headers
     // are moved out here so they are freed once answered (docs/benchmarks.md, "Idle memory").
     const Request upgrade = std::move(request);
-    const std::string accepted = accept_response(upgrade);
+    const std::optional<std::string> extensions =
+        accept_extensions(upgrade, state_->config().deflate);
+    const std::string accepted = accept_response(upgrade, extensions.value_or(""));
+    if (extensions) { // permessage-deflate: clients may send compressed messages (RSV1)
+      deflate_ = true;
+      frames_ = FrameReader(FrameReaderOptions{state_->config().max_message_bytes, true});
+    }
     const std::array<asio::const_buffer, 1> buffers{asio::buffer(accepted)};
     if (!co_await write_buffers(buffers)) {
       HUDDLE_LOG(debug, "ws.upgrade_failed", {{"group", target_.group}, {"user", user_}});
@@ -222,12 +229,22 @@ bool WsSession::handle_input(std::span<unsigned char> input,
     case FrameEvent::Kind::need_more:
       return true;
     case FrameEvent::Kind::text:
-    case FrameEvent::Kind::binary:
-      if (auto message = take_message(event.kind == FrameEvent::Kind::text, event.payload)) {
+    case FrameEvent::Kind::binary: {
+      const bool text = event.kind == FrameEvent::Kind::text;
+      std::string_view payload = event.payload;
+      if (event.compressed) {
+        const auto inflated = inflate(text, payload);
+        if (!inflated) return true; // closing; the failed reader's rest is discarded
+        payload = *inflated;
+      }
+      if (auto message = take_message(text, payload)) {
         state_->metrics().messages_received.add();
         sends.push_back(std::move(*message));
       }
+      // Taken (copied) or refused: the thread keeps no large inflate buffer.
+      if (event.compressed) MessageInflater::for_this_thread().shrink();
       break;
+    }
     case FrameEvent::Kind::ping:
       // Only the last ping needs its pong (RFC 6455 §5.5.3).
       pong_due_ = std::make_unique<std::string>(event.payload);
@@ -257,6 +274,34 @@ bool WsSession::handle_input(std::span<unsigned char> input,
       return true; // the failed reader discards the rest until the peer goes
     }
   }
+}
+
+std::optional<std::string_view> WsSession::inflate(bool text, std::string_view compressed) {
+  MessageInflater& inflater = MessageInflater::for_this_thread();
+  const std::size_t limit = state_->config().max_message_bytes;
+  const MessageInflater::Status status = inflater.inflate(compressed, limit);
+  // RFC 7692 §8 leaves the code to us: data that does not inflate, or inflates to text that
+  // is not UTF-8, is a message inconsistent with its type, 1007 (RFC 6455 §7.4.1).
+  FrameViolation violation = FrameViolation::none;
+  if (status == MessageInflater::Status::too_big)
+    violation = FrameViolation::message_too_big; // stopped at the limit: a bomb costs no more
+  else if (status == MessageInflater::Status::invalid)
+    violation = FrameViolation::text_not_utf8; // 1007
+  else if (text && !is_valid_utf8(inflater.payload()))
+    violation = FrameViolation::text_not_utf8;
+  if (violation == FrameViolation::none) return inflater.payload();
+  const std::string_view reason = status == MessageInflater::Status::invalid
+                                      ? std::string_view("invalid compressed data")
+                                      : describe(violation);
+  HUDDLE_LOG(debug, "ws.protocol_violation",
+             {{"group", target_.group},
+              {"user", user_},
+              {"code", close_code_of(violation)},
+              {"reason", reason}});
+  inflater.shrink();
+  frames_.reject_message(violation);
+  close(close_code_of(violation), reason, Closing::replied);
+  return std::nullopt;
 }
 
 std::optional<protocol::ClientMessage> WsSession::take_message(bool text,
@@ -360,7 +405,7 @@ bool WsSession::write_at_once(Handover& handover) {
   std::size_t bytes = 0;
   for (const Frame& frame : batch)
     bytes += frame->size();
-  frame_buffers(batch, 0, scratch);
+  frame_buffers(batch, 0, deflate_, scratch);
   const std::size_t frames = batch.size();
   const std::size_t wire_bytes = asio::buffer_size(scratch.buffers);
   error_code ec;
@@ -493,24 +538,34 @@ asio::awaitable<bool> WsSession::write_close() {
   co_return written;
 }
 
-void WsSession::frame_buffers(const std::vector<Frame>& frames, std::size_t first,
+void WsSession::frame_buffers(const std::vector<Frame>& frames, std::size_t first, bool deflate,
                               WriteScratch& scratch) {
   // Each frame's header and its shared payload side by side, for one gather write: a
-  // broadcast's bytes are never copied per recipient (docs/benchmarks.md).
+  // broadcast's bytes are never copied per recipient (docs/benchmarks.md). Compressed, the
+  // payload is the frame's one compressed form, made by the first recipient that needs it:
+  // compression costs once per message, not per delivery (docs/operations.md, --deflate).
   scratch.headers.clear();
   scratch.buffers.clear();
-  for (std::size_t i = first; i < frames.size(); ++i)
-    scratch.headers.push_back(text_frame_header(frames[i]->size()));
+  const auto payload_of = [&](const Frame& frame) -> const std::string& {
+    if (!deflate || frame->size() < k_deflate_min_bytes) return *frame;
+    const std::string& compressed = frame.body().deflated(&deflate_message);
+    return compressed.empty() ? *frame : compressed; // empty: not worth it
+  };
+  for (std::size_t i = first; i < frames.size(); ++i) {
+    const std::string& payload = payload_of(frames[i]);
+    scratch.headers.push_back(text_frame_header(payload.size(), &payload != frames[i].get()));
+  }
   for (std::size_t i = first; i < frames.size(); ++i) {
     const FrameHeader& header = scratch.headers[i - first];
+    const std::string& payload = payload_of(frames[i]);
     scratch.buffers.emplace_back(header.bytes.data(), header.size);
-    scratch.buffers.emplace_back(frames[i]->data(), frames[i]->size());
+    scratch.buffers.emplace_back(payload.data(), payload.size());
   }
 }
 
 asio::awaitable<bool> WsSession::write_frames(const std::vector<Frame>& frames, std::size_t first,
                                               WriteScratch& scratch) {
-  frame_buffers(frames, first, scratch);
+  frame_buffers(frames, first, deflate_, scratch);
   // A named result and one co_return: written as `if (!co_await ...) co_return false;` and
   // another co_return, the g++ 12 build stopped here with SIGILL (an integration test).
   const bool written = co_await write_buffers(scratch.buffers);

@@ -6,7 +6,9 @@
 // io_context pool, or its own strand: include/huddle/server.hpp):
 // - the read: once the socket is readable, it takes what the socket holds into a buffer
 //   of its thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
-//   keeps per connection only the bytes of a frame not yet complete. It answers protocol
+//   keeps per connection only the bytes of a frame not yet complete. With permessage-deflate
+//   (ServerConfig::deflate) it inflates compressed messages with its thread's inflater, bounded
+//   by max_message_bytes (net/permessage_deflate.hpp). It answers protocol
 //   violations (1002, 1007, 1009), asks the writer for pongs and close replies, and hands
 //   the messages to a coroutine that sends them through the broker, one after another,
 //   before the next read; the ack is offered when the broker reports a message stored;
@@ -14,7 +16,8 @@
 //   the queue holds a frame or two and nothing else is due (write_at_once(): light traffic);
 //   otherwise writer(), a coroutine that runs while there is something to write and ends
 //   when there is not; between them, the socket's only writer. Each drains the SendQueue,
-//   writing everything queued as one gather write of pre-framed messages; while frames
+//   writing everything queued as one gather write of pre-framed messages (with
+//   permessage-deflate, each frame's shared compressed form where it has one); while frames
 //   stream in, the coroutine holds each write back for up to ServerConfig::write_coalesce
 //   to gather more (net/write_coalescing.hpp); it also writes pongs, pings and the close frame.
 //   With ?since=ID its first run writes the welcome, then the stored messages after ID up to the
@@ -151,6 +154,9 @@ private:
   // Acts on all of `input` at once (the thread's buffer is free again when it returns),
   // gathering the messages to send; false when the closing handshake we began is complete.
   bool handle_input(std::span<unsigned char> input, std::vector<protocol::ClientMessage>& sends);
+  // The inflated payload of a compressed message (valid until the next), or none when it
+  // broke the limit or the protocol: then the connection is closing (1009, 1007).
+  std::optional<std::string_view> inflate(bool text, std::string_view compressed);
   // A message's rate limit and parse; what to send, if anything (refusals are answered here).
   std::optional<protocol::ClientMessage> take_message(bool text, std::string_view payload);
   // Sends them in order through the broker, then reads again.
@@ -190,8 +196,9 @@ private:
   // and then, page by page, the history after target_.since, at most replay_limit messages;
   // false when a write or the history failed.
   boost::asio::awaitable<bool> replay(WriteScratch& scratch);
-  // Fills `scratch` with frames[first..]'s headers and payloads, for one gather write.
-  static void frame_buffers(const std::vector<Frame>& frames, std::size_t first,
+  // Fills `scratch` with frames[first..]'s headers and payloads, for one gather write; with
+  // `deflate`, each frame's shared compressed form where it has one.
+  static void frame_buffers(const std::vector<Frame>& frames, std::size_t first, bool deflate,
                             WriteScratch& scratch);
   // Writes frames[first..] in one gather write; false when the connection failed.
   boost::asio::awaitable<bool> write_frames(const std::vector<Frame>& frames, std::size_t first,
@@ -243,7 +250,8 @@ private:
   Clock::time_point last_ping_;
   Clock::time_point hard_close_at_ = Clock::time_point::max();
   Clock::time_point token_expires_at_ = Clock::time_point::max();
-  bool joined_ = false; // join() returned: the writer may run
+  bool joined_ = false;  // join() returned: the writer may run
+  bool deflate_ = false; // permessage-deflate was negotiated
   bool replay_due_ = false;
   bool gathering_ = false; // the writer's last batch had more than one frame
   bool close_sent_ = false;

@@ -12,7 +12,8 @@
 // themselves with ?since= and no message is lost or shown twice; carol does not see group 1
 // and gets the access error when she opens it; a member whose access is revoked while
 // connected is told so; logout returns to the login form; with --auth none the page skips
-// the login and a guest can chat.
+// the login and a guest can chat. The server runs with --deflate: Chromium negotiates
+// permessage-deflate, and a long message (compressed both ways) arrives whole.
 // Screenshots in test/browser/out/: chat.png (alice's chat), login-error.png,
 // reconnecting.png, access-error.png.
 // Every wait is bounded, and a watchdog ends the run, so it cannot hang; the server and
@@ -198,7 +199,7 @@ async function run(state) {
   cli(['group', 'grant', '1', 'bob', '--db', db]);
 
   mkdirSync(outDir, { recursive: true });
-  state.server = await startServer(db, 0);
+  state.server = await startServer(db, 0, ['--deflate']);
   const port = state.server.port;
   const base = `http://127.0.0.1:${port}`;
 
@@ -280,6 +281,11 @@ async function run(state) {
   const lastTime = await alice.$$eval(byId('message-time'), (e) => e.at(-1)?.dateTime ?? '');
   check(!Number.isNaN(Date.parse(lastTime)), `the time is shown (datetime "${lastTime}")`);
 
+  const long = `compressed both ways: ${'the quarterly numbers are in. '.repeat(12).trim()}`;
+  await send(bob, long);
+  await waitText(alice, long);
+  check(true, 'a long message (compressed by Chromium, then by the server) arrives whole');
+
   await send(alice, 'line one\nline two');
   await waitText(bob, 'line one\nline two');
   check(true, 'Shift+Enter makes a newline inside one message');
@@ -294,10 +300,26 @@ async function run(state) {
     (await alice.locator(`${byId('messages')} img`).count());
   check(images === 0, 'a message with <img onerror> is shown as literal text, no img element');
 
+  // --deflate: Chromium offers permessage-deflate and gets it (the 101 as DevTools saw it,
+  // for the connection bob's reload opens); a long message, compressed both ways, is whole.
+  const devtools = await bob.context().newCDPSession(bob);
+  await devtools.send('Network.enable');
+  const answered = [];
+  devtools.on('Network.webSocketHandshakeResponseReceived', (event) => {
+    const headers = event.response.headers;
+    const name = Object.keys(headers).find((k) => k.toLowerCase() === 'sec-websocket-extensions');
+    answered.push(name ? headers[name] : '');
+  });
+
   // A reload keeps the view (hash route) and shows the history once.
   const before = await messageIds(bob);
   await bob.reload();
   await waitOnline(bob, WAIT_MS);
+  check(
+    answered.length > 0 && answered.at(-1).startsWith('permessage-deflate'),
+    `Chromium negotiates permessage-deflate (answered "${answered.at(-1)}")`,
+  );
+  await devtools.detach();
   await waitText(bob, markup);
   const afterReload = await messageIds(bob);
   check(bob.url().endsWith('#/groups/1'), 'a reload stays on #/groups/1');
@@ -319,7 +341,7 @@ async function run(state) {
     (await alice.locator(`${byId('members')} [data-user="bob"]`).count()) === 0,
     'while disconnected, bob is no longer listed online',
   );
-  state.server = await startServer(db, port);
+  state.server = await startServer(db, port, ['--deflate']);
   await waitOnline(alice, RECONNECT_WAIT_MS);
   await waitOnline(bob, RECONNECT_WAIT_MS);
   check(true, 'after a server restart both reconnect by themselves');

@@ -257,6 +257,14 @@ public:
     socket.close(ignored);
   }
 
+  // Offers permessage-deflate at the next connect() (Beast's offer: client_max_window_bits),
+  // and compresses what it sends when the server accepts.
+  void offer_deflate() {
+    websocket::permessage_deflate options;
+    options.client_enable = true;
+    ws_.set_option(options);
+  }
+
   // A header for the upgrade request of the next connect() (e.g. Authorization, Cookie).
   void set_header(http::field field, std::string value) {
     headers_.emplace_back(field, std::move(value));
@@ -345,8 +353,10 @@ inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bo
 // client would, while a read is pending).
 class RawWsClient {
 public:
-  // Sends the upgrade request and reads the 101 response.
-  unsigned upgrade(std::uint16_t port, const std::string& target) {
+  // Sends the upgrade request (offering `extensions` when not empty) and reads the 101
+  // response.
+  unsigned upgrade(std::uint16_t port, const std::string& target,
+                   const std::string& extensions = {}) {
     error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
       stream_.async_connect(local_endpoint(port), std::move(handler));
     });
@@ -357,6 +367,7 @@ public:
     request.set(http::field::upgrade, "websocket");
     request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
     request.set(http::field::sec_websocket_version, "13");
+    if (!extensions.empty()) request.set(http::field::sec_websocket_extensions, extensions);
     ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
       http::async_write(stream_, request, std::move(handler));
     });
@@ -366,8 +377,12 @@ public:
       http::async_read_header(stream_, buffer_, parser, std::move(handler));
     });
     REQUIRE_MESSAGE(!ec, ec.message());
+    extensions_ = parser.get()[http::field::sec_websocket_extensions];
     return parser.get().result_int();
   }
+
+  // The 101's Sec-WebSocket-Extensions ("" without one).
+  const std::string& extensions() const { return extensions_; }
 
   // Writes `bytes` as they are (frames built by hand).
   void send(asio::const_buffer bytes) {
@@ -405,6 +420,7 @@ private:
   asio::io_context io_;
   beast::tcp_stream stream_{io_};
   beast::flat_buffer buffer_;
+  std::string extensions_;
 };
 
 } // namespace huddle::test

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Interop: a third-party WebSocket client (Debian's python3-websockets) against the built
 `huddle serve`: two clients join, chat, check their acks and the message frames, then the
-server is stopped with SIGTERM and must close the open client with 1001 and exit 0.
+server is stopped with SIGTERM and must close the open client with 1001 and exit 0. Then,
+against `huddle serve --deflate`, clients with and without permessage-deflate (websockets'
+compression="deflate", RFC 7692) chat in one group.
 
 usage: interop_test.py HUDDLE_EXE    (run with /usr/bin/python3, where websockets lives)
 """
@@ -21,11 +23,11 @@ TIMEOUT = 10
 class Server:
     """`huddle serve --port 0` in a child process; its stdout's first line gives the port."""
 
-    def __init__(self, exe):
+    def __init__(self, exe, *extra):
         self.proc = subprocess.Popen(
             [exe, "serve", "--address", "127.0.0.1", "--port", "0", "--threads", "2",
              "--log-level", "warning", "--db", "",  # history in memory: nothing on disk
-             "--auth", "none"],  # python-websockets against the chat, not the accounts
+             "--auth", "none", *extra],  # python-websockets against the chat, not the accounts
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
@@ -158,6 +160,42 @@ async def chat(port, server):
                   f"alice gets 1001 'server shutdown': {closed}")
 
 
+def deflate_of(ws):
+    """The permessage-deflate extension websockets negotiated, or None."""
+    return next((e for e in ws.extensions if e.name == "permessage-deflate"), None)
+
+
+async def deflate_chat(port):
+    base = f"ws://127.0.0.1:{port}/ws/43"
+    long_text = "the quarterly numbers are in, and they look good " * 20
+    async with websockets.connect(f"{base}?name=dana", compression="deflate",
+                                  open_timeout=TIMEOUT) as dana, \
+            websockets.connect(f"{base}?name=eve", compression=None,
+                               open_timeout=TIMEOUT) as eve:
+        extension = deflate_of(dana)
+        check(extension is not None, f"dana negotiated permessage-deflate: {dana.extensions}")
+        # The server's frames have no context takeover (one compressed frame serves every
+        # recipient), nor may the client's.
+        check(extension is not None and extension.remote_no_context_takeover
+              and extension.local_no_context_takeover,
+              "no context takeover either way")
+        check(deflate_of(eve) is None, "eve, who offered nothing, goes without")
+        welcome = await recv_json(dana)
+        check(welcome.get("type") == "welcome", f"dana's welcome: {welcome}")
+        await recv_json(eve)  # welcome
+        join = await recv_json(dana)
+        check(join.get("type") == "join" and join.get("user") == "eve", f"eve's join: {join}")
+        for n, (sender, receiver) in enumerate([(dana, eve), (eve, dana), (dana, eve),
+                                                (eve, dana)]):
+            text = f"{n}: " + (long_text if n < 2 else "short ✓")
+            await sender.send(json.dumps({"type": "message", "text": text, "ref": f"r{n}"}))
+            ack = await recv_json(sender)
+            check(ack.get("type") == "ack" and ack.get("ref") == f"r{n}", f"ack {n}: {ack}")
+            message = await recv_json(receiver)
+            check(message.get("type") == "message" and message.get("text") == text,
+                  f"message {n} arrives whole ({len(text)} characters)")
+
+
 def main():
     server = Server(sys.argv[1])
     try:
@@ -171,6 +209,13 @@ def main():
         server.kill()
     if server.stderr:
         print("huddle serve stderr:\n" + "".join(server.stderr))
+    deflating = Server(sys.argv[1], "--deflate")
+    try:
+        asyncio.run(asyncio.wait_for(deflate_chat(deflating.port), 60))
+    finally:
+        deflating.kill()
+    if deflating.stderr:
+        print("huddle serve --deflate stderr:\n" + "".join(deflating.stderr))
     if failures:
         sys.exit(f"{len(failures)} check(s) failed")
     print("all interop checks passed")

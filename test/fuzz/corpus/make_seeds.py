@@ -16,6 +16,7 @@ import json
 import os
 import struct
 import subprocess
+import zlib
 
 SECRET = b"fuzzing-secret-0123456789abcdef0123456789abcdef0123456789abcdef"
 FAR = 4102444800  # 2100-01-01: after the harnesses' fixed clock (2023-11-14)
@@ -267,6 +268,25 @@ def envelope() -> None:
         write("envelope", name, text)
 
 
+def permessage_deflate() -> None:
+    # Byte 0 below 128: a Sec-WebSocket-Extensions value; from 128: a compressed payload.
+    offers = {
+        "chromium": "permessage-deflate; client_max_window_bits",
+        "firefox": "permessage-deflate",
+        "several": "x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=10, "
+                   "permessage-deflate; client_no_context_takeover",
+        "quoted": 'permessage-deflate; client_max_window_bits="15"; server_max_window_bits=15',
+        "invalid": "permessage-deflate; client_max_window_bits=99; mystery",
+    }
+    for name, text in offers.items():
+        write("permessage_deflate", "offer_" + name, b"\x00" + text.encode())
+    for name, text in {"hello": b"hello", "json": b'{"type":"message","text":"hi"}' * 8,
+                       "zeros": bytes(100000)}.items():
+        stream = zlib.compressobj(6, zlib.DEFLATED, -15)
+        payload = stream.compress(text) + stream.flush(zlib.Z_SYNC_FLUSH)
+        write("permessage_deflate", "message_" + name, b"\x80" + payload[:-4])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rs256-key", help="RSA private key (PEM) for the RS256 token seed")
@@ -277,6 +297,7 @@ def main() -> None:
     token(args.rs256_key)
     envelope()
     frame_reader()
+    permessage_deflate()
 
 
 if __name__ == "__main__":

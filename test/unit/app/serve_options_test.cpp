@@ -32,6 +32,11 @@ TEST_CASE("defaults are huddle::ServerConfig's") {
   CHECK(options.server.send_queue_bytes == defaults.send_queue_bytes);
   CHECK(options.server.idle_timeout == defaults.idle_timeout);
   CHECK(options.threads >= 1);
+  CHECK(!options.server.deflate); // opt-in
+}
+
+TEST_CASE("--deflate turns permessage-deflate on") {
+  CHECK(parse_serve_options({"--deflate"}).server.deflate);
 }
 
 TEST_CASE("every limit is a flag") {

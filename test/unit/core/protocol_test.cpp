@@ -8,11 +8,13 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -144,6 +146,39 @@ TEST_CASE("a Message carries its protocol frame, which keeps it alive") {
   CHECK(object.at("type") == "message");
   CHECK(object.at("text").as_string() == k_awkward);
   CHECK(huddle::now_ms() > 1'600'000'000'000); // a real epoch time in milliseconds
+}
+
+namespace {
+std::atomic<int> compressions{0};
+std::string reversed(std::string_view text) { // a stand-in for deflate, counted
+  compressions.fetch_add(1);
+  return std::string(text.rbegin(), text.rend());
+}
+} // namespace
+
+TEST_CASE("a frame's compressed form is made once and shared by every recipient") {
+  const auto message = huddle::Message::make(7, 42, {"alice", "hello", 1764000000123});
+  const huddle::Frame frame = message->frame();
+  const huddle::Frame copy = frame; // what a second recipient's queue holds
+  compressions = 0;
+  std::vector<std::thread> recipients;
+  std::vector<const std::string*> seen(8);
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    recipients.emplace_back(
+        [&, i] { seen[i] = &(i % 2 ? copy : frame).body().deflated(&reversed); });
+  for (std::thread& recipient : recipients)
+    recipient.join();
+  CHECK(compressions >= 1); // racing recipients may each compress; one result is kept
+  for (const std::string* deflated : seen)
+    CHECK(deflated == seen[0]);
+  CHECK(*seen[0] == std::string(frame->rbegin(), frame->rend()));
+  compressions = 0;
+  CHECK(&message->frame().body().deflated(&reversed) == seen[0]);
+  CHECK(compressions == 0); // kept: later recipients do not compress again
+  // Frames made for one recipient (acks, errors) have room for it too.
+  const huddle::Frame ack = huddle::make_frame("ack");
+  CHECK(ack.body().deflated(&reversed) == "kca");
+  CHECK(compressions == 1);
 }
 
 TEST_CASE("a text frame that is not a JSON object is the text of a message") {

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 namespace http = boost::beast::http;
+using huddle::net::accept_extensions;
 using huddle::net::accept_response;
 using huddle::net::refuse_handshake;
 using huddle::net::Request;
@@ -36,6 +37,24 @@ TEST_CASE("the 101 response switches to websocket with that key") {
   CHECK(response.find("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") !=
         std::string::npos);
   CHECK(response.ends_with("\r\n\r\n"));
+}
+
+TEST_CASE("permessage-deflate is answered only with --deflate, over all the offer lines") {
+  Request request = upgrade();
+  CHECK(!accept_extensions(request, true)); // no offer
+  request.insert(http::field::sec_websocket_extensions, "x-webkit-deflate-frame");
+  request.insert(http::field::sec_websocket_extensions,
+                 "permessage-deflate; client_max_window_bits=99, permessage-deflate");
+  CHECK(!accept_extensions(request, false)); // off: served as without it
+  const auto extensions = accept_extensions(request, true);
+  REQUIRE(extensions);
+  CHECK(*extensions ==
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+  const std::string response = accept_response(request, *extensions);
+  CHECK(response.find("\r\nSec-WebSocket-Extensions: " + *extensions + "\r\n") !=
+        std::string::npos);
+  CHECK(response.ends_with("\r\n\r\n"));
+  CHECK(accept_response(request).find("Extensions") == std::string::npos);
 }
 
 TEST_CASE("a valid version-13 upgrade is not refused") {
