@@ -67,9 +67,17 @@ asio::awaitable<std::variant<Admitted, Response>> admit(const Request& request, 
   co_return admitted;
 }
 
-Response not_admin(const Request& request, GroupId group) {
-  return json_error(request, http::status::forbidden, "forbidden",
-                    "only an admin of group " + std::to_string(group) + " may do this");
+// admit(), for the admin routes: `method` only, and the caller an admin of the group.
+asio::awaitable<std::variant<Admitted, Response>>
+admit_admin(const Request& request, ServerState& state, GroupId group, http::verb method) {
+  if (request.method() != method)
+    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
+                         "use " + std::string(http::to_string(method)));
+  auto admitted = co_await admit(request, state, group);
+  if (auto* who = std::get_if<Admitted>(&admitted); who && !who->rights.admin)
+    co_return json_error(request, http::status::forbidden, "forbidden",
+                         "only an admin of group " + std::to_string(group) + " may do this");
+  co_return admitted;
 }
 
 std::string caller_name(const Caller& caller) {
@@ -246,12 +254,8 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
 
 asio::awaitable<Response> connections_route(const Request& request, ServerState& state,
                                             const ApiTarget& target) {
-  if (request.method() != http::verb::get)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                         "use GET");
-  auto admitted = co_await admit(request, state, target.group);
+  auto admitted = co_await admit_admin(request, state, target.group, http::verb::get);
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
-  if (!std::get<Admitted>(admitted).rights.admin) co_return not_admin(request, target.group);
   json::array list;
   for (auto& connection : state.connections(target.group)) {
     json::object entry;
@@ -267,13 +271,9 @@ asio::awaitable<Response> connections_route(const Request& request, ServerState&
 
 asio::awaitable<Response> close_member_route(const Request& request, ServerState& state,
                                              const ApiTarget& target) {
-  if (request.method() != http::verb::delete_)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                         "use DELETE");
-  auto admitted = co_await admit(request, state, target.group);
+  auto admitted = co_await admit_admin(request, state, target.group, http::verb::delete_);
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   const Admitted& who = std::get<Admitted>(admitted);
-  if (!who.rights.admin) co_return not_admin(request, target.group);
   const std::size_t closed = state.close_user(target.group, target.user, k_removed_reason);
   HUDDLE_LOG(info, "admin.closed_connections",
              {{"group", target.group},

@@ -7,6 +7,7 @@ usage: metrics_test.py HUDDLE_EXE    (run with /usr/bin/python3, where the modul
 """
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,6 +16,11 @@ import urllib.request
 
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
+
+# The check-and-report helpers of the command-line tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+import checks  # noqa: E402
+from checks import check, finish  # noqa: E402
 
 TIMEOUT = 10
 CLIENTS = 4
@@ -54,15 +60,6 @@ class Server:
             self.proc.wait()
 
 
-failures = []
-
-
-def check(condition, what):
-    if condition:
-        print(f"ok   {what}")
-    else:
-        print(f"FAIL {what}")
-        failures.append(what)
 
 
 def scrape(port):
@@ -183,11 +180,9 @@ def main():
         asyncio.run(asyncio.wait_for(run(server.port), 60))
     finally:
         server.kill()
-    if failures:
-        if server.stderr:
-            print("huddle serve stderr:\n" + "".join(server.stderr))
-        sys.exit(f"{len(failures)} check(s) failed")
-    print("all metrics checks passed")
+    if checks.failures and server.stderr:
+        print("huddle serve stderr:\n" + "".join(server.stderr))
+    finish("metrics")
 
 
 if __name__ == "__main__":
