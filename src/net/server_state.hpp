@@ -9,8 +9,8 @@
 #include "broker/broker.hpp"
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
-#include "net/metrics.hpp"
 #include "net/idempotency_keys.hpp"
+#include "net/metrics.hpp"
 #include "net/publish_limits.hpp"
 
 #include <huddle/chat_manager.hpp>
