@@ -9,9 +9,7 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
-import threading
 import urllib.request
 
 import websockets
@@ -21,45 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import checks  # noqa: E402
 from checks import check, finish  # noqa: E402
+from interop_test import Server  # noqa: E402  (huddle serve in a child process)
 
 TIMEOUT = 10
 CLIENTS = 4
 MESSAGES = 50  # per client
-
-
-class Server:
-    """`huddle serve --port 0` in a child process; its stdout's first line gives the port."""
-
-    def __init__(self, exe):
-        self.proc = subprocess.Popen(
-            [exe, "serve", "--address", "127.0.0.1", "--port", "0", "--threads", "2",
-             "--log-level", "warning", "--db", "", "--auth", "none",
-             "--message-burst", str(MESSAGES)],  # every message goes through, without waits
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.stderr = []
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
-        result = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()),
-                                  daemon=True)
-        reader.start()
-        reader.join(TIMEOUT)
-        line = result[0].strip() if result else ""
-        prefix = "listening on 127.0.0.1:"
-        if not line.startswith(prefix):
-            self.kill()
-            sys.exit(f"FAIL: unexpected first line {line!r}; stderr: {''.join(self.stderr)}")
-        self.port = int(line[len(prefix):])
-
-    def _drain_stderr(self):
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
 
 
 def scrape(port):
@@ -175,7 +139,7 @@ async def run(port):
 
 
 def main():
-    server = Server(sys.argv[1])
+    server = Server(sys.argv[1], "--message-burst", str(MESSAGES))  # no message waits
     try:
         asyncio.run(asyncio.wait_for(run(server.port), 60))
     finally:
