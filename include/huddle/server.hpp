@@ -65,6 +65,12 @@ public:
   // The bound port; useful with config.port = 0 (an ephemeral port).
   std::uint16_t port() const noexcept;
 
+  // With TLS (ServerConfig::tls_certificate_file): reads the certificate and key files again
+  // for the connections accepted from now on; open connections keep theirs. Thread-safe.
+  // Throws std::runtime_error, and keeps the old ones, when the files cannot be loaded;
+  // std::logic_error when the server has no TLS.
+  void reload_tls();
+
   // Open WebSocket sessions right now.
   std::size_t session_count() const noexcept;
 

@@ -30,6 +30,11 @@ enum class AuthMode {
 struct ServerConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080; // 0: an ephemeral port, see Server::port()
+  // TLS (docs/operations.md, "TLS"): with both files (PEM; the certificate file may hold the
+  // chain after it), the port speaks HTTPS and wss only, and Server::reload_tls() reads them
+  // again. Both "": plain HTTP and ws.
+  std::string tls_certificate_file;
+  std::string tls_key_file;
 
   // Largest client frame accepted; bigger ones close the connection with 1009. A compressed
   // message counts inflated.

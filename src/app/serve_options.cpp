@@ -34,6 +34,10 @@ po::options_description describe(const ServeOptions& defaults) {
       "address", po::value<std::string>()->default_value(d.address), "address to listen on")(
       "port", po::value<std::string>()->default_value(std::to_string(d.port)),
       "TCP port to listen on (0: pick a free one and print it)")(
+      "tls-cert", po::value<std::string>()->default_value(""),
+      "PEM certificate (chain after it allowed): with --tls-key the port speaks HTTPS and wss "
+      "only; SIGHUP reloads both files for new connections")(
+      "tls-key", po::value<std::string>()->default_value(""), "PEM private key of --tls-cert")(
       "threads", po::value<std::string>()->default_value(std::to_string(defaults.threads)),
       "threads, each running its own io_context; a group's connections share one")(
       "max-message-bytes",
@@ -405,6 +409,11 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   server.max_pending_logins =
       parse_integer<unsigned>("max-pending-logins", text("max-pending-logins"), 1, 100'000);
   server.metrics_token = read_metrics_token(text("metrics-token-file"));
+  server.tls_certificate_file = text("tls-cert");
+  server.tls_key_file = text("tls-key");
+  if (server.tls_certificate_file.empty() != server.tls_key_file.empty())
+    throw UsageError(server.tls_key_file.empty() ? "--tls-cert needs --tls-key"
+                                                 : "--tls-key needs --tls-cert");
   if (server.auth == AuthMode::jwt &&
       server.jwt_secret_file.empty() == server.jwt_public_key_file.empty())
     throw UsageError("--auth jwt needs exactly one of --jwt-secret-file and --jwt-public-key");

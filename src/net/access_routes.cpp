@@ -134,11 +134,12 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   Response response = json_response(request, http::status::ok, result);
   const auto max_age =
       std::chrono::duration_cast<std::chrono::seconds>(issued.expires_at - auth::Clock::now());
-  response.set(http::field::set_cookie, login_cookie(issued.token, max_age));
+  response.set(http::field::set_cookie,
+               login_cookie(issued.token, max_age, state.tls() != nullptr));
   co_return response;
 }
 
-Response logout_route(const Request& request) {
+Response logout_route(const Request& request, bool secure) {
   if (request.method() != http::verb::post)
     return json_error(request, http::status::method_not_allowed, "method_not_allowed", "use POST");
   // Tokens are not tracked server-side: logging out forgets the cookie; a copied token
@@ -146,7 +147,7 @@ Response logout_route(const Request& request) {
   json::object result;
   result["status"] = "logged_out";
   Response response = json_response(request, http::status::ok, result);
-  response.set(http::field::set_cookie, logout_cookie());
+  response.set(http::field::set_cookie, logout_cookie(secure));
   return response;
 }
 

@@ -32,7 +32,7 @@ authorize(const Request& request, ServerState& state, const Caller& caller, Grou
 
 boost::asio::awaitable<Response> login_route(const Request& request, ServerState& state,
                                              const std::string& peer_address);
-Response logout_route(const Request& request);
+Response logout_route(const Request& request, bool secure);
 boost::asio::awaitable<Response> groups_route(const Request& request, ServerState& state);
 
 } // namespace huddle::net

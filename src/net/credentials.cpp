@@ -55,15 +55,17 @@ std::optional<Credentials> find_credentials(std::string_view authorization,
   return std::nullopt;
 }
 
-std::string login_cookie(std::string_view token, std::chrono::seconds max_age) {
-  // No `Secure`: huddle serves plain HTTP (behind a TLS proxy in production), and a Secure
-  // cookie would never come back over http://127.0.0.1.
+std::string login_cookie(std::string_view token, std::chrono::seconds max_age, bool secure) {
+  // Secure only over TLS: over plain http://127.0.0.1 a Secure cookie would never come back
+  // (behind a TLS proxy, the proxy's https is invisible here).
   return std::string(k_token_cookie) + "=" + std::string(token) +
-         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age.count());
+         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age.count()) +
+         (secure ? "; Secure" : "");
 }
 
-std::string logout_cookie() {
-  return std::string(k_token_cookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+std::string logout_cookie(bool secure) {
+  return std::string(k_token_cookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" +
+         (secure ? "; Secure" : "");
 }
 
 bool is_same_origin(std::string_view origin, std::string_view host) {

@@ -27,9 +27,10 @@ std::optional<Credentials> find_credentials(std::string_view authorization,
 // The value of cookie `name` in a Cookie header ("a=1; b=2").
 std::optional<std::string_view> cookie_value(std::string_view cookie_header, std::string_view name);
 
-// Set-Cookie values: the token for `max_age`, HttpOnly and SameSite=Strict; and its removal.
-std::string login_cookie(std::string_view token, std::chrono::seconds max_age);
-std::string logout_cookie();
+// Set-Cookie values: the token for `max_age`, HttpOnly and SameSite=Strict, and Secure when
+// served over TLS (`secure`); and its removal.
+std::string login_cookie(std::string_view token, std::chrono::seconds max_age, bool secure);
+std::string logout_cookie(bool secure);
 
 // Whether an Origin header ("http://host:port") names the Host the request was sent to.
 // An absent Origin (not a browser) is same-origin.

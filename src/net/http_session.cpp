@@ -10,6 +10,8 @@
 #include "net/publish_routes.hpp"
 #include "net/server_state.hpp"
 #include "net/target.hpp"
+#include "net/tls_context.hpp"
+#include "net/tls_stream.hpp"
 #include "net/web_assets.hpp"
 #include "net/ws_handshake.hpp"
 #include "net/ws_session.hpp"
@@ -157,7 +159,7 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
   }
   if (path == "/metrics") co_return co_await metrics_route(request, state, peer_address);
   if (path == "/api/login") co_return co_await login_route(request, state, peer_address);
-  if (path == "/api/logout") co_return logout_route(request);
+  if (path == "/api/logout") co_return logout_route(request, state.tls() != nullptr);
   if (path == "/api/groups") co_return co_await groups_route(request, state);
   if (path.starts_with(k_api_groups_prefix))
     co_return co_await group_route(request, state, peer_address);
@@ -220,15 +222,35 @@ Response address_refusal(const Request& request, const AddressLimits::Refusal& r
   return response;
 }
 
-} // namespace
+// The connection's socket and TLS connection (none without TLS), for the WebSocket session.
+std::pair<asio::ip::tcp::socket, std::unique_ptr<TlsConnection>>
+release_connection(beast::tcp_stream& stream) {
+  return {stream.release_socket(), nullptr};
+}
+std::pair<asio::ip::tcp::socket, std::unique_ptr<TlsConnection>>
+release_connection(TlsStream& stream) {
+  return stream.release();
+}
 
-asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
-                                       std::shared_ptr<ServerState> state_ptr) {
+// Ends the connection's sending side once its last answer is written (with TLS, the
+// close_notify alert first).
+void end_connection(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+void end_connection(TlsStream& stream) {
+  stream.tls().shutdown();
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+// The requests of one connection, plain (beast::tcp_stream) or TLS (TlsStream), until it
+// closes, fails, times out or upgrades.
+template <typename Stream>
+asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& peer,
+                                     std::shared_ptr<ServerState> state_ptr) {
   ServerState& state = *state_ptr;
   const ServerConfig& config = state.config();
-  boost::system::error_code peer_error;
-  const asio::ip::address peer = unmapped(socket.remote_endpoint(peer_error).address());
-  beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
 
   for (;;) {
@@ -293,19 +315,19 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                                                      "too_many_connections",
                                                      "the server is at --max-connections");
           } else {
-            std::optional<asio::ip::tcp::socket> moved;
+            auto [socket, tls] = release_connection(stream);
             if (auto home = state.executor_for_group(ws_target.group);
-                home && *home != stream.get_executor()) {
+                home && *home != socket.get_executor()) {
               // In an io_context pool a group's sessions share one io_context, so a
               // broadcast wakes writers on its own thread instead of posting to the others
               // (docs/architecture.md, "Threads"). The socket moves there: nothing is
-              // pending on it between requests.
+              // pending on it between requests (a TLS connection keeps its descriptor).
               boost::system::error_code move_error;
-              const auto protocol = stream.socket().local_endpoint(move_error).protocol();
-              moved.emplace(*home);
+              const auto protocol = socket.local_endpoint(move_error).protocol();
+              asio::ip::tcp::socket moved(*home);
               if (!move_error) {
-                const auto handle = stream.release_socket().release(move_error);
-                if (!move_error) moved->assign(protocol, handle, move_error);
+                const auto handle = socket.release(move_error);
+                if (!move_error) moved.assign(protocol, handle, move_error);
               }
               if (move_error) {
                 HUDDLE_LOG(warning, "ws.move_failed",
@@ -313,11 +335,11 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
                 state.release_slot();
                 co_return;
               }
+              socket = std::move(moved);
             }
             auto session = std::make_shared<WsSession>(
-                moved ? std::move(*moved) : stream.release_socket(), state_ptr, ws_target,
-                std::move(user), std::move(access),
-                std::move(std::get<AddressLimits::Admission>(admitted)));
+                std::move(socket), std::move(tls), state_ptr, ws_target, std::move(user),
+                std::move(access), std::move(std::get<AddressLimits::Admission>(admitted)));
             auto executor = session->executor();
             // The session runs as a coroutine of its own and this one ends: its frame, the
             // request buffer and the parser are not kept for the WebSocket's whole life
@@ -355,8 +377,66 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
     auto [write_error, written] = co_await http::async_write(stream, response, use_tuple);
     if (write_error || !response.keep_alive()) break;
   }
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  end_connection(stream);
+}
+
+// Answers a request that came in plain HTTP to the TLS port: 400, not a TLS alert the client
+// cannot show.
+asio::awaitable<void> refuse_plain_http(asio::ip::tcp::socket socket, const ServerConfig& config) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(request_body_limit(config));
+  stream.expires_after(config.handshake_timeout);
+  auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, parser, use_tuple);
+  if (read_error == beast::error::timeout) co_return;
+  Request request = parser.release();
+  request.version(11);
+  request.keep_alive(false);
+  Response response = json_error(request, http::status::bad_request, "tls_required",
+                                 "this port speaks TLS: use https:// or wss://");
+  co_await http::async_write(stream, response, use_tuple);
+  end_connection(stream);
+}
+
+// The first byte of a TLS connection is a handshake record's (RFC 8446 §5.1).
+constexpr unsigned char k_tls_handshake_record = 0x16;
+
+} // namespace
+
+asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
+                                       std::shared_ptr<ServerState> state) {
+  boost::system::error_code peer_error;
+  const asio::ip::address peer = unmapped(socket.remote_endpoint(peer_error).address());
+  const TlsContext* tls = state->tls();
+  if (!tls) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve_requests(stream, peer, std::move(state));
+    co_return;
+  }
+  const ServerConfig& config = state->config();
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec); // TlsConnection's calls must not block the thread
+  std::unique_ptr<TlsConnection> connection = tls->accept(socket.native_handle());
+  TlsStream stream(std::move(socket), std::move(connection));
+  // The handshake_timeout bounds the handshake too: a client that opens TCP and says
+  // nothing is dropped.
+  stream.expires_after(config.handshake_timeout);
+  unsigned char first = 0;
+  auto [peek_error, peeked] = co_await stream.async_peek(first, use_tuple);
+  if (peek_error) co_return;
+  if (first != k_tls_handshake_record) {
+    HUDDLE_LOG(debug, "tls.plain_http", {{"remote", peer.to_string()}});
+    co_await refuse_plain_http(std::move(stream.release().first), config);
+    co_return;
+  }
+  auto [handshake_error, unused] = co_await stream.async_handshake(use_tuple);
+  if (handshake_error) {
+    HUDDLE_LOG(debug, "tls.handshake_failed",
+               {{"remote", peer.to_string()}, {"error", handshake_error.message()}});
+    co_return;
+  }
+  co_await serve_requests(stream, peer, std::move(state));
 }
 
 } // namespace huddle::net

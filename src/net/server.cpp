@@ -147,6 +147,13 @@ std::uint16_t Server::port() const noexcept {
   return impl_->acceptor.local_endpoint(ec).port();
 }
 
+void Server::reload_tls() {
+  net::TlsContext* tls = impl_->state->tls();
+  if (!tls) throw std::logic_error("huddle::Server::reload_tls(): the server has no TLS");
+  tls->reload();
+  HUDDLE_LOG(info, "tls.reloaded", {{"certificate", impl_->state->config().tls_certificate_file}});
+}
+
 std::size_t Server::session_count() const noexcept {
   return impl_->state->session_count();
 }

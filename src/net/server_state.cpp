@@ -76,6 +76,13 @@ void trim_soon(const boost::asio::any_io_executor& executor) noexcept {
 }
 #endif
 
+std::unique_ptr<TlsContext> make_tls_context(const ServerConfig& config) {
+  if (config.tls_certificate_file.empty() && config.tls_key_file.empty()) return nullptr;
+  if (config.tls_certificate_file.empty() || config.tls_key_file.empty())
+    throw std::invalid_argument("TLS needs both a certificate file and a key file");
+  return std::make_unique<TlsContext>(config.tls_certificate_file, config.tls_key_file);
+}
+
 } // namespace
 
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
@@ -84,9 +91,9 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       idempotency_keys_({config_.idempotency_window, config_.idempotency_keys}),
       publish_limits_({config_.publish_rate, config_.publish_burst}),
-      watch_strand_(boost::asio::make_strand(executor)), watch_timer_(watch_strand_),
-      timeout_strand_(boost::asio::make_strand(executor)), timeout_timer_(timeout_strand_),
-      drained_(executor, 1) {
+      tls_(make_tls_context(config_)), watch_strand_(boost::asio::make_strand(executor)),
+      watch_timer_(watch_strand_), timeout_strand_(boost::asio::make_strand(executor)),
+      timeout_timer_(timeout_strand_), drained_(executor, 1) {
   if (config_.message_rate > 0 && config_.message_burst == 0)
     throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
 }

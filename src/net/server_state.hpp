@@ -12,6 +12,7 @@
 #include "net/idempotency_keys.hpp"
 #include "net/metrics.hpp"
 #include "net/publish_limits.hpp"
+#include "net/tls_context.hpp"
 
 #include <huddle/chat_manager.hpp>
 #include <huddle/server_config.hpp>
@@ -58,6 +59,8 @@ public:
   // The publish API's (net/publish_routes.hpp) memory of Idempotency-Keys, and its rate.
   IdempotencyKeys& idempotency_keys() noexcept { return idempotency_keys_; }
   PublishLimits& publish_limits() noexcept { return publish_limits_; }
+  // The certificate and TLS settings; none without TLS (ServerConfig::tls_certificate_file).
+  TlsContext* tls() noexcept { return tls_.get(); }
 
   // The open sessions of `group` on this server (GET /api/groups/{id}/connections).
   struct Connection {
@@ -138,6 +141,7 @@ private:
   const std::shared_ptr<AddressLimits> address_limits_;
   IdempotencyKeys idempotency_keys_;
   PublishLimits publish_limits_;
+  const std::unique_ptr<TlsContext> tls_;
   boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
   boost::asio::steady_timer watch_timer_; // on watch_strand_
   boost::asio::strand<boost::asio::any_io_executor> timeout_strand_;

@@ -80,10 +80,10 @@ constexpr int k_writer_yields = 2;
 // Messages per replay page (and at most a quarter of --send-queue-bytes of them).
 constexpr std::size_t k_replay_page_messages = 256;
 
-WsSession::WsSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
-                     const WsTarget& target, std::string user, SessionAccess access,
-                     AddressLimits::Admission admission)
-    : socket_(std::move(socket)),
+WsSession::WsSession(asio::ip::tcp::socket socket, std::unique_ptr<TlsConnection> tls,
+                     std::shared_ptr<ServerState> state, const WsTarget& target, std::string user,
+                     SessionAccess access, AddressLimits::Admission admission)
+    : socket_(std::move(socket)), tls_(std::move(tls)),
       state_(std::move(state)), target_{target.group, target.echo, target.since,
                                         target.epoch
                                             ? std::make_unique<const std::string>(*target.epoch)
@@ -184,18 +184,55 @@ asio::awaitable<void> WsSession::run(Request request) {
   read();
 }
 
+std::size_t WsSession::read_some(std::span<unsigned char> into, error_code& ec) {
+  if (tls_) return tls_->read_some(into, ec);
+  return socket_.read_some(asio::buffer(into.data(), into.size()), ec);
+}
+
+std::size_t WsSession::write_some(const Buffers& buffers, error_code& ec) {
+  if (tls_) return tls_->write_some(buffers, ec);
+  return socket_.write_some(buffers, ec);
+}
+
+asio::awaitable<error_code> WsSession::write_rest(const Buffers& buffers) {
+  if (!tls_) {
+    auto [ec, written] = co_await asio::async_write(socket_, buffers, use_tuple);
+    co_return ec;
+  }
+  // TLS: OpenSSL writes the socket itself; each wait is for what it asked for.
+  Buffers rest = buffers;
+  for (std::size_t left = asio::buffer_size(rest); left > 0;) {
+    error_code ec;
+    const std::size_t written = tls_->write_some(rest, ec);
+    if (ec == asio::error::would_block) {
+      std::tie(ec) = co_await socket_.async_wait(tls_->write_wait(), use_tuple);
+      if (ec) co_return ec;
+      continue;
+    }
+    if (ec) co_return ec;
+    rest.consume(written);
+    left -= written;
+  }
+  co_return error_code();
+}
+
 void WsSession::read() {
+  // Records OpenSSL read ahead are there without the socket being readable.
+  if (tls_ && tls_->has_buffered_input()) {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+    return;
+  }
   // An idle connection waits here, holding no buffer: the bytes are read once they are
   // there, into the thread's. (Asio re-arms a wait with EPOLL_CTL_MOD, which reports bytes
   // that came before it, so none are missed on any executor.)
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+  socket_.async_wait(tls_ ? tls_->read_wait() : asio::ip::tcp::socket::wait_read,
                      [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
 void WsSession::on_readable(error_code ec) {
   const std::span<unsigned char> buffer = thread_read_buffer();
   std::size_t bytes = 0;
-  if (!ec) bytes = socket_.read_some(asio::buffer(buffer), ec); // the socket is non-blocking
+  if (!ec) bytes = read_some(buffer, ec); // the socket is non-blocking
   if (ec == asio::error::would_block || ec == asio::error::try_again) { // nothing after all
     read();
     return;
@@ -253,7 +290,14 @@ bool WsSession::handle_input(std::span<unsigned char> input,
     case FrameEvent::Kind::pong:
       break;
     case FrameEvent::Kind::close:
-      if (close_sent_) return false; // the closing handshake we began is complete
+      if (close_sent_) { // the closing handshake we began is complete
+        if (!tls_) return false;
+        // TLS ends too: the peer answers our close_notify with its own. Closed before that
+        // arrives, the socket would reset the connection, and the peer could lose what it
+        // had not read yet. The read goes on until the peer goes (the watchdog bounds it).
+        end_sending();
+        return true;
+      }
       // The reply echoes the peer's code (RFC 6455 §5.5.1); what follows is discarded.
       HUDDLE_LOG(debug, "ws.peer_closed",
                  {{"group", target_.group},
@@ -409,9 +453,9 @@ bool WsSession::write_at_once(Handover& handover) {
   const std::size_t frames = batch.size();
   const std::size_t wire_bytes = asio::buffer_size(scratch.buffers);
   error_code ec;
-  beast::buffers_suffix<std::span<const asio::const_buffer>> rest(scratch.buffers);
+  Buffers rest(scratch.buffers);
   for (std::size_t left = wire_bytes; left > 0 && !ec;) {
-    const std::size_t written = socket_.write_some(rest, ec);
+    const std::size_t written = write_some(rest, ec);
     rest.consume(written);
     left -= written;
   }
@@ -531,10 +575,7 @@ asio::awaitable<bool> WsSession::write_close() {
               {"written", written}});
   // Replying to the peer's close or violation, nothing more is said: the peer closes its
   // side on our close frame, and the read goes on until it does (the watchdog bounds that).
-  if (written && how == Closing::replied) {
-    error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  }
+  if (written && how == Closing::replied) end_sending();
   co_return written;
 }
 
@@ -585,17 +626,15 @@ asio::awaitable<bool> WsSession::write_buffers(std::span<const asio::const_buffe
   // Only what the socket refuses waits in an async_write. Fanout A/B against Beast's
   // composed write: 649k -> 779k deliveries per server-CPU-second.
   error_code ec;
-  beast::buffers_suffix<std::span<const asio::const_buffer>> rest(buffers);
+  Buffers rest(buffers);
   for (std::size_t left = asio::buffer_size(buffers); left > 0;) {
-    const std::size_t written = socket_.write_some(rest, ec);
+    const std::size_t written = write_some(rest, ec);
     if (ec) break;
     rest.consume(written);
     left -= written;
   }
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    auto [write_error, written] = co_await asio::async_write(socket_, rest, use_tuple);
-    ec = write_error;
-  }
+  if (ec == asio::error::would_block || ec == asio::error::try_again)
+    ec = co_await write_rest(rest);
   if (!ec) state_->metrics().bytes_written.add(asio::buffer_size(buffers));
   co_return !ec;
 }
@@ -700,7 +739,7 @@ void WsSession::on_watchdog() {
                {{"group", target_.group}, {"user", user_}});
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored); // the read and the writer fail and end
+    close_socket(); // the read and the writer fail and end
     return;
   } else if (now >= std::max(last_heard_, last_ping_) + config.ping_interval) {
     last_ping_ = now;
@@ -768,6 +807,19 @@ void WsSession::finish() {
   queue_.close();
   watchdog_at_ = k_no_deadline;
   if (hold_timer_) hold_timer_->cancel();
+  close_socket();
+}
+
+void WsSession::end_sending() noexcept {
+  if (tls_) tls_->shutdown();
+  error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+void WsSession::close_socket() noexcept {
+  // Unbound first: the descriptor's number may go to another connection as soon as it is
+  // closed, and a TLS call after that must fail, not write to that connection.
+  if (tls_) tls_->detach();
   error_code ignored;
   socket_.close(ignored);
 }

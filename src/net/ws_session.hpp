@@ -42,6 +42,7 @@
 #include "net/frame_reader.hpp"
 #include "net/http_response.hpp"
 #include "net/target.hpp"
+#include "net/tls_connection.hpp"
 #include "net/write_coalescing.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -50,6 +51,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 
 #include <array>
 #include <atomic>
@@ -99,9 +101,10 @@ public:
   // Sessions share ownership of the state: they may outlive Server::run() by a few handlers.
   // The session holds the connection slot the caller reserved (ServerState), released when
   // it is destroyed, and the client address's admission.
-  WsSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
-            const WsTarget& target, std::string user, SessionAccess access,
-            AddressLimits::Admission admission);
+  // `tls`: the connection's TLS, none for plain ws.
+  WsSession(boost::asio::ip::tcp::socket socket, std::unique_ptr<TlsConnection> tls,
+            std::shared_ptr<ServerState> state, const WsTarget& target, std::string user,
+            SessionAccess access, AddressLimits::Admission admission);
   ~WsSession() override;
 
   // Accepts `request` (which net/ws_handshake.hpp's refuse_handshake() passed) and joins the
@@ -146,6 +149,14 @@ private:
 
   void close(std::uint16_t code, std::string_view reason,
              Closing how = Closing::handshake) noexcept;
+
+  // What is left of a gather write.
+  using Buffers = boost::beast::buffers_suffix<std::span<const boost::asio::const_buffer>>;
+  // The connection's bytes, through TLS when it has it; non-blocking (would_block).
+  std::size_t read_some(std::span<unsigned char> into, boost::system::error_code& ec);
+  std::size_t write_some(const Buffers& buffers, boost::system::error_code& ec);
+  // Writes what write_some() left, waiting for the socket; the error, if any.
+  boost::asio::awaitable<boost::system::error_code> write_rest(const Buffers& rest);
 
   // The wait of an idle connection for bytes to read, and what its completion does: reads
   // what the socket holds into the thread's buffer and acts on it.
@@ -217,8 +228,12 @@ private:
   // On the session's executor: closes the socket and stops the watchdog; what is pending
   // fails and ends.
   void finish();
+  // Says no more (TLS: close_notify, then FIN); the read goes on.
+  void end_sending() noexcept;
+  void close_socket() noexcept;
 
   boost::asio::ip::tcp::socket socket_;
+  const std::unique_ptr<TlsConnection> tls_;
   const std::shared_ptr<ServerState> state_;
   const SessionTarget target_;
   const std::string user_;

@@ -107,9 +107,11 @@ std::vector<WireFrame> answer_to(std::uint16_t port, const std::string& frame,
 
 using namespace deflate_test;
 
-TEST_CASE("--deflate: clients with and without the extension share a group, all get it all") {
-  TestServer server(with_deflate());
-  WsClient alice, bob, carol;
+TEST_CASE_TEMPLATE(
+    "--deflate: clients with and without the extension share a group, all get it all", Client,
+    WsClient, WssClient) {
+  TestServer server(served_for<Client>(with_deflate()));
+  Client alice, bob, carol;
   alice.offer_deflate();
   bob.offer_deflate();
   alice.join(server.port(), 7, "alice");
@@ -123,10 +125,10 @@ TEST_CASE("--deflate: clients with and without the extension share a group, all 
   // Long (compressed) and short (sent as they are) messages, from every kind of sender;
   // Beast compresses what alice and bob send.
   for (int n = 0; n < 6; ++n) {
-    WsClient& sender = n % 3 == 0 ? alice : n % 3 == 1 ? bob : carol;
+    Client& sender = n % 3 == 0 ? alice : n % 3 == 1 ? bob : carol;
     const std::string text = n % 2 == 0 ? long_text(n) : "short " + std::to_string(n);
     sender.send_message(text, "r" + std::to_string(n));
-    for (WsClient* client : {&alice, &bob, &carol}) {
+    for (Client* client : {&alice, &bob, &carol}) {
       if (client == &sender) {
         CHECK(str(client->next_of("ack"), "ref") == "r" + std::to_string(n));
         continue;

@@ -43,7 +43,8 @@ std::vector<std::int64_t> id_range(std::int64_t first, std::int64_t last) {
 }
 
 // Sends `count` messages "<prefix><n>" and reads their acks.
-void send_acked(WsClient& client, int count, const std::string& prefix = "m") {
+template <typename Client>
+void send_acked(Client& client, int count, const std::string& prefix = "m") {
   for (int i = 1; i <= count; ++i)
     client.send_message(prefix + std::to_string(i));
   for (int i = 1; i <= count; ++i)
@@ -138,15 +139,16 @@ TEST_CASE("the members API lists the users online, once per user") {
   CHECK(TestServer::eventually([&] { return members() == std::vector<std::string>{"bob"}; }));
 }
 
-TEST_CASE("reconnecting with since replays what was missed, then goes live: no gap, no "
-          "duplicate, while others keep sending") {
+TEST_CASE_TEMPLATE("reconnecting with since replays what was missed, then goes live: no gap, no "
+                   "duplicate, while others keep sending",
+                   Client, WsClient, WssClient) {
   TempDir dir;
-  TestServer server(file_config(dir));
-  WsClient carol;
+  TestServer server(served_for<Client>(file_config(dir)));
+  Client carol;
   carol.join(server.port(), 1, "carol");
   std::int64_t last_seen = 0;
   {
-    WsClient bob;
+    Client bob;
     bob.join(server.port(), 1, "bob");
     carol.expect("join");
     carol.send_message("before");
@@ -158,7 +160,7 @@ TEST_CASE("reconnecting with since replays what was missed, then goes live: no g
 
   // Carol sends 500 more while bob reconnects and replays.
   std::thread sender([&] { send_acked(carol, 500, "live "); });
-  WsClient bob;
+  Client bob;
   const json::object welcome =
       bob.join(server.port(), 1, "bob", "&since=" + std::to_string(last_seen));
   CHECK(num(welcome, "last_id") > last_seen);

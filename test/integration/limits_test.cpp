@@ -21,11 +21,12 @@ std::size_t first_gap(const std::vector<std::int64_t>& ids) {
 
 } // namespace
 
-TEST_CASE("a frame over max_message_bytes closes the connection with 1009") {
+TEST_CASE_TEMPLATE("a frame over max_message_bytes closes the connection with 1009", Client,
+                   WsClient, WssClient) {
   huddle::ServerConfig config;
   config.max_message_bytes = 1024;
-  TestServer server(config);
-  WsClient big, peer;
+  TestServer server(served_for<Client>(config));
+  Client big, peer;
   big.join(server.port(), 1, "big");
   peer.join(server.port(), 1, "peer");
   big.expect("join");
@@ -45,7 +46,7 @@ TEST_CASE("a frame over max_message_bytes closes the connection with 1009") {
 
   // The others never see it and carry on.
   CHECK(str(peer.expect("leave"), "user") == "big");
-  WsClient later;
+  Client later;
   later.join(server.port(), 1, "later");
   CHECK(str(peer.expect("join"), "user") == "later");
   later.send_message("fine");
@@ -54,9 +55,10 @@ TEST_CASE("a frame over max_message_bytes closes the connection with 1009") {
   CHECK(num(message, "id") == 2);
 }
 
-TEST_CASE("a text frame that is not valid UTF-8 closes the connection with 1007") {
-  TestServer server;
-  WsClient bad, peer;
+TEST_CASE_TEMPLATE("a text frame that is not valid UTF-8 closes the connection with 1007", Client,
+                   WsClient, WssClient) {
+  TestServer server(served_for<Client>());
+  Client bad, peer;
   bad.join(server.port(), 2, "bad");
   peer.join(server.port(), 2, "peer");
   bad.expect("join");
@@ -64,7 +66,7 @@ TEST_CASE("a text frame that is not valid UTF-8 closes the connection with 1007"
   for (const std::string& invalid : {std::string("abc\xff"), std::string("\xc3\x28"),
                                      std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
     CAPTURE(invalid.size());
-    WsClient client;
+    Client client;
     client.join(server.port(), 3, "utf");
     (void)client.try_send(invalid);
     const Ending ending = client.read_until_end();
@@ -81,15 +83,17 @@ TEST_CASE("a text frame that is not valid UTF-8 closes the connection with 1007"
   CHECK(TestServer::eventually([&] { return server.member_count(2) == 1; }));
 }
 
-TEST_CASE("a reader that stops reading is closed with 1008 while a fast reader gets everything") {
+TEST_CASE_TEMPLATE(
+    "a reader that stops reading is closed with 1008 while a fast reader gets everything", Client,
+    WsClient, WssClient) {
   huddle::ServerConfig config;
   config.send_queue_bytes = 64 * 1024;
   config.shutdown_timeout = std::chrono::seconds(20); // time for the slow one to read its close
   config.message_rate = 0; // a flood, on purpose (the rate limit is tested in abuse_test.cpp)
-  TestServer server(config);
+  TestServer server(served_for<Client>(config));
   constexpr huddle::GroupId group = 21;
 
-  WsClient slow, fast, sender;
+  Client slow, fast, sender;
   // A small receive window, so the bytes in flight in TCP buffers stay small.
   REQUIRE(!slow.connect(server.port(), "/ws/21?name=slow", 4096));
   // `slow` never reads its welcome: wait for its registration, which may run on another

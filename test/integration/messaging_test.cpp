@@ -23,9 +23,10 @@
 
 using namespace huddle::test;
 
-TEST_CASE("welcome comes first, with last_id and the other users online") {
-  TestServer server;
-  WsClient alice;
+TEST_CASE_TEMPLATE("welcome comes first, with last_id and the other users online", Client, WsClient,
+                   WssClient) {
+  TestServer server(served_for<Client>());
+  Client alice;
   const json::object first = alice.join(server.port(), 7, "alice");
   CHECK(num(first, "last_id") == 0);
   CHECK(strings(first, "members").empty());
@@ -35,7 +36,7 @@ TEST_CASE("welcome comes first, with last_id and the other users online") {
     CHECK(num(alice.expect("ack"), "id") == i);
   }
 
-  WsClient bob;
+  Client bob;
   const json::object welcome = bob.join(server.port(), 7, "bob");
   CHECK(num(welcome, "last_id") == 3);
   CHECK(strings(welcome, "members") == std::vector<std::string>{"alice"});
@@ -100,9 +101,10 @@ TEST_CASE("groups are isolated from each other") {
   CHECK(server.member_count(2) == 2);
 }
 
-TEST_CASE("the sender is excluded from its broadcast unless echo=1") {
-  TestServer server;
-  WsClient quiet, echoing, listener;
+TEST_CASE_TEMPLATE("the sender is excluded from its broadcast unless echo=1", Client, WsClient,
+                   WssClient) {
+  TestServer server(served_for<Client>());
+  Client quiet, echoing, listener;
   quiet.join(server.port(), 4, "quiet");
   echoing.join(server.port(), 4, "echoing", "&echo=1");
   listener.join(server.port(), 4, "listener");
@@ -137,9 +139,9 @@ TEST_CASE("the sender is excluded from its broadcast unless echo=1") {
   }
 }
 
-TEST_CASE("acks carry the client's ref and the assigned id") {
-  TestServer server;
-  WsClient alice, bob;
+TEST_CASE_TEMPLATE("acks carry the client's ref and the assigned id", Client, WsClient, WssClient) {
+  TestServer server(served_for<Client>());
+  Client alice, bob;
   alice.join(server.port(), 11, "alice");
   bob.join(server.port(), 11, "bob");
   alice.expect("join");
@@ -241,24 +243,26 @@ TEST_CASE("bad frames get an error frame and the socket stays open") {
   CHECK(num(message, "id") == 1);
 }
 
-TEST_CASE("presence: a user with two sockets joins once and leaves after the last one closes") {
-  TestServer server;
-  WsClient bob;
+TEST_CASE_TEMPLATE(
+    "presence: a user with two sockets joins once and leaves after the last one closes", Client,
+    WsClient, WssClient) {
+  TestServer server(served_for<Client>());
+  Client bob;
   bob.join(server.port(), 8, "bob");
 
-  WsClient alice1;
+  Client alice1;
   const json::object welcome1 = alice1.join(server.port(), 8, "alice");
   CHECK(strings(welcome1, "members") == std::vector<std::string>{"bob"});
   CHECK(str(bob.expect("join"), "user") == "alice");
 
-  WsClient alice2;
+  Client alice2;
   const json::object welcome2 = alice2.join(server.port(), 8, "alice");
   const auto members2 = strings(welcome2, "members");
   CHECK(std::find(members2.begin(), members2.end(), "bob") != members2.end());
   CHECK(server.member_count(8) == 3);
 
   // No second join for alice: bob's next frame is carol's join.
-  WsClient carol;
+  Client carol;
   carol.join(server.port(), 8, "carol");
   CHECK(str(bob.expect("join"), "user") == "carol");
   CHECK(str(alice1.expect("join"), "user") == "carol");

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "temp_dir.hpp"
+#include "test_certificates.hpp"
 
 #include <huddle/server.hpp>
 #include <huddle/server_config.hpp>
@@ -37,6 +38,20 @@
 #include <vector>
 
 namespace huddle::test {
+
+// `config` served with the test certificates: HTTPS and wss only.
+inline ServerConfig with_tls(ServerConfig config) {
+  config.tls_certificate_file = TestCertificates::get().file("server.pem");
+  config.tls_key_file = TestCertificates::get().file("server.key");
+  return config;
+}
+
+// The config for a test run over ws and wss alike (TEST_CASE_TEMPLATE over WsClient and
+// WssClient): with TLS when `Client` speaks it.
+template <typename Client> ServerConfig served_for(ServerConfig config = {}) {
+  if constexpr (Client::k_tls) return with_tls(std::move(config));
+  return config;
+}
 
 class TestServer {
 public:

@@ -1,4 +1,5 @@
-// Test clients for the integration tests: a WebSocket client (Beast) and plain HTTP requests.
+// Test clients for the integration tests: a WebSocket client (Beast) and plain HTTP requests,
+// each also over TLS (WssClient, http_call with a TLS context: client_tls()).
 //
 // Each client owns its own io_context and runs it only while one of its operations is
 // pending, so a test reads like synchronous code. Every operation has a deadline (the
@@ -13,9 +14,12 @@
 // different threads (each has its own io_context).
 #pragma once
 
+#include "test_certificates.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -23,6 +27,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json.hpp>
 
@@ -33,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace huddle::test {
@@ -114,12 +121,41 @@ struct Ending {
   std::vector<json::object> frames; // what arrived before the end
 };
 
-class WsClient {
+// A TLS client context that trusts the test CA (TestCertificates' ca.pem) and verifies the
+// server's name, as a browser would.
+inline asio::ssl::context client_tls(const std::string& ca_file) {
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.load_verify_file(ca_file);
+  tls.set_verify_mode(asio::ssl::verify_peer);
+  return tls;
+}
+
+// The test CA's client context (TestCertificates' ca.pem), which every WssClient uses.
+inline asio::ssl::context& test_client_tls() {
+  static asio::ssl::context tls = client_tls(TestCertificates::get().file("ca.pem"));
+  return tls;
+}
+
+// The TLS handshake of a client stream, verifying the server as "127.0.0.1".
+inline error_code tls_handshake(asio::io_context& io,
+                                beast::ssl_stream<beast::tcp_stream>& stream) {
+  stream.set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
+  return run_with_deadline(io, beast::get_lowest_layer(stream), k_io_timeout, [&](auto handler) {
+    stream.async_handshake(asio::ssl::stream_base::client, std::move(handler));
+  });
+}
+
+// NextLayer: beast::tcp_stream (WsClient, ws://) or beast::ssl_stream of it (WssClient, wss://).
+template <typename NextLayer> class BasicWsClient {
 public:
-  WsClient() = default;
-  WsClient(const WsClient&) = delete;
-  WsClient& operator=(const WsClient&) = delete;
-  ~WsClient() { abort(); }
+  static constexpr bool k_tls = !std::is_same_v<NextLayer, beast::tcp_stream>;
+
+  BasicWsClient() requires(!k_tls) : ws_(io_) {}
+  explicit BasicWsClient(asio::ssl::context& tls = test_client_tls()) requires k_tls
+      : ws_(io_, tls) {}
+  BasicWsClient(const BasicWsClient&) = delete;
+  BasicWsClient& operator=(const BasicWsClient&) = delete;
+  ~BasicWsClient() { abort(); }
 
   // TCP connect plus upgrade to `target` (e.g. "/ws/7?name=alice"). `receive_buffer`
   // (bytes, 0: the default) shrinks the socket's receive window, so a client that does
@@ -144,6 +180,10 @@ public:
       stream.async_connect(local_endpoint(port), std::move(handler));
     });
     if (ec) return ec;
+    if constexpr (k_tls) {
+      ec = tls_handshake(io_, ws_.next_layer());
+      if (ec) return ec;
+    }
     const std::string host = "127.0.0.1:" + std::to_string(port);
     return run_with_deadline(io_, stream, k_io_timeout, [&](auto handler) {
       ws_.async_handshake(response_, host, target, std::move(handler));
@@ -279,12 +319,21 @@ public:
 
 private:
   asio::io_context io_;
-  websocket::stream<beast::tcp_stream> ws_{io_};
+  websocket::stream<NextLayer> ws_;
   beast::flat_buffer buffer_;
   websocket::response_type response_;
   std::vector<std::pair<http::field, std::string>> headers_;
   std::vector<std::pair<std::string, std::string>> named_headers_;
 };
+
+using WsClient = BasicWsClient<beast::tcp_stream>;
+using WssClient = BasicWsClient<beast::ssl_stream<beast::tcp_stream>>;
+
+// An HTTP request as a test over `Client`'s transport makes it: HTTPS next to WssClient.
+template <typename Client> asio::ssl::context* tls_for() {
+  if constexpr (Client::k_tls) return &test_client_tls();
+  return nullptr;
+}
 
 // The answer to one HTTP request, with its body parsed when it is JSON.
 struct HttpAnswer {
@@ -304,15 +353,37 @@ struct HttpCall {
   bool upgrade = false; // the headers of a WebSocket upgrade (RFC 6455 §4.1)
 };
 
-// A one-shot HTTP/1.1 request on a fresh connection.
-inline HttpAnswer http_call(std::uint16_t port, const std::string& target, const HttpCall& call) {
+// One request and its answer on a connected stream (tcp_stream, or ssl_stream after the
+// handshake).
+template <typename Stream>
+HttpAnswer http_exchange(asio::io_context& io, Stream& stream, std::uint16_t port,
+                         const std::string& target, const HttpCall& call);
+
+// A one-shot HTTP/1.1 request on a fresh connection; with `tls`, HTTPS.
+inline HttpAnswer http_call(std::uint16_t port, const std::string& target, const HttpCall& call,
+                            asio::ssl::context* tls = nullptr) {
   asio::io_context io;
-  beast::tcp_stream stream(io);
+  const auto connect = [&](beast::tcp_stream& stream) {
+    return run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
+      stream.async_connect(local_endpoint(port), std::move(handler));
+    });
+  };
   HttpAnswer answer;
-  answer.ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
-    stream.async_connect(local_endpoint(port), std::move(handler));
-  });
-  if (answer.ec) return answer;
+  if (!tls) {
+    beast::tcp_stream stream(io);
+    answer.ec = connect(stream);
+    return answer.ec ? answer : http_exchange(io, stream, port, target, call);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(io, *tls);
+  answer.ec = connect(beast::get_lowest_layer(stream));
+  if (!answer.ec) answer.ec = tls_handshake(io, stream);
+  return answer.ec ? answer : http_exchange(io, stream, port, target, call);
+}
+
+template <typename Stream>
+HttpAnswer http_exchange(asio::io_context& io, Stream& stream, std::uint16_t port,
+                         const std::string& target, const HttpCall& call) {
+  HttpAnswer answer;
   http::request<http::string_body> request{call.method, target, 11};
   request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   request.keep_alive(false);
@@ -328,12 +399,13 @@ inline HttpAnswer http_call(std::uint16_t port, const std::string& target, const
     request.set(name, value);
   request.body() = call.body;
   if (!call.body.empty() || call.method == http::verb::post) request.prepare_payload();
-  answer.ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  answer.ec = run_with_deadline(io, lowest, k_io_timeout, [&](auto handler) {
     http::async_write(stream, request, std::move(handler));
   });
   if (answer.ec) return answer;
   beast::flat_buffer buffer;
-  answer.ec = run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
+  answer.ec = run_with_deadline(io, lowest, k_io_timeout, [&](auto handler) {
     http::async_read(stream, buffer, answer.response, std::move(handler));
   });
   if (!answer.ec) answer.body = parse_object(answer.response.body());
@@ -424,3 +496,7 @@ private:
 };
 
 } // namespace huddle::test
+
+// The names of test cases run over both transports (TEST_CASE_TEMPLATE).
+TYPE_TO_STRING_AS("ws", huddle::test::WsClient);
+TYPE_TO_STRING_AS("wss", huddle::test::WssClient);

@@ -35,12 +35,18 @@ TEST_CASE("cookie_value finds exact names only") {
 }
 
 TEST_CASE("login and logout cookies are HttpOnly and SameSite=Strict") {
-  const std::string login = login_cookie("tok", std::chrono::seconds(60));
+  const std::string login = login_cookie("tok", std::chrono::seconds(60), false);
   CHECK(login.starts_with("huddle_token=tok;"));
   CHECK(login.find("HttpOnly") != std::string::npos);
   CHECK(login.find("SameSite=Strict") != std::string::npos);
   CHECK(login.find("Max-Age=60") != std::string::npos);
-  CHECK(logout_cookie().find("Max-Age=0") != std::string::npos);
+  CHECK(login.find("Secure") == std::string::npos); // would never come back over http://
+  CHECK(logout_cookie(false).find("Max-Age=0") != std::string::npos);
+}
+
+TEST_CASE("over TLS the login and logout cookies are Secure") {
+  CHECK(login_cookie("tok", std::chrono::seconds(60), true).ends_with("; Secure"));
+  CHECK(logout_cookie(true).ends_with("; Secure"));
 }
 
 TEST_CASE("is_same_origin compares the Origin's host:port with Host") {
