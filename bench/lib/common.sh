@@ -214,7 +214,12 @@ run_load() {
   shift 3
   local parts0 parts1 rss0 rss_end sampler_pid rss_file="$out.rss" port urls=()
   local perf_pid="" perf_file="$out.perf"
-  for port in "${SERVER_PORTS[@]}"; do urls+=(--url "ws://127.0.0.1:$port/ws/{group}"); done
+  local scheme=ws
+  if [[ "$name" == *-tls ]]; then # TLS_DIR: scripts/bench's certificates for the run
+    scheme=wss
+    urls+=(--ca-file "$TLS_DIR/ca.pem")
+  fi
+  for port in "${SERVER_PORTS[@]}"; do urls+=(--url "$scheme://127.0.0.1:$port/ws/{group}"); done
   sleep 0.5  # let the server finish starting before taking its baseline
   parts0=$(server_cpu_parts)
   rss0=$(server_rss_kb)
