@@ -13,7 +13,10 @@
 // and gets the access error when she opens it; a member whose access is revoked while
 // connected is told so; logout returns to the login form; with --auth none the page skips
 // the login and a guest can chat. The server runs with --deflate: Chromium negotiates
-// permessage-deflate, and a long message (compressed both ways) arrives whole.
+// permessage-deflate, and a long message (compressed both ways) arrives whole. Then the main
+// path once more over https (certificates from test/tls/make-test-certs, Chromium ignoring
+// the test CA's errors): alice and bob log in, open a group over wss and chat, and the login
+// cookie is Secure there (and not over http, where it would never come back).
 // Screenshots in test/browser/out/: chat.png (alice's chat), login-error.png,
 // reconnecting.png, access-error.png.
 // Every wait is bounded, and a watchdog ends the run, so it cannot hang; the server and
@@ -31,8 +34,10 @@ const RECONNECT_WAIT_MS = 20_000; // a reconnect, whose backoff has random jitte
 const WATCHDOG_MS = 160_000; // the whole run; meson's own timeout is 180 s
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORDS = { alice: 'alice-secret-1', bob: 'bob-secret-22', carol: 'carol-secret-333' };
+const LOGIN_COOKIE = 'huddle_token';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const makeTestCerts = join(here, '..', 'tls', 'make-test-certs');
 const outDir = join(here, 'out');
 
 if (process.argv.length < 3) {
@@ -118,8 +123,11 @@ async function stopServer(server) {
 
 const byId = (testid) => `[data-testid="${testid}"]`;
 
-async function newUserPage(browser, base, problems, name) {
-  const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
+async function newUserPage(browser, base, problems, name, contextOptions = {}) {
+  const context = await browser.newContext({
+    viewport: { width: 900, height: 640 },
+    ...contextOptions,
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.setDefaultNavigationTimeout(WAIT_MS);
@@ -182,6 +190,10 @@ async function messageIds(page) {
 
 function unique(list) {
   return new Set(list).size === list.length;
+}
+
+async function loginCookie(page) {
+  return (await page.context().cookies()).find((cookie) => cookie.name === LOGIN_COOKIE);
 }
 
 // ---- The test ----------------------------------------------------------------------------
@@ -253,6 +265,11 @@ async function run(state) {
     'alice sees group 1 "General" in her list',
   );
   check((await alice.textContent(byId('whoami'))) === 'alice', 'the header names alice');
+  const plainCookie = await loginCookie(alice);
+  check(
+    plainCookie !== undefined && plainCookie.httpOnly && !plainCookie.secure,
+    'over http the login cookie is HttpOnly and not Secure',
+  );
   await openGroup(alice, 1);
   check(alice.url().endsWith('#/groups/1'), 'the chat view has the route #/groups/1');
 
@@ -432,7 +449,59 @@ async function run(state) {
   const guestFrom = await guest.$$eval(byId('message-from'), (e) => e.at(-1)?.textContent);
   check(/^guest-/.test(guestFrom), `with --auth none a guest chats as ${guestFrom}`);
 
+  await stopServer(state.server);
+  await overHttps(state, db, problems);
+
   check(problems.length === 0, `no dialog and no page error (${problems.join('; ') || 'none'})`);
+}
+
+// The main path once more, over https and wss: `huddle serve --tls-cert --tls-key` with the
+// test certificates, each context ignoring the certificate errors of the test CA.
+async function overHttps(state, db, problems) {
+  const certs = join(state.dir, 'certs');
+  const made = spawnSync(makeTestCerts, [certs], { encoding: 'utf8', timeout: 30_000 });
+  if (made.status !== 0) throw new Error(`make-test-certs failed: ${made.stderr}`);
+  cli(['group', 'add', '2', '--title', 'Over TLS', '--db', db]);
+  cli(['group', 'grant', '2', 'alice', '--db', db]);
+  cli(['group', 'grant', '2', 'bob', '--db', db]);
+  state.server = await startServer(db, 0, [
+    '--deflate',
+    '--tls-cert',
+    join(certs, 'server.pem'),
+    '--tls-key',
+    join(certs, 'server.key'),
+  ]);
+  const base = `https://127.0.0.1:${state.server.port}`;
+  const sockets = [];
+  const pages = {};
+  for (const user of ['alice', 'bob']) {
+    const page = await newUserPage(state.browser, base, problems, `${user} (https)`, {
+      ignoreHTTPSErrors: true,
+    });
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    await logIn(page, user, PASSWORDS[user]);
+    await openGroup(page, 2);
+    pages[user] = page;
+  }
+  const { alice, bob } = pages;
+  check(alice.url().startsWith('https://'), `the page is served over https (${alice.url()})`);
+  await waitMember(alice, 'bob');
+  await waitMember(bob, 'alice');
+  await send(alice, 'hello over TLS');
+  await waitText(bob, 'hello over TLS');
+  await send(bob, 'encrypted reply');
+  await waitText(alice, 'encrypted reply');
+  check(true, 'over https alice and bob log in, open group 2 and chat');
+  check(
+    sockets.length >= 2 && sockets.every((url) => url.startsWith('wss://127.0.0.1:')),
+    `the page's WebSockets are wss (${sockets.join(', ')})`,
+  );
+  const cookie = await loginCookie(alice);
+  check(
+    cookie !== undefined && cookie.secure && cookie.httpOnly,
+    `over https the login cookie is Secure and HttpOnly (secure ${cookie?.secure}, ` +
+      `httpOnly ${cookie?.httpOnly})`,
+  );
 }
 
 const state = { server: null, browser: null, dir: null };

@@ -50,10 +50,13 @@ def refused_upgrade(port, target, headers=()):
 
 
 class Ws:
-    """Text frames, masked as RFC 6455 §5.3 requires."""
+    """Text frames, masked as RFC 6455 §5.3 requires; over TLS (wss) when given an
+    ssl.SSLContext."""
 
-    def __init__(self, port, target, headers=()):
+    def __init__(self, port, target, headers=(), tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.sendall(upgrade_request(port, target, headers))
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
