@@ -60,22 +60,24 @@ int serve_command(const std::vector<std::string>& args) {
     server->stop();
   });
   // SIGHUP: the TLS certificate and key are read again (renewed certificates) for new
-  // connections; a file that cannot be loaded is logged and the old ones stay.
-  std::optional<asio::signal_set> reload_signal;
-  std::function<void(const boost::system::error_code&, int)> on_reload;
-  if (!options.server.tls_certificate_file.empty()) {
-    reload_signal.emplace(io, SIGHUP);
-    on_reload = [&](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      try {
-        server->reload_tls();
-      } catch (const std::exception& e) {
-        HUDDLE_LOG(error, "tls.reload_failed", {{"error", e.what()}});
-      }
-      reload_signal->async_wait(on_reload);
-    };
-    reload_signal->async_wait(on_reload);
-  }
+  // connections; a file that cannot be loaded is logged and the old ones stay. Without TLS
+  // it is logged and ignored: a reload sent by a service manager must not stop the server.
+  std::optional<asio::signal_set> reload_signal; // goes with `signals`, below
+  reload_signal.emplace(io, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_reload =
+      [&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        HUDDLE_LOG(info, "server.signal", {{"signal", signal}});
+        if (!options.server.tls_certificate_file.empty()) {
+          try {
+            server->reload_tls();
+          } catch (const std::exception& e) {
+            HUDDLE_LOG(error, "tls.reload_failed", {{"error", e.what()}});
+          }
+        }
+        reload_signal->async_wait(on_reload);
+      };
+  reload_signal->async_wait(on_reload);
   // Scripts and tests read the bound port from this line (with --port 0 it is chosen here),
   // and may signal right after it: the handlers above are already installed.
   std::cout << "listening on " << options.server.address << ':' << server->port() << std::endl;
@@ -91,7 +93,7 @@ int serve_command(const std::vector<std::string>& args) {
       exit_code = k_exit_failure;
     }
     signals->cancel();
-    if (reload_signal) reload_signal->cancel();
+    reload_signal->cancel();
     keep_running.clear();
     for (auto& context : pool)
       context->stop();

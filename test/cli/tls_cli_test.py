@@ -8,6 +8,7 @@ certificates of test/tls/make-test-certs made in a temporary directory:
 - SIGHUP with a broken certificate file, or with a key that is not the certificate's:
   `tls.reload_failed` naming the file is logged and the previous certificate is still
   served; repaired files are taken at the next SIGHUP; SIGTERM still exits 0;
+- without TLS, SIGHUP is logged and ignored: the server goes on serving;
 - --tls-cert without --tls-key (and the reverse) is a usage error naming the missing flag;
   a missing certificate or key file ends `huddle serve` with exit 1 and a line naming it.
 
@@ -35,14 +36,14 @@ TIMEOUT = 15
 
 
 class Server:
-    """`huddle serve` over TLS on an ephemeral port; its stderr lines are kept as they come,
-    so a test can wait for a log event."""
+    """`huddle serve` over TLS (plain without `cert`) on an ephemeral port; its stderr lines
+    are kept as they come, so a test can wait for a log event."""
 
-    def __init__(self, cert, key):
+    def __init__(self, cert=None, key=None):
+        tls = ["--tls-cert", cert, "--tls-key", key] if cert else []
         self.proc = subprocess.Popen(
             [EXE, "serve", "--address", "127.0.0.1", "--port", "0", "--threads", "2",
-             "--auth", "none", "--db", "", "--log-level", "info",
-             "--tls-cert", cert, "--tls-key", key],
+             "--auth", "none", "--db", "", "--log-level", "info", *tls],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr = []
         self.changed = threading.Condition()
@@ -187,6 +188,22 @@ def test_reload(certs, work):
     return server
 
 
+def test_plain_sighup():
+    server = Server()
+    try:
+        line = server.signal_and_wait(signal.SIGHUP, {"server.signal"})
+        check(line is not None and "signal=1" in line, f"SIGHUP without TLS is logged: {line}")
+        time.sleep(0.2)
+        check(server.proc.poll() is None,
+              f"SIGHUP without TLS does not stop the server (exit {server.proc.poll()})")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = sock.recv(4096).decode(errors="replace")
+        check(answer.startswith("HTTP/1.1 200"), f"it still answers after SIGHUP: {answer[:40]!r}")
+    finally:
+        server.kill()
+
+
 def serve(*args):
     """`huddle serve ARGS` expected to fail at once: (exit code or None, stderr lines)."""
     try:
@@ -224,6 +241,7 @@ def main():
             sys.exit(f"FAIL: make-test-certs exited {made.returncode}: {made.stderr}")
         server = test_reload(certs, work)
         test_start_errors(certs)
+        test_plain_sighup()
     if checks.failures:
         print("huddle serve stderr:\n" + "\n".join(server.stderr))
     finish("TLS command-line")
