@@ -19,15 +19,13 @@ usage: wss_clients_test.py HUDDLE HUDDLE_LOAD|'' MAKE_TEST_CERTS
 """
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 from checks import check, finish
+from child import Child
 
 HUDDLE = os.path.abspath(sys.argv[1])
 LOAD = os.path.abspath(sys.argv[2]) if sys.argv[2] else None
@@ -38,60 +36,13 @@ TIMEOUT = 15
 LISTENERS = ["server", "expired", "wrong-name", "self-signed"]
 
 
-class Process:
-    """A child whose stdout lines are collected by a thread, so reads can time out."""
-
-    def __init__(self, args, stdin=subprocess.DEVNULL):
-        self.proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.lines = queue.Queue()
-        self.seen = []
-        self.stderr = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def expect(self, predicate, what):
-        """Waits for a stdout line matching `predicate`; returns it (None on timeout/EOF)."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                line = None
-            if line is None:
-                check(False, f"{what} (stdout so far: {self.seen}, stderr: {self.stderr})")
-                return None
-            self.seen.append(line)
-            if predicate(line):
-                check(True, what)
-                return line
-
-    def close_input_and_wait(self):
-        self.proc.stdin.close()
-        try:
-            return self.proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def start_servers(certs):
     """wss_server.py with a TLS listener per certificate and a plain one: (process, ports)."""
     args = [sys.executable, SERVER]
     for name in LISTENERS:
         args += ["--listen", f"{name}:{certs}/{name}.pem:{certs}/{name}.key"]
     args += ["--listen", "plain"]
-    server = Process(args)
+    server = Child(args, timeout=TIMEOUT)
     ports = {}
     for _ in range(len(LISTENERS) + 1):
         line = server.expect(lambda l: l.startswith("listening "), "the wss server listens")
@@ -116,37 +67,40 @@ def run(args, timeout=TIMEOUT):
 def test_chat(ports, certs):
     ca = f"{certs}/ca.pem"
     good = ports["server"]
-    bob = Process([HUDDLE, "chat", f"wss://localhost:{good}/ws/7", "--ca-file", ca,
-                   "--name", "bob"], stdin=subprocess.PIPE)
+    bob = Child([HUDDLE, "chat", f"wss://localhost:{good}/ws/7", "--ca-file", ca,
+                   "--name", "bob"], stdin=subprocess.PIPE, timeout=TIMEOUT)
     alice = None
     try:
         bob.expect(lambda l: l.startswith("* joined group 7 as bob"),
                    "chat: wss://localhost with --ca-file joins")
         # By IP address: the certificate's IP SAN is checked, and no SNI is sent.
-        alice = Process([HUDDLE, "chat", f"wss://127.0.0.1:{good}/ws/7", "--ca-file", ca,
-                         "--name", "alice"], stdin=subprocess.PIPE)
+        alice = Child([HUDDLE, "chat", f"wss://127.0.0.1:{good}/ws/7", "--ca-file", ca,
+                         "--name", "alice"], stdin=subprocess.PIPE, timeout=TIMEOUT)
         alice.expect(lambda l: l.startswith("* joined group 7 as alice"),
                      "chat: wss://127.0.0.1 with --ca-file joins")
         alice.proc.stdin.write("hello over tls\n")
         alice.proc.stdin.flush()
         bob.expect(lambda l: l.endswith(" alice: hello over tls"),
                    "chat: a message goes from one wss chat to the other")
-        code = alice.close_input_and_wait()
+        alice.proc.stdin.close()
+        code = alice.wait()
         check(code == 0, f"chat: exit 0 at end of input over wss (got {code}; {alice.stderr})")
         bob.expect(lambda l: l == "* alice left", "chat: the other sees the leave")
-        code = bob.close_input_and_wait()
+        bob.proc.stdin.close()
+        code = bob.wait()
         check(code == 0, f"chat: exit 0 at end of input over wss (got {code}; {bob.stderr})")
     finally:
         bob.kill()
         if alice is not None:
             alice.kill()
 
-    insecure = Process([HUDDLE, "chat", f"wss://localhost:{ports['self-signed']}/ws/8",
-                        "--insecure", "--name", "carol"], stdin=subprocess.PIPE)
+    insecure = Child([HUDDLE, "chat", f"wss://localhost:{ports['self-signed']}/ws/8",
+                        "--insecure", "--name", "carol"], stdin=subprocess.PIPE, timeout=TIMEOUT)
     try:
         insecure.expect(lambda l: l.startswith("* joined group 8 as carol"),
                         "chat: --insecure accepts a self-signed certificate")
-        code = insecure.close_input_and_wait()
+        insecure.proc.stdin.close()
+        code = insecure.wait()
         check(code == 0, f"chat: --insecure session ends with exit 0 (got {code})")
     finally:
         insecure.kill()
