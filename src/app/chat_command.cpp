@@ -1,12 +1,15 @@
 // `huddle chat ws://HOST:PORT/ws/ID [--name N] [--token T]`: a terminal client. Each line
 // typed is sent as a message; what arrives is printed as `[id] from: text`, with joins and
 // leaves as `* name joined`. End of input closes the connection normally (1000).
+// `wss://` connects over TLS, checked as core/client_tls.hpp says (--ca-file, --insecure).
 //
 // Standard input is read by a plain thread (it may be a terminal, a pipe or a file, which
 // Asio's descriptors cannot all wait on) that hands lines to the io_context via a channel.
 #include "app/commands.hpp"
 #include "app/usage_error.hpp"
+#include "core/client_tls.hpp"
 #include "core/use_tuple.hpp"
+#include "core/ws_url.hpp"
 #include "net/target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,13 +22,16 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json.hpp>
 
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 namespace huddle::app {
 
@@ -37,33 +43,20 @@ using boost::system::error_code;
 
 namespace {
 
-struct ChatUrl {
-  std::string host;
-  std::string port;
-  std::string target; // /ws/ID?...
-};
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
-ChatUrl parse_url(const std::string& url) {
-  constexpr std::string_view scheme = "ws://";
+core::WsUrl parse_url(const std::string& url) {
   const auto bad = [&](const std::string& why) {
-    return UsageError("bad URL \"" + url + "\": " + why + " (expected ws://HOST:PORT/ws/ID)");
+    return UsageError("bad URL \"" + url + "\": " + why +
+                      " (expected ws://HOST:PORT/ws/ID or wss://HOST:PORT/ws/ID)");
   };
-  if (!url.starts_with(scheme)) throw bad("only ws:// is supported");
-  const std::string rest = url.substr(scheme.size());
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos) throw bad("no path");
-  const std::string authority = rest.substr(0, slash);
-  ChatUrl parsed;
-  parsed.target = rest.substr(slash);
-  const auto colon = authority.rfind(':');
-  if (colon == std::string::npos || authority.back() == ']') {
-    parsed.host = authority, parsed.port = "80";
-  } else {
-    parsed.host = authority.substr(0, colon), parsed.port = authority.substr(colon + 1);
+  core::WsUrl parsed;
+  try {
+    parsed = core::parse_ws_url(url);
+  } catch (const std::invalid_argument& e) {
+    throw bad(e.what());
   }
-  if (parsed.host.size() > 2 && parsed.host.front() == '[')
-    parsed.host = parsed.host.substr(1, parsed.host.size() - 2);
-  if (parsed.host.empty()) throw bad("no host");
   if (!parsed.target.starts_with(net::k_ws_prefix)) throw bad("the path must start with /ws/");
   return parsed;
 }
@@ -105,7 +98,7 @@ void print_frame(std::string_view text) {
 
 using LineChannel = asio::experimental::concurrent_channel<void(error_code, std::string)>;
 
-asio::awaitable<void> send_lines(websocket::stream<beast::tcp_stream>& ws, LineChannel& lines) {
+template <class Ws> asio::awaitable<void> send_lines(Ws& ws, LineChannel& lines) {
   for (;;) {
     auto [ec, line] = co_await lines.async_receive(use_tuple);
     if (ec) break; // end of input
@@ -120,23 +113,24 @@ asio::awaitable<void> send_lines(websocket::stream<beast::tcp_stream>& ws, LineC
   co_await ws.async_close(normal, use_tuple);
 }
 
-asio::awaitable<int> chat(ChatUrl url, std::string token, LineChannel& lines) {
+// The chat on an open TCP connection: the TLS handshake for wss://, the WebSocket one,
+// then lines out and frames in until either side ends.
+template <class Ws>
+asio::awaitable<int> talk(Ws& ws, const core::WsUrl& url, const std::string& token,
+                          LineChannel& lines) {
   auto executor = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(executor);
-  auto [resolve_error, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_tuple);
-  if (resolve_error) {
-    std::cerr << "huddle chat: cannot resolve " << url.host << ": " << resolve_error.message()
-              << '\n';
-    co_return k_exit_failure;
-  }
-  websocket::stream<beast::tcp_stream> ws(executor);
-  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
-  auto [connect_error, endpoint] =
-      co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_tuple);
-  if (connect_error) {
-    std::cerr << "huddle chat: cannot connect to " << url.host << ':' << url.port << ": "
-              << connect_error.message() << '\n';
-    co_return k_exit_failure;
+  if constexpr (std::is_same_v<Ws, TlsWs>) {
+    auto& tls = ws.next_layer();
+    core::prepare_client_handshake(tls, url.host);
+    auto [tls_error] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
+    if (tls_error) {
+      std::cerr << "huddle chat: TLS with " << url.authority()
+                << " failed: " << core::tls_failure_reason(tls.native_handle(), tls_error);
+      if (core::certificate_refused(tls.native_handle()))
+        std::cerr << " (a private CA: --ca-file FILE; a self-signed test setup: --insecure)";
+      std::cerr << '\n';
+      co_return k_exit_failure;
+    }
   }
   if (!token.empty())
     ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& request) {
@@ -144,7 +138,7 @@ asio::awaitable<int> chat(ChatUrl url, std::string token, LineChannel& lines) {
     }));
   websocket::response_type response;
   auto [handshake_error] =
-      co_await ws.async_handshake(response, url.host + ':' + url.port, url.target, use_tuple);
+      co_await ws.async_handshake(response, url.host_header(), url.target, use_tuple);
   if (handshake_error) {
     std::cerr << "huddle chat: refused: " << response.result_int() << ' ' << response.reason()
               << ' ' << response.body() << '\n';
@@ -170,6 +164,37 @@ asio::awaitable<int> chat(ChatUrl url, std::string token, LineChannel& lines) {
   co_return 0;
 }
 
+// `tls`: the context for a wss:// URL, else null.
+template <class Ws>
+asio::awaitable<int> chat(core::WsUrl url, std::string token, asio::ssl::context* tls,
+                          LineChannel& lines) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(executor);
+  auto [resolve_error, endpoints] =
+      co_await resolver.async_resolve(url.host, std::to_string(url.port), use_tuple);
+  if (resolve_error) {
+    std::cerr << "huddle chat: cannot resolve " << url.host << ": " << resolve_error.message()
+              << '\n';
+    co_return k_exit_failure;
+  }
+  std::optional<Ws> ws;
+  if constexpr (std::is_same_v<Ws, TlsWs>) {
+    ws.emplace(executor, *tls);
+  } else {
+    ws.emplace(executor);
+  }
+  // Bounds the TCP connect and both handshakes.
+  beast::get_lowest_layer(*ws).expires_after(std::chrono::seconds(10));
+  auto [connect_error, endpoint] =
+      co_await beast::get_lowest_layer(*ws).async_connect(endpoints, use_tuple);
+  if (connect_error) {
+    std::cerr << "huddle chat: cannot connect to " << url.authority() << ": "
+              << connect_error.message() << '\n';
+    co_return k_exit_failure;
+  }
+  co_return co_await talk(*ws, url, token, lines);
+}
+
 } // namespace
 
 int chat_command(const std::vector<std::string>& args) {
@@ -178,12 +203,26 @@ int chat_command(const std::vector<std::string>& args) {
   // From the environment by default, so it stays out of `ps` and shell history.
   const char* token_env = std::getenv("HUDDLE_TOKEN");
   std::string token = token_env ? token_env : "";
+  core::ClientTlsOptions tls_options;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << "usage: huddle chat ws://HOST:PORT/ws/ID [--name NAME] [--token TOKEN]\n"
+      std::cout << "usage: huddle chat ws[s]://HOST:PORT/ws/ID [--name NAME] [--token TOKEN]\n"
+                   "                  [--ca-file FILE | --insecure]\n"
                    "  --name NAME    the name to chat under (servers with --auth none)\n"
-                   "  --token TOKEN  an access token (POST /api/login); default: $HUDDLE_TOKEN\n";
+                   "  --token TOKEN  an access token (POST /api/login); default: $HUDDLE_TOKEN\n"
+                   "  --ca-file FILE wss://: PEM CA certificates to trust besides the system's\n"
+                   "  --insecure     wss://: do not verify the server's certificate at all; for\n"
+                   "                 self-signed test setups only\n";
       return 0;
+    }
+    if (args[i] == "--ca-file") {
+      if (i + 1 == args.size() || args[i + 1].empty()) throw UsageError("--ca-file needs a file");
+      tls_options.ca_file = args[++i];
+      continue;
+    }
+    if (args[i] == "--insecure") {
+      tls_options.insecure = true;
+      continue;
     }
     if (args[i] == "--token") {
       if (i + 1 == args.size()) throw UsageError("--token needs a value");
@@ -203,8 +242,18 @@ int chat_command(const std::vector<std::string>& args) {
     }
   }
   if (url_text.empty())
-    throw UsageError("huddle chat needs a URL: huddle chat ws://HOST:PORT/ws/ID");
-  ChatUrl url = parse_url(url_text);
+    throw UsageError("huddle chat needs a URL: huddle chat ws[s]://HOST:PORT/ws/ID");
+  core::WsUrl url = parse_url(url_text);
+  if (tls_options.insecure && !tls_options.ca_file.empty())
+    throw UsageError("--insecure checks no certificate, so --ca-file has no use with it");
+  std::optional<asio::ssl::context> tls;
+  if (url.tls || !tls_options.ca_file.empty()) {
+    try {
+      tls.emplace(core::make_client_tls_context(tls_options));
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string("--ca-file: ") + e.what());
+    }
+  }
   if (!name.empty()) {
     std::string escaped;
     for (const unsigned char c : name) {
@@ -239,11 +288,17 @@ int chat_command(const std::vector<std::string>& args) {
 
   auto& io = input->io;
   int exit_code = k_exit_failure;
-  asio::co_spawn(io, chat(std::move(url), std::move(token), input->lines),
-                 [&](std::exception_ptr error, int code) {
-                   exit_code = error ? k_exit_failure : code;
-                   io.stop();
-                 });
+  const auto done = [&](std::exception_ptr error, int code) {
+    exit_code = error ? k_exit_failure : code;
+    io.stop();
+  };
+  asio::ssl::context* context = tls ? &*tls : nullptr;
+  if (url.tls) {
+    asio::co_spawn(io, chat<TlsWs>(std::move(url), std::move(token), context, input->lines), done);
+  } else {
+    asio::co_spawn(io, chat<PlainWs>(std::move(url), std::move(token), context, input->lines),
+                   done);
+  }
   io.run();
   return exit_code;
 }

@@ -8,7 +8,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <algorithm>
@@ -20,8 +22,10 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <unistd.h>
 
+#include "core/client_tls.hpp"
 #include "core/use_tuple.hpp"
 #include "load/accounting.hpp"
 #include "load/envelope.hpp"
@@ -35,7 +39,11 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// A client's stream: ws:// or wss://. The Client's connection code is a template over the
+// two, so a plain connection's frames take no extra step for TLS being possible.
 using WsStream = websocket::stream<beast::tcp_stream>;
+using TlsWsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+template <class Ws> constexpr bool k_tls = std::is_same_v<Ws, TlsWsStream>;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
@@ -90,6 +98,8 @@ struct Client;
 // One --url: where its clients connect, resolved once.
 struct Endpoint {
   tcp::endpoint server;
+  bool tls = false;
+  std::string host; // what the certificate must name (wss)
   std::string host_header;
   std::vector<std::string> targets; // per group
 };
@@ -100,6 +110,9 @@ struct LoadRunner::Impl {
   Clock::time_point t0 = Clock::now();
   std::string query;               // options.query_string()
   std::vector<Endpoint> endpoints; // one per options.url_templates
+  // For wss:// endpoints (or when --ca-file is given, so a bad file is found either way);
+  // shared by every connection of every thread.
+  std::optional<asio::ssl::context> tls;
 
   std::deque<Worker> workers;
   std::vector<std::unique_ptr<Client>> clients;
@@ -114,7 +127,17 @@ struct LoadRunner::Impl {
 
   explicit Impl(Options o)
       : options(std::move(o)),
-        accounting(options.groups, options.senders_per_group(), options.echo) {}
+        accounting(options.groups, options.senders_per_group(), options.echo) {
+    bool const any_tls = std::any_of(options.url_templates.begin(), options.url_templates.end(),
+                                     [](UrlTemplate const& url) { return url.tls; });
+    if (any_tls || !options.ca_file.empty()) {
+      try {
+        tls.emplace(core::make_client_tls_context({options.ca_file, options.insecure}));
+      } catch (std::runtime_error const& e) {
+        throw std::runtime_error(std::string("--ca-file: ") + e.what());
+      }
+    }
+  }
 
   std::uint64_t now_ns() const {
     return static_cast<std::uint64_t>(
@@ -124,6 +147,7 @@ struct LoadRunner::Impl {
     return phases_ready.load(std::memory_order_acquire) ? &phases : nullptr;
   }
   void record_internal_error(std::exception_ptr e);
+  void check_certificates(asio::io_context& io);
   Report run();
 };
 
@@ -236,7 +260,16 @@ struct Client {
         run.options.group_base + group, query_with_since(run.query, *last_id));
   }
 
-  asio::awaitable<bool> connect(WsStream& ws, std::string const& target) {
+  // A new stream for this client's endpoint: plain or TLS, as its URL says.
+  template <class Ws> Ws new_stream(asio::any_io_executor executor) {
+    if constexpr (k_tls<Ws>) {
+      return Ws(std::move(executor), *run.tls);
+    } else {
+      return Ws(std::move(executor));
+    }
+  }
+
+  template <class Ws> asio::awaitable<bool> connect(Ws& ws, std::string const& target) {
     auto& options = run.options;
     auto& stream = beast::get_lowest_layer(ws);
     stream.expires_after(std::chrono::nanoseconds(seconds_to_ns(options.connect_timeout_s)));
@@ -263,6 +296,18 @@ struct Client {
     }
     boost::system::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
+    if constexpr (k_tls<Ws>) {
+      // Within the same --connect-timeout as the TCP connect.
+      auto& tls = ws.next_layer();
+      core::prepare_client_handshake(tls, endpoint().host);
+      auto [tls_ec] = co_await tls.async_handshake(asio::ssl::stream_base::client, use_tuple);
+      if (tls_ec) {
+        count(tls_ec == beast::error::timeout ? ErrorKind::connect_timeout
+                                              : ErrorKind::handshake_error,
+              "TLS: " + core::tls_failure_reason(tls.native_handle(), tls_ec));
+        co_return false;
+      }
+    }
     // The websocket stream runs its own timers from here on.
     stream.expires_never();
     websocket::stream_base::timeout timeouts{};
@@ -369,7 +414,7 @@ struct Client {
     }
   }
 
-  asio::awaitable<void> read_loop(WsStream& ws) {
+  template <class Ws> asio::awaitable<void> read_loop(Ws& ws) {
     beast::flat_buffer buffer;
     for (;;) {
       auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
@@ -388,7 +433,7 @@ struct Client {
     if (wake != nullptr) wake->cancel();
   }
 
-  void classify_read_error(WsStream& ws, boost::system::error_code ec) {
+  template <class Ws> void classify_read_error(Ws& ws, boost::system::error_code ec) {
     if (ec == websocket::error::closed) {
       auto const& reason = ws.reason();
       count(error_for_close_code(reason.code),
@@ -401,7 +446,7 @@ struct Client {
     }
   }
 
-  asio::awaitable<void> close(WsStream& ws) {
+  template <class Ws> asio::awaitable<void> close(Ws& ws) {
     if (!open) co_return;
     closing = true;
     auto [ec] = co_await ws.async_close(websocket::close_code::normal, use_tuple);
@@ -410,7 +455,7 @@ struct Client {
   }
 
   // --drop-every: the socket goes without a close frame, as when a network path dies.
-  asio::awaitable<void> drop(WsStream& ws) {
+  template <class Ws> asio::awaitable<void> drop(Ws& ws) {
     drop_at = k_never;
     // A v1 sender first waits (bounded) for the acks of what it wrote on this connection:
     // close() with unread input sends RST and throws away output not yet sent, and a
@@ -428,7 +473,7 @@ struct Client {
     beast::get_lowest_layer(ws).socket().close(ignored);
   }
 
-  asio::awaitable<void> send_one(WsStream& ws, std::string& payload, bool& ok) {
+  template <class Ws> asio::awaitable<void> send_one(Ws& ws, std::string& payload, bool& ok) {
     auto const id = *sender;
     std::uint64_t const seq = run.accounting.claim(id);
     std::uint64_t const send_ns = run.now_ns();
@@ -447,7 +492,7 @@ struct Client {
 
   // Sends on schedule until the measured window ends, the connection does, or its drop
   // is due; the schedule carries over to the next connection (late: catch up at once).
-  asio::awaitable<void> send_open_loop(WsStream& ws, Phases const& phases) {
+  template <class Ws> asio::awaitable<void> send_open_loop(Ws& ws, Phases const& phases) {
     std::string payload;
     auto const period = static_cast<std::uint64_t>(1e9 / run.options.rate);
     if (next_send == k_never) {
@@ -468,7 +513,7 @@ struct Client {
     }
   }
 
-  asio::awaitable<void> send_closed_loop(WsStream& ws, Phases const& phases) {
+  template <class Ws> asio::awaitable<void> send_closed_loop(Ws& ws, Phases const& phases) {
     std::string payload;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     wake = &timer;
@@ -511,32 +556,45 @@ struct Client {
     bool first = true;
     std::uint32_t failures = 0; // in a row: failed connects and short-lived connections
     for (;;) {
-      WsStream ws(co_await asio::this_coro::executor);
-      std::string const target = connect_target();
-      bool const connected = co_await connect(ws, target);
-      if (!connected) worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
-      if (first) {
-        first = false;
-        run.pending_connects.fetch_sub(1);
-        if (!connected) co_return; // as before reconnects: a member that never joined
-      } else if (connected) {
-        worker.stats.reconnects.fetch_add(1, std::memory_order_relaxed);
-      }
-      if (connected) {
-        std::uint64_t const began = run.now_ns();
-        co_await (read_loop(ws) && stable_drive(ws));
-        if (dropping || run.now_ns() - began >= k_lasting_connection_ns) {
-          failures = 0;
-        } else {
-          ++failures;
-        }
+      Outcome outcome = Outcome::not_connected;
+      if (endpoint().tls) {
+        outcome = co_await stable_connection<TlsWsStream>(first);
       } else {
-        ++failures;
+        outcome = co_await stable_connection<WsStream>(first);
       }
+      if (first && outcome == Outcome::not_connected) {
+        co_return; // as before reconnects: a member that never joined
+      }
+      first = false;
+      failures = outcome == Outcome::lasting ? 0 : failures + 1;
       if (failures >= k_reconnect_attempts || !reconnect_due()) co_return;
       co_await backoff(failures);
       if (!reconnect_due()) co_return;
     }
+  }
+
+  // What came of one connection of a stable member.
+  enum class Outcome {
+    not_connected,
+    short_lived, // ended within k_lasting_connection_ns, not by --drop-every
+    lasting,
+  };
+
+  template <class Ws> asio::awaitable<Outcome> stable_connection(bool first) {
+    Ws ws = new_stream<Ws>(co_await asio::this_coro::executor);
+    std::string const target = connect_target();
+    bool const connected = co_await connect(ws, target);
+    if (!connected) worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
+    if (first) {
+      run.pending_connects.fetch_sub(1);
+    } else if (connected) {
+      worker.stats.reconnects.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!connected) co_return Outcome::not_connected;
+    std::uint64_t const began = run.now_ns();
+    co_await (read_loop(ws) && stable_drive(ws));
+    co_return dropping || run.now_ns() - began >= k_lasting_connection_ns ? Outcome::lasting
+                                                                          : Outcome::short_lived;
   }
 
   // After a connection ended that we did not close at the end of the run.
@@ -588,7 +646,7 @@ struct Client {
   }
 
   // One connection of a stable member.
-  asio::awaitable<void> stable_drive(WsStream& ws) {
+  template <class Ws> asio::awaitable<void> stable_drive(Ws& ws) {
     if (!registered) co_await settle();
     Phases const* phases = nullptr;
     co_await wait_for_phases(phases, true);
@@ -622,20 +680,29 @@ struct Client {
     std::uniform_int_distribution<std::uint64_t> pause_between(0, 50'000'000);
     co_await sleep_until_ns(run, phases->warmup_begin + pause_between(random));
     while (run.now_ns() < phases->measure_end) {
-      {
-        WsStream ws(co_await asio::this_coro::executor);
-        if (co_await connect(ws, endpoint().targets[group])) {
-          std::uint64_t const leave_at = std::min(run.now_ns() + hold(random), phases->drain_end);
-          co_await (read_loop(ws) && churn_stay(ws, leave_at));
-        } else {
-          worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
-        }
+      if (endpoint().tls) {
+        co_await churn_visit<TlsWsStream>(*phases, hold);
+      } else {
+        co_await churn_visit<WsStream>(*phases, hold);
       }
       co_await sleep_until_ns(run, run.now_ns() + pause_between(random));
     }
   }
 
-  asio::awaitable<void> churn_stay(WsStream& ws, std::uint64_t leave_at) {
+  // One join of a churner, for as long as `hold` draws.
+  template <class Ws>
+  asio::awaitable<void> churn_visit(Phases const& phases,
+                                    std::uniform_int_distribution<std::uint64_t>& hold) {
+    Ws ws = new_stream<Ws>(co_await asio::this_coro::executor);
+    if (co_await connect(ws, endpoint().targets[group])) {
+      std::uint64_t const leave_at = std::min(run.now_ns() + hold(random), phases.drain_end);
+      co_await (read_loop(ws) && churn_stay(ws, leave_at));
+    } else {
+      worker.stats.failed_connects.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  template <class Ws> asio::awaitable<void> churn_stay(Ws& ws, std::uint64_t leave_at) {
     co_await settle();
     while (open && run.now_ns() < leave_at)
       co_await pause_until(leave_at);
@@ -659,6 +726,26 @@ void LoadRunner::Impl::record_internal_error(std::exception_ptr e) {
 
 namespace {
 
+// "" when a TLS handshake with `endpoint` succeeds or TCP cannot connect (which the run
+// counts), else why the handshake failed.
+asio::awaitable<std::string> tls_verdict(Endpoint const& endpoint, asio::ssl::context& context,
+                                         std::chrono::nanoseconds timeout) {
+  beast::ssl_stream<beast::tcp_stream> stream(co_await asio::this_coro::executor, context);
+  auto& tcp_stream = beast::get_lowest_layer(stream);
+  tcp_stream.expires_after(timeout);
+  auto [connect_ec] = co_await tcp_stream.async_connect(endpoint.server, use_tuple);
+  if (connect_ec) co_return "";
+  core::prepare_client_handshake(stream, endpoint.host);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_tuple);
+  if (!ec) co_return "";
+  if (ec == beast::error::timeout) co_return "no TLS handshake within --connect-timeout";
+  std::string why = core::tls_failure_reason(stream.native_handle(), ec);
+  if (core::certificate_refused(stream.native_handle())) {
+    why += " (a private CA: --ca-file FILE; a self-signed test setup: --insecure)";
+  }
+  co_return why;
+}
+
 char const* phase_name(Phases const* p, std::uint64_t now) {
   if (p == nullptr) return "connecting";
   if (now < p->measure_begin) return "warm-up";
@@ -668,6 +755,26 @@ char const* phase_name(Phases const* p, std::uint64_t now) {
 }
 
 } // namespace
+
+// Each wss:// endpoint's certificate, checked once before the run (as each host is resolved
+// once): a server the clients will not trust stops huddle-load here, with the reason, rather
+// than every client counting the same handshake error.
+void LoadRunner::Impl::check_certificates(asio::io_context& io) {
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    if (!endpoints[i].tls) continue;
+    auto verdict = asio::co_spawn(
+        io,
+        tls_verdict(endpoints[i], *tls,
+                    std::chrono::nanoseconds(seconds_to_ns(options.connect_timeout_s))),
+        asio::use_future);
+    io.restart();
+    io.run();
+    std::string const why = verdict.get();
+    if (why.empty()) continue;
+    auto const& url = options.url_templates[i];
+    throw std::runtime_error("--url: TLS with " + url.authority() + " failed: " + why);
+  }
+}
 
 Report LoadRunner::Impl::run() {
   // Resolve once per URL: thousands of clients must not each ask the resolver.
@@ -693,12 +800,15 @@ Report LoadRunner::Impl::run() {
         !(endpoint.server.address().is_v4() && endpoint.server.address().is_loopback())) {
       throw std::runtime_error("--source-addresses: needs a 127.0.0.0/8 server address");
     }
+    endpoint.tls = url.tls;
+    endpoint.host = url.host;
     endpoint.host_header = url.host_header();
     for (std::uint32_t g = 0; g < options.groups; ++g) {
       endpoint.targets.push_back(url.target(options.group_base + g, query));
     }
     endpoints.push_back(std::move(endpoint));
   }
+  check_certificates(resolver_ioc);
 
   for (std::uint32_t t = 0; t < options.threads; ++t)
     workers.emplace_back();

@@ -16,13 +16,16 @@ namespace huddle::load {
 
 class LoadRunner {
 public:
+  // Throws std::runtime_error naming the flag when the options name TLS material it cannot
+  // use (--ca-file): a bad command line, found before anything connects.
   explicit LoadRunner(Options options);
   ~LoadRunner();
   LoadRunner(LoadRunner const&) = delete;
   LoadRunner& operator=(LoadRunner const&) = delete;
 
   // Blocks for the run. Throws std::runtime_error when it cannot start (host does not
-  // resolve, bad source addresses); everything that happens once running is counted.
+  // resolve, bad source addresses, a wss:// server whose certificate does not verify);
+  // everything that happens once running is counted.
   Report run();
 
   // Defined in the .cpp only; public so the client coroutines there can name it.

@@ -1,9 +1,11 @@
 // huddle-load: command-line entry. Exit codes: 0 run completed (losses and errors are in
-// the report, not the exit code), 1 could not run, 2 bad command line.
+// the report, not the exit code), 1 could not run (a host that does not resolve, a wss://
+// certificate that does not verify), 2 bad command line (a --ca-file it cannot use too).
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +38,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   raise_file_limit();
+  std::optional<LoadRunner> runner;
   try {
-    LoadRunner runner(*parsed.options);
-    Report const report = runner.run();
+    runner.emplace(*parsed.options);
+  } catch (std::exception const& e) {
+    std::fprintf(stderr, "huddle-load: %s\n", e.what());
+    return 2;
+  }
+  try {
+    Report const report = runner->run();
     if (parsed.options->json) {
       std::printf("%s\n", report.to_json().c_str());
     } else {

@@ -1,26 +1,43 @@
 #include "load/options.hpp"
 
+#include "core/ws_url.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <charconv>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 namespace huddle::load {
 
 namespace po = boost::program_options;
 
+namespace {
+
+// Braces are not URL characters: {group} goes through the URL parser as this stand-in of the
+// same length (so a position in an error message still points into what the user wrote).
+constexpr std::string_view k_group_slot = "{group}";
+constexpr std::string_view k_group_stand_in = "%7Bg%7D";
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+} // namespace
+
 std::string UrlTemplate::target(std::uint64_t group, std::string_view query) const {
   std::string out;
   std::string const id = std::to_string(group);
-  constexpr std::string_view k_slot = "{group}";
   std::size_t pos = 0;
   for (;;) {
-    auto const at = path.find(k_slot, pos);
+    auto const at = path.find(k_group_slot, pos);
     if (at == std::string::npos) break;
     out.append(path, pos, at - pos);
     out.append(id);
-    pos = at + k_slot.size();
+    pos = at + k_group_slot.size();
   }
   out.append(path, pos);
   if (!query.empty()) {
@@ -31,52 +48,26 @@ std::string UrlTemplate::target(std::uint64_t group, std::string_view query) con
 }
 
 std::string UrlTemplate::host_header() const {
-  return port == 80 ? host : host + ":" + std::to_string(port);
+  return core::WsUrl{tls, host, port, path}.host_header();
+}
+
+std::string UrlTemplate::authority() const {
+  return core::WsUrl{tls, host, port, path}.authority();
 }
 
 std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string& error) {
-  constexpr std::string_view k_scheme = "ws://";
-  if (!url.starts_with(k_scheme)) {
-    error = "must start with ws:// (wss is not supported)";
+  core::WsUrl parsed;
+  try {
+    parsed = core::parse_ws_url(replace_all(std::string(url), k_group_slot, k_group_stand_in));
+  } catch (std::invalid_argument const& e) {
+    error = e.what();
     return std::nullopt;
   }
-  url.remove_prefix(k_scheme.size());
   UrlTemplate out;
-  auto const slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  out.path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  if (authority.starts_with('[')) { // [::1]:port
-    auto const close = authority.find(']');
-    if (close == std::string_view::npos) {
-      error = "unterminated [IPv6] host";
-      return std::nullopt;
-    }
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-  } else {
-    auto const colon = authority.find(':');
-    out.host = std::string(authority.substr(0, colon));
-    authority.remove_prefix(colon == std::string_view::npos ? authority.size() : colon);
-  }
-  if (out.host.empty()) {
-    error = "has no host";
-    return std::nullopt;
-  }
-  if (!authority.empty()) {
-    if (authority[0] != ':' || authority.size() == 1) {
-      error = "has a malformed port";
-      return std::nullopt;
-    }
-    unsigned port = 0;
-    auto const res =
-        std::from_chars(authority.data() + 1, authority.data() + authority.size(), port);
-    if (res.ec != std::errc{} || res.ptr != authority.data() + authority.size() || port == 0 ||
-        port > 65535) {
-      error = "has a malformed port";
-      return std::nullopt;
-    }
-    out.port = static_cast<std::uint16_t>(port);
-  }
+  out.tls = parsed.tls;
+  out.host = std::move(parsed.host);
+  out.port = parsed.port;
+  out.path = replace_all(std::move(parsed.target), k_group_stand_in, k_group_slot);
   return out;
 }
 
@@ -205,6 +196,9 @@ std::string validate(Options const& o) {
   }
   if (o.connections() > 2'000'000) return "--clients: more than 2000000 connections in all";
   if (o.url_templates.empty()) return "--url: needs at least one URL";
+  if (o.insecure && !o.ca_file.empty()) {
+    return "--insecure: checks no certificate, so --ca-file has no use with it";
+  }
   for (auto const& url : o.url_templates) {
     if (url.path.find("{group}") == std::string::npos && o.groups > 1) {
       return "--url: needs {group} in the path when --groups > 1";
@@ -271,10 +265,16 @@ po::options_description describe() {
       "(100x10, all send 5/s, 128 B), idle (10x100 idle), churn (10x10, "
       "2 senders 20/s, 10 churners per group); later flags override it")(
       "url", po::value<std::vector<std::string>>()->composing(),
-      "ws://host:port/path; {group} is replaced by the group id. Several endpoints (the "
-      "nodes of one service): repeat --url or separate URLs by commas; client i connects "
-      "to URL i mod N [ws://127.0.0.1:8080/ws/{group}]")("groups", text(), "number of groups [1]")(
-      "group-base", text(), "id of the first group [1]")(
+      "ws://host:port/path or wss://... (TLS); {group} is replaced by the group id. Several "
+      "endpoints (the nodes of one service, ws and wss mixed if need be): repeat --url or "
+      "separate URLs by commas; client i connects to URL i mod N "
+      "[ws://127.0.0.1:8080/ws/{group}]")(
+      "ca-file", text(),
+      "wss://: PEM file of CA certificates to trust besides the system's (a private or test CA)")(
+      "insecure", po::bool_switch(),
+      "wss://: do not verify the server's certificate at all; for self-signed test setups "
+      "only")("groups", text(), "number of groups [1]")("group-base", text(),
+                                                        "id of the first group [1]")(
       "clients", text(), "stable members per group [10]")("senders", text(),
                                                           "members per group that send [1]")(
       "rate", text(), "messages/s per sender, open loop; 0 = closed loop [0]")(
@@ -380,6 +380,11 @@ ParseResult parse_options(std::vector<std::string> const& args) {
       if (o.query.starts_with('?')) o.query.erase(0, 1);
     }
     if (vm["echo"].as<bool>()) o.echo = true;
+    if (has("ca-file")) {
+      o.ca_file = vm["ca-file"].as<std::string>();
+      if (o.ca_file.empty()) throw Failure{"--ca-file: needs a file name"};
+    }
+    o.insecure = vm["insecure"].as<bool>();
     if (has("churners")) o.churners = whole<std::uint32_t>(vm, "churners");
     if (has("churn-hold")) {
       auto const& text = vm["churn-hold"].as<std::string>();

@@ -13,19 +13,23 @@
 
 namespace huddle::load {
 
-// ws://host[:port]/path with `{group}` standing for the group id in the path.
+// ws://host[:port]/path or wss://…, with `{group}` standing for the group id in the path.
 struct UrlTemplate {
-  std::string host;
+  bool tls = false; // wss://
+  std::string host; // without brackets: "::1"
   std::uint16_t port = 80;
-  std::string path = "/";
+  std::string path = "/"; // path and query as written
 
   // The request target for a group: path with {group} replaced, plus `query` if any.
   std::string target(std::uint64_t group, std::string_view query) const;
   // The Host header value.
   std::string host_header() const;
+  // HOST:PORT, for messages.
+  std::string authority() const;
 };
 
-// Parses a ws:// URL template; on failure returns nullopt and sets `error`.
+// Parses a ws:// or wss:// URL template (core::parse_ws_url, with {group} allowed in the
+// path); on failure returns nullopt and sets `error`.
 std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string& error);
 
 // Splits --url values ("a", or "a,b,c"; the flag may be given more than once) into one
@@ -66,7 +70,9 @@ struct Options {
   std::uint32_t threads = 1;     // io_contexts, one thread each
   bool idle = false;             // hold connections, send nothing
   std::string token;
-  std::string query; // extra query string, appended as is
+  std::string query;     // extra query string, appended as is
+  std::string ca_file;   // wss://: PEM CA certificates trusted besides the system's
+  bool insecure = false; // wss://: no certificate check (self-signed test setups only)
   bool echo = false;
   bool json = false;
   bool progress = true;

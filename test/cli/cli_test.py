@@ -6,17 +6,15 @@ SIGTERM/SIGINT (exit 0), and `huddle chat` between two processes fed from pipes.
 usage: cli_test.py HUDDLE_EXE [VERSION]
 """
 import os
-import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 from checks import check, finish
+from child import Child
 
 EXE = os.path.abspath(sys.argv[1])
 VERSION = sys.argv[2] if len(sys.argv) > 2 else None
@@ -28,64 +26,11 @@ def run(*args, timeout=TIMEOUT):
                           timeout=timeout)
 
 
-class Process:
-    """A child whose stdout lines are collected by a thread, so reads can time out."""
+class Process(Child):
+    """`huddle ARGS...` as a Child."""
 
     def __init__(self, *args, stdin=subprocess.DEVNULL):
-        self.proc = subprocess.Popen([EXE, *args], stdin=stdin, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.lines = queue.Queue()
-        self.seen = []
-        self.stderr = []
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    @staticmethod
-    def _pump(stream, lines):
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    def expect(self, predicate, what):
-        """Waits for a stdout line matching `predicate`; returns it (None on timeout/EOF)."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                line = self.lines.get(timeout=max(left, 0.01))
-            except queue.Empty:
-                line = None
-            if line is None:
-                check(False, f"{what} (stdout so far: {self.seen}, stderr: {self.stderr})")
-                return None
-            self.seen.append(line)
-            if predicate(line):
-                check(True, what)
-                return line
-
-    def wait(self):
-        """Waits for the exit code (None on timeout); what stdout still held joins `seen`."""
-        try:
-            code = self.proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            code = None
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.seen.append(line)
-        return code
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__([EXE, *args], stdin=stdin, timeout=TIMEOUT)
 
 
 def start_server(*extra):

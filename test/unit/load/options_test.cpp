@@ -135,6 +135,54 @@ TEST_CASE("targets substitute the group and carry the query") {
   REQUIRE(v6);
   CHECK(v6->host == "::1");
   CHECK(v6->target(3, "") == "/g/3/3");
+  CHECK(v6->host_header() == "[::1]:81");
+}
+
+TEST_CASE("wss:// endpoints: TLS, port 443 by default, mixed with ws:// if need be") {
+  auto r = parse({"--url", "wss://chat.example.org/ws/{group},ws://127.0.0.1:8080/ws/{group}"});
+  REQUIRE(r.options);
+  REQUIRE(r.options->url_templates.size() == 2);
+  auto const& tls = r.options->url_templates[0];
+  CHECK(tls.tls);
+  CHECK(tls.port == 443);
+  CHECK(tls.host_header() == "chat.example.org");
+  CHECK(tls.target(4, "echo=1") == "/ws/4?echo=1");
+  CHECK_FALSE(r.options->url_templates[1].tls);
+  CHECK(r.options->ca_file.empty());
+  CHECK_FALSE(r.options->insecure);
+}
+
+TEST_CASE("--ca-file and --insecure, one or the other") {
+  auto ca = parse({"--url", "wss://localhost:8443/ws/{group}", "--ca-file", "/etc/ca.pem"});
+  REQUIRE(ca.options);
+  CHECK(ca.options->ca_file == "/etc/ca.pem");
+  auto insecure = parse({"--url", "wss://localhost:8443/ws/{group}", "--insecure"});
+  REQUIRE(insecure.options);
+  CHECK(insecure.options->insecure);
+  auto both = parse({"--ca-file", "/etc/ca.pem", "--insecure"});
+  CHECK_FALSE(both.options);
+  CHECK(both.error.find("--insecure") != std::string::npos);
+  auto empty = parse({"--ca-file", ""});
+  CHECK_FALSE(empty.options);
+  CHECK(empty.error.find("--ca-file") != std::string::npos);
+}
+
+TEST_CASE("a bad --url says what is wrong with it") {
+  struct Case {
+    std::string url;
+    std::string says;
+  };
+  for (auto const& c : {Case{"http://h/ws/{group}", "not ws or wss"},
+                        Case{"ws://h:99999/ws/{group}", "port \"99999\""},
+                        Case{"ws://alice:pw@h/ws/{group}", "user information"},
+                        // a position counts {group} as written
+                        Case{"ws://h/ws/{group}/a b", "position 20"}}) {
+    auto const r = parse({"--url", c.url});
+    CAPTURE(r.error);
+    CHECK_FALSE(r.options);
+    CHECK(r.error.find("--url: '" + c.url + "' ") == 0);
+    CHECK(r.error.find(c.says) != std::string::npos);
+  }
 }
 
 TEST_CASE("--drop-every takes a duration, off by default") {
@@ -164,4 +212,6 @@ TEST_CASE("help is returned, not printed") {
   CHECK(r.error.empty());
   CHECK(r.help.find("--connect-rate") != std::string::npos);
   CHECK(r.help.find("--drop-every") != std::string::npos);
+  CHECK(r.help.find("--ca-file") != std::string::npos);
+  CHECK(r.help.find("--insecure") != std::string::npos);
 }
