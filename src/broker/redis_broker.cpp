@@ -222,6 +222,10 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     std::lock_guard lock(mutex);
     return epoch;
   }
+  bool has_epoch() const {
+    std::lock_guard lock(mutex);
+    return !epoch.empty();
+  }
 
   // The group's last id in Redis. Read after the group's channel is subscribed, so every
   // id after it arrives over the channel (or is filled from the stream).
@@ -724,7 +728,10 @@ std::string RedisBroker::epoch() const {
 }
 
 bool RedisBroker::available() const noexcept {
-  return state_->commands->connected() && state_->subscriber->connected();
+  // Connected is not enough: a join needs the history's epoch, read just after connecting
+  // (a join in between was refused with 1011 while /healthz already said ok).
+  return state_->commands->connected() && state_->subscriber->connected() &&
+         state_->has_epoch();
 }
 
 void RedisBroker::set_group_executors(const std::vector<asio::any_io_executor>& executors) {
