@@ -1,19 +1,12 @@
 #!/usr/bin/python3
-"""`huddle chat` and `huddle-load` over wss:// against real TLS servers: certificates made by
-test/tls/make-test-certs, served by wss_server.py (python3-websockets) on 127.0.0.1, one
-listener per certificate plus a plain one, all sharing the groups.
+"""`huddle chat` and `huddle-load` over wss:// against `huddle serve --tls-cert`: one server on
+127.0.0.1 per certificate test/tls/make-test-certs made, plus a plain one.
 
-Checked: with --ca-file both clients connect by name and by IP address and exchange messages
-(huddle-load also over wss and ws endpoints mixed); an expired certificate, a certificate for
-another name or address, a self-signed one and one from a CA not trusted are refused with
-the reason and exit 1, quickly (never a hang); --insecure accepts the self-signed one; a
-wss:// URL on a plain server says the server does not speak TLS; an unusable --ca-file is a
-usage error (exit 2) naming the flag.
-
-To test against `huddle serve --tls-cert` instead: make start_servers() start one
-`huddle serve --tls-cert CERT --tls-key KEY --auth none --port 0` per TLS listener (and a
-plain one), returning the same name -> port map; the "mixed" huddle-load run needs both
-listeners in one service (one server with both, or two nodes sharing a broker).
+Checked: with --ca-file both clients connect by name and by IP address and exchange
+messages; an expired certificate, a certificate for another name or address, a self-signed
+one and one from a CA not trusted are refused with the reason and exit 1, quickly (never a
+hang); --insecure accepts the self-signed one; a wss:// URL on a plain server says the
+server does not speak TLS; an unusable --ca-file is a usage error (exit 2) naming the flag.
 
 usage: wss_clients_test.py HUDDLE HUDDLE_LOAD|'' MAKE_TEST_CERTS
 """
@@ -30,28 +23,29 @@ from child import Child
 HUDDLE = os.path.abspath(sys.argv[1])
 LOAD = os.path.abspath(sys.argv[2]) if sys.argv[2] else None
 MAKE_CERTS = os.path.abspath(sys.argv[3])
-SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wss_server.py")
 TIMEOUT = 15
-# Certificates wss_server.py serves, by listener name; "plain" is ws://.
+# A server per certificate, by name; "plain" is ws://.
 LISTENERS = ["server", "expired", "wrong-name", "self-signed"]
 
 
 def start_servers(certs):
-    """wss_server.py with a TLS listener per certificate and a plain one: (process, ports)."""
-    args = [sys.executable, SERVER]
-    for name in LISTENERS:
-        args += ["--listen", f"{name}:{certs}/{name}.pem:{certs}/{name}.key"]
-    args += ["--listen", "plain"]
-    server = Child(args, timeout=TIMEOUT)
-    ports = {}
-    for _ in range(len(LISTENERS) + 1):
-        line = server.expect(lambda l: l.startswith("listening "), "the wss server listens")
+    """A `huddle serve` per certificate and a plain one: ([Child], {name: port})."""
+    servers, ports = [], {}
+    for name in LISTENERS + ["plain"]:
+        tls = [] if name == "plain" else ["--tls-cert", f"{certs}/{name}.pem",
+                                          "--tls-key", f"{certs}/{name}.key"]
+        server = Child([HUDDLE, "serve", "--address", "127.0.0.1", "--port", "0", "--threads",
+                        "1", "--auth", "none", "--db", "", "--log-level", "warning",
+                        "--message-rate", "0", *tls], timeout=TIMEOUT)
+        servers.append(server)
+        line = server.expect(lambda l: l.startswith("listening on 127.0.0.1:"),
+                             f"huddle serve ({name}) listens")
         if line is None:
-            server.kill()
+            for started in servers:
+                started.kill()
             sys.exit("cannot go on without a server")
-        _, name, port = line.split()
-        ports[name] = int(port)
-    return server, ports
+        ports[name] = int(line.rsplit(":", 1)[1])
+    return servers, ports
 
 
 def run(args, timeout=TIMEOUT):
@@ -187,10 +181,8 @@ def test_load(ports, certs):
     good = ports["server"]
     check_load_run("over wss with --ca-file",
                    *load("--url", f"wss://localhost:{good}/ws/{{group}}", *ca))
-    # One service, two listeners: a group's members are spread over wss and ws.
-    check_load_run("over wss and ws mixed",
-                   *load("--url", f"wss://127.0.0.1:{good}/ws/{{group}},"
-                                  f"ws://127.0.0.1:{ports['plain']}/ws/{{group}}", *ca))
+    check_load_run("over wss by IP address",
+                   *load("--url", f"wss://127.0.0.1:{good}/ws/{{group}}", *ca))
     check_load_run("with --insecure on a self-signed certificate",
                    *load("--url", f"wss://localhost:{ports['self-signed']}/ws/{{group}}",
                          "--insecure"))
@@ -202,18 +194,18 @@ def test_load(ports, certs):
 
 def main():
     work = tempfile.mkdtemp(prefix="huddle-wss-")
-    server = None
+    servers = []
     try:
         certs = os.path.join(work, "certs")
         subprocess.run([MAKE_CERTS, certs], check=True, timeout=60)
-        server, ports = start_servers(certs)
+        servers, ports = start_servers(certs)
         test_chat(ports, certs)
         test_chat_refusals(ports, certs)
         test_bad_ca_file(ports, certs)
         if LOAD:
             test_load(ports, certs)
     finally:
-        if server is not None:
+        for server in servers:
             server.proc.terminate()
             try:
                 server.proc.wait(timeout=TIMEOUT)
