@@ -205,22 +205,49 @@ server_cpu_parts() {
 # Node with writev and write. write also counts writes to files and pipes.
 SEND_CALL_EVENTS=syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_writev,syscalls:sys_enter_write
 
-# run_load OUT.json SERVER_NAME -- huddle-load args...
+# The loopback interface's transmitted bytes, or nothing where there is no such counter.
+# Every packet between two local sockets passes it once, so this counts both directions
+# (client to server and back), TCP/IP headers and pure ACKs included, of every process in
+# this network namespace.
+loopback_tx_bytes() { cat /sys/class/net/lo/statistics/tx_bytes 2>/dev/null || true; }
+
+# server_bytes_written SCHEME — the sum of huddle_bytes_written_total over SERVER_PORTS'
+# /metrics (a huddle, or the nodes of a redisN), or nothing when one does not answer.
+server_bytes_written() {
+  local port urls=() ca=()
+  for port in "${SERVER_PORTS[@]}"; do urls+=("$1://127.0.0.1:$port/metrics"); done
+  [[ "$1" == https ]] && ca=(--ca-file "$TLS_DIR/ca.pem")
+  /usr/bin/python3 "$BENCH_LIB/metrics.py" sum huddle_bytes_written_total "${urls[@]}" "${ca[@]}" \
+    2>/dev/null || true
+}
+
+# run_load OUT.json SERVER_NAME [--metrics] -- huddle-load args...
 # Measures the server (every process in SERVER_PIDS: CPU summed, RSS summed; with
 # SEND_CALLS=1 its send calls too) around one huddle-load run and writes one record. The
-# clients are spread over SERVER_PORTS.
+# clients are spread over SERVER_PORTS. Bytes on the wire: the loopback interface's, and
+# with --metrics (a huddle: it has GET /metrics) the bytes the server wrote to its
+# WebSocket clients, read from huddle_bytes_written_total before and after.
+# A SERVER_NAME ending in -tls is reached with wss (TLS_DIR's CA), one ending in -deflate
+# with huddle-load --deflate.
 run_load() {
-  local out=$1 name=$2
-  shift 3
+  local out=$1 name=$2 metrics=0
+  shift 2
+  [[ "$1" == --metrics ]] && { metrics=1; shift; }
+  shift # --
   local parts0 parts1 rss0 rss_end sampler_pid rss_file="$out.rss" port urls=()
   local perf_pid="" perf_file="$out.perf"
-  local scheme=ws
+  local scheme=ws metrics_scheme=http written0="" written1="" lo0 lo1
   if [[ "$name" == *-tls ]]; then # TLS_DIR: scripts/bench's certificates for the run
     scheme=wss
+    metrics_scheme=https
     urls+=(--ca-file "$TLS_DIR/ca.pem")
   fi
+  [[ "$name" == *-deflate ]] && urls+=(--deflate)
   for port in "${SERVER_PORTS[@]}"; do urls+=(--url "$scheme://127.0.0.1:$port/ws/{group}"); done
   sleep 0.5  # let the server finish starting before taking its baseline
+  # Outside the CPU window: a scrape is not the load's work.
+  ((metrics)) && written0=$(server_bytes_written "$metrics_scheme")
+  lo0=$(loopback_tx_bytes)
   parts0=$(server_cpu_parts)
   rss0=$(server_rss_kb)
   ( while kill -0 "${SERVER_PIDS[0]}" 2>/dev/null; do server_rss_kb; sleep 0.25; done ) \
@@ -235,6 +262,8 @@ run_load() {
   "$HUDDLE_LOAD" "${urls[@]}" --json --quiet "$@" \
     >"$out.load" 2>"$out.load.stderr" || rc=$?
   parts1=$(server_cpu_parts)
+  lo1=$(loopback_tx_bytes)
+  ((metrics)) && written1=$(server_bytes_written "$metrics_scheme")
   if [[ -n "$perf_pid" ]]; then
     kill -INT "$perf_pid" 2>/dev/null || true # perf stat writes its counts on SIGINT
     wait "$perf_pid" 2>/dev/null || true
@@ -251,12 +280,15 @@ run_load() {
   fi
   /usr/bin/python3 "$BENCH_LIB/summarize.py" record --load "$out.load" --server "$name" \
     --cpu-parts0 "$parts0" --cpu-parts1 "$parts1" --rss0 "$rss0" --rss-end "$rss_end" \
-    --rss-samples "$rss_file" --send-calls "$perf_file" --args "$*" --out "$out"
+    --rss-samples "$rss_file" --send-calls "$perf_file" \
+    --bytes-written0 "$written0" --bytes-written1 "$written1" --lo-bytes0 "$lo0" \
+    --lo-bytes1 "$lo1" --args "$*" --out "$out"
   rm -f "$out.load" "$rss_file" "$perf_file"
   [[ -s "$out.load.stderr" ]] || rm -f "$out.load.stderr"
 }
 
-# Arguments for a scenario; SCENARIO_DURATION / IDLE_CONNECTIONS adjust them.
+# Arguments for a scenario; SCENARIO_DURATION / IDLE_CONNECTIONS adjust them, and
+# LOAD_ARGS (words split on blanks, e.g. "--payload json --size 600") is added last.
 scenario_args() {
   local scenario=$1
   local args=(--scenario "$scenario")
@@ -269,5 +301,10 @@ scenario_args() {
   fi
   [[ -n "${LOAD_THREADS:-}" ]] && args+=(--threads "$LOAD_THREADS")
   [[ -n "${CONNECT_RATE:-}" ]] && args+=(--connect-rate "$CONNECT_RATE")
+  if [[ -n "${LOAD_ARGS:-}" ]]; then
+    local extra
+    read -r -a extra <<<"$LOAD_ARGS"
+    args+=("${extra[@]}")
+  fi
   printf '%s\n' "${args[@]}"
 }

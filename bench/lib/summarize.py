@@ -4,7 +4,8 @@
   summarize.py record ...        one run: huddle-load JSON + server CPU/RSS -> record
                                  (server CPU: every process of it, e.g. 3 huddle nodes
                                  and their redis-server, summed and per kind; with
-                                 a perf stat file, its send calls)
+                                 a perf stat file, its send calls; bytes on the wire:
+                                 the server's own count, and the loopback interface's)
   summarize.py loadtest DIR      scripts/loadtest: table, summary.json, PNGs
   summarize.py bench DIR         scripts/bench --compare: medians, min-max, ratios
 
@@ -54,6 +55,17 @@ def record(args):
         "rss_end_vs_start_pct":
             round((int(args.rss_end or 0) - rss0) * 100.0 / rss0, 1) if rss0 else None,
     }
+    # Bytes on the wire, per delivery of the whole run (warm-up and drain included, as the
+    # bytes are): what the server wrote to its WebSocket clients (huddle's /metrics), and
+    # what crossed the loopback interface (both directions, TCP/IP headers included).
+    delivered_all = load.get("delivered_all_phases") or load["delivered"]
+    for key, before, after in (("bytes_written", args.bytes_written0, args.bytes_written1),
+                               ("lo_bytes", args.lo_bytes0, args.lo_bytes1)):
+        delta = counter_delta(before, after)
+        if delta is not None:
+            rec["server_stats"][key] = delta
+        rec[key + "_per_delivery"] = (round(delta / delivered_all, 1)
+                                      if delta is not None and delivered_all else None)
     calls = send_calls(args.send_calls)
     if calls:
         rec["server_stats"]["send_calls"] = calls
@@ -63,6 +75,15 @@ def record(args):
                                            if total and load["delivered"] else None)
     with open(args.out, "w") as f:
         json.dump(rec, f, indent=1)
+
+
+def counter_delta(before, after):
+    """after - before for two readings of a counter given as text, or None when either is
+    missing (no such counter for this server) or the counter went back (a restart)."""
+    if not before or not after or not before.isdigit() or not after.isdigit():
+        return None
+    delta = int(after) - int(before)
+    return delta if delta >= 0 else None
 
 
 def send_calls(path):
@@ -270,6 +291,9 @@ def bench(args):
                      for r in records)
     # --send-calls: frames per send call (a delivery is one frame to one member).
     with_calls = any(r.get("deliveries_per_send_call") is not None for r in records)
+    # Bytes on the wire per delivery: the server's own count (huddle), the loopback's.
+    with_written = any(r.get("bytes_written_per_delivery") is not None for r in records)
+    with_lo = any(r.get("lo_bytes_per_delivery") is not None for r in records)
     for scenario in scenarios:
         base = groups.get((scenario, "huddle"), [])
         base_dpc = stats_of([r["deliveries_per_cpu_s"] for r in base])
@@ -296,6 +320,10 @@ def bench(args):
                 "rss_per_connection_bytes": stats_of([r["rss_per_connection_bytes"] for r in runs]),
                 "deliveries_per_send_call": stats_of([r.get("deliveries_per_send_call")
                                                       for r in runs]),
+                "bytes_written_per_delivery": stats_of([r.get("bytes_written_per_delivery")
+                                                        for r in runs]),
+                "lo_bytes_per_delivery": stats_of([r.get("lo_bytes_per_delivery")
+                                                   for r in runs]),
             }
             dpc, p99 = entry["deliveries_per_cpu_s"], entry["p99_us"]
             # Ratios are huddle / this server: > 1 means huddle does more per CPU second,
@@ -321,6 +349,10 @@ def bench(args):
                                  else entry["p99_minus_huddle_us"] / 1000, 3)]
             if with_calls:
                 rows[-1].append(mmm(entry["deliveries_per_send_call"], 2))
+            if with_written:
+                rows[-1].append(mmm(entry["bytes_written_per_delivery"]))
+            if with_lo:
+                rows[-1].append(mmm(entry["lo_bytes_per_delivery"]))
     headers = ["scenario", "server", "runs", "deliv/s median (min–max)",
                "deliv per server-CPU-s", "p50 ms", "p99 ms", "lost", "failed conn",
                "RSS B/conn", "huddle÷it deliv/cpu", "huddle÷it p99"]
@@ -328,6 +360,10 @@ def bench(args):
         headers += ["server CPU s", "of it redis-server", "p99 − huddle's ms"]
     if with_calls:
         headers.append("deliv per send call")
+    if with_written:
+        headers.append("server B written per deliv")
+    if with_lo:
+        headers.append("loopback B per deliv")
     text = table(headers, rows)
     print(text)
     with open(os.path.join(args.dir, "summary.txt"), "w") as f:
@@ -359,6 +395,11 @@ def main():
     rec.add_argument("--rss-end", required=True)
     rec.add_argument("--rss-samples", required=True)
     rec.add_argument("--send-calls", default="", help="perf stat -x, output, if any")
+    rec.add_argument("--bytes-written0", default="",
+                     help="the server's huddle_bytes_written_total before, if it has one")
+    rec.add_argument("--bytes-written1", default="", help="the same, after")
+    rec.add_argument("--lo-bytes0", default="", help="loopback tx_bytes before")
+    rec.add_argument("--lo-bytes1", default="", help="the same, after")
     rec.add_argument("--args", default="")
     rec.add_argument("--out", required=True)
     lt = sub.add_parser("loadtest")

@@ -31,6 +31,7 @@
 #include "load/envelope.hpp"
 #include "load/histogram.hpp"
 #include "load/marker.hpp"
+#include "load/payload.hpp"
 
 namespace huddle::load {
 
@@ -73,6 +74,7 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> failed_connects{0};
   std::atomic<std::uint64_t> reconnects{0};
+  std::atomic<std::uint64_t> deflate_connects{0}; // --deflate: connects the server gave it
   std::array<std::atomic<std::uint64_t>, k_error_kinds> errors{};
 };
 
@@ -152,6 +154,16 @@ struct LoadRunner::Impl {
 };
 
 namespace {
+
+// Whether the server's handshake response takes up permessage-deflate (RFC 7692 §5.1),
+// which Beast then uses for the connection.
+bool deflate_accepted(websocket::response_type const& response) {
+  auto const extensions = response[beast::http::field::sec_websocket_extensions];
+  for (auto const& extension : beast::http::ext_list{extensions}) {
+    if (beast::iequals(extension.first, "permessage-deflate")) return true;
+  }
+  return false;
+}
 
 asio::awaitable<void> sleep_until_ns(LoadRunner::Impl const& run, std::uint64_t at_ns) {
   std::uint64_t const now = run.now_ns();
@@ -318,6 +330,13 @@ struct Client {
     ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(beast::http::field::user_agent, "huddle-load/0.1");
     }));
+    if (options.deflate) {
+      // Beast's defaults, as a browser offers: both windows 15 bits, context takeover
+      // allowed (the server may answer that it takes none), every message compressed.
+      websocket::permessage_deflate deflate;
+      deflate.client_enable = true;
+      ws.set_option(deflate);
+    }
     websocket::response_type response;
     auto [hs_ec] = co_await ws.async_handshake(response, endpoint().host_header, target, use_tuple);
     if (hs_ec) {
@@ -328,6 +347,9 @@ struct Client {
                 ? "HTTP " + std::to_string(response.result_int())
                 : hs_ec.message());
       co_return false;
+    }
+    if (options.deflate && deflate_accepted(response)) {
+      worker.stats.deflate_connects.fetch_add(1, std::memory_order_relaxed);
     }
     ws.text(true);
     open = true;
@@ -473,12 +495,16 @@ struct Client {
     beast::get_lowest_layer(ws).socket().close(ignored);
   }
 
-  template <class Ws> asio::awaitable<void> send_one(Ws& ws, std::string& payload, bool& ok) {
+  PayloadMaker payload_maker() const {
+    return PayloadMaker(run.options.payload, run.options.size, run.options.seed);
+  }
+
+  template <class Ws> asio::awaitable<void> send_one(Ws& ws, PayloadMaker& payload, bool& ok) {
     auto const id = *sender;
     std::uint64_t const seq = run.accounting.claim(id);
     std::uint64_t const send_ns = run.now_ns();
-    make_payload(payload, Marker{id, seq, send_ns}, run.options.size);
-    auto [ec, n] = co_await ws.async_write(asio::buffer(payload), use_tuple);
+    auto const& frame = payload.make(Marker{id, seq, send_ns});
+    auto [ec, n] = co_await ws.async_write(asio::buffer(frame), use_tuple);
     if (ec) {
       if (open && !closing) count(ErrorKind::write_error, ec.message());
       run.accounting.withdrawn(id, seq);
@@ -493,7 +519,7 @@ struct Client {
   // Sends on schedule until the measured window ends, the connection does, or its drop
   // is due; the schedule carries over to the next connection (late: catch up at once).
   template <class Ws> asio::awaitable<void> send_open_loop(Ws& ws, Phases const& phases) {
-    std::string payload;
+    PayloadMaker payload = payload_maker();
     auto const period = static_cast<std::uint64_t>(1e9 / run.options.rate);
     if (next_send == k_never) {
       // Spread all senders over one period so they do not fire in lockstep bursts.
@@ -514,7 +540,7 @@ struct Client {
   }
 
   template <class Ws> asio::awaitable<void> send_closed_loop(Ws& ws, Phases const& phases) {
-    std::string payload;
+    PayloadMaker payload = payload_maker();
     asio::steady_timer timer(co_await asio::this_coro::executor);
     wake = &timer;
     std::uint64_t const window = run.options.window;
@@ -971,6 +997,8 @@ Report LoadRunner::Impl::run() {
     report.connects += w.stats.connects.load();
     report.failed_connects += w.stats.failed_connects.load();
     report.reconnects += w.stats.reconnects.load();
+    report.deflate_connects += w.stats.deflate_connects.load();
+    report.delivered_all_phases += w.stats.delivered.load();
     for (std::size_t i = 0; i < k_error_kinds; ++i) {
       report.errors[i] += w.stats.errors[i].load();
       if (report.error_examples[i].empty()) report.error_examples[i] = w.error_examples[i];

@@ -183,6 +183,10 @@ std::string validate(Options const& o) {
   }
   if (o.window < 1) return "--window: must be at least 1";
   if (o.size < 1 || o.size > (16u << 20)) return "--size: must be between 1 and 16777216";
+  if (o.payload == PayloadKind::json && o.size < k_json_payload_min_size) {
+    return "--size: --payload json needs at least " + std::to_string(k_json_payload_min_size) +
+           " bytes (the document's fields)";
+  }
   if (o.duration_s <= 0) return "--duration: must be more than 0";
   if (o.threads < 1 || o.threads > 256) return "--threads: must be between 1 and 256";
   if (o.source_addresses < 1 || o.source_addresses > 65534) {
@@ -259,6 +263,13 @@ po::options_description describe() {
       "Opens --groups x --clients WebSocket clients on --url, makes --senders per group send\n"
       "messages carrying a marker, and counts deliveries, losses and latency.\n\nOptions");
   auto text = [] { return po::value<std::string>(); };
+  std::string const payload_help =
+      "what a message's text is: padding (the marker, then a-z0-9 up to --size) or json (a "
+      "chat app's message as a JSON document of --size bytes, at least " +
+      std::to_string(k_json_payload_min_size) +
+      ", with sentences from a word list, different in every message, sent as "
+      "{\"type\":\"message\",\"text\":\"<document>\"}); figures with compression need "
+      "json [padding]";
   d.add_options()("help,h", "show this help")(
       "scenario", text(),
       "preset: fanout (1x200, 4 senders, 64 B, closed loop), rooms "
@@ -273,15 +284,17 @@ po::options_description describe() {
       "wss://: PEM file of CA certificates to trust besides the system's (a private or test CA)")(
       "insecure", po::bool_switch(),
       "wss://: do not verify the server's certificate at all; for self-signed test setups "
-      "only")("groups", text(), "number of groups [1]")("group-base", text(),
-                                                        "id of the first group [1]")(
+      "only")("deflate", po::bool_switch(),
+              "offer permessage-deflate (RFC 7692): compress what is sent, take compressed "
+              "frames; the result says on how many connections the server accepted it")(
+      "groups", text(), "number of groups [1]")("group-base", text(), "id of the first group [1]")(
       "clients", text(), "stable members per group [10]")("senders", text(),
                                                           "members per group that send [1]")(
       "rate", text(), "messages/s per sender, open loop; 0 = closed loop [0]")(
       "window", text(), "closed loop: messages in flight per sender [8]")(
       "size", text(), "payload bytes (at least the marker) [64]")(
-      "duration", text(), "measured period [10s]")("warmup", text(),
-                                                   "sending before measuring [1s]")(
+      "payload", text(), payload_help.c_str())("duration", text(), "measured period [10s]")(
+      "warmup", text(), "sending before measuring [1s]")(
       "drain", text(), "waiting for deliveries after sending stops [2s]")(
       "connect-rate", text(), "connections opened per second; 0 = all at once [5000]")(
       "connect-timeout", text(), "TCP connect + handshake limit [10s]")(
@@ -365,6 +378,12 @@ ParseResult parse_options(std::vector<std::string> const& args) {
     if (has("rate")) o.rate = real(vm, "rate");
     if (has("window")) o.window = whole<std::uint32_t>(vm, "window");
     if (has("size")) o.size = whole<std::uint32_t>(vm, "size");
+    if (has("payload")) {
+      auto const& name = vm["payload"].as<std::string>();
+      if (!parse_payload_kind(name, o.payload)) {
+        throw Failure{"--payload: unknown '" + name + "' (padding or json)"};
+      }
+    }
     if (has("duration")) o.duration_s = seconds(vm, "duration");
     if (has("warmup")) o.warmup_s = seconds(vm, "warmup");
     if (has("drain")) o.drain_s = seconds(vm, "drain");
@@ -385,6 +404,7 @@ ParseResult parse_options(std::vector<std::string> const& args) {
       if (o.ca_file.empty()) throw Failure{"--ca-file: needs a file name"};
     }
     o.insecure = vm["insecure"].as<bool>();
+    o.deflate = vm["deflate"].as<bool>();
     if (has("churners")) o.churners = whole<std::uint32_t>(vm, "churners");
     if (has("churn-hold")) {
       auto const& text = vm["churn-hold"].as<std::string>();

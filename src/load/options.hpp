@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "load/payload.hpp"
+
 namespace huddle::load {
 
 // ws://host[:port]/path or wss://…, with `{group}` standing for the group id in the path.
@@ -55,12 +57,13 @@ struct Options {
   std::vector<UrlTemplate> url_templates;
   std::string scenario = "custom";
   std::uint32_t groups = 1;
-  std::uint64_t group_base = 1;  // id of the first group
-  std::uint32_t clients = 10;    // stable members per group
-  std::uint32_t senders = 1;     // of those, how many send
-  double rate = 0;               // msgs/s per sender; 0 means closed loop
-  std::uint32_t window = 8;      // closed loop: messages in flight per sender
-  std::uint32_t size = 64;       // payload bytes
+  std::uint64_t group_base = 1; // id of the first group
+  std::uint32_t clients = 10;   // stable members per group
+  std::uint32_t senders = 1;    // of those, how many send
+  double rate = 0;              // msgs/s per sender; 0 means closed loop
+  std::uint32_t window = 8;     // closed loop: messages in flight per sender
+  std::uint32_t size = 64;      // payload bytes (json: the document's)
+  PayloadKind payload = PayloadKind::padding;
   double duration_s = 10;        // measured period
   double warmup_s = 1;           // sending, not measured
   double drain_s = 2;            // after sending stops, before counting losses
@@ -73,6 +76,7 @@ struct Options {
   std::string query;     // extra query string, appended as is
   std::string ca_file;   // wss://: PEM CA certificates trusted besides the system's
   bool insecure = false; // wss://: no certificate check (self-signed test setups only)
+  bool deflate = false;  // offer permessage-deflate (RFC 7692) in every handshake
   bool echo = false;
   bool json = false;
   bool progress = true;

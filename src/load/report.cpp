@@ -64,6 +64,7 @@ std::string Report::to_json() const {
   out["rate_per_sender"] = options.rate;
   out["window"] = options.window;
   out["size"] = options.size;
+  out["payload"] = payload_kind_name(options.payload);
   out["threads"] = options.threads;
   out["echo"] = options.echo;
   out["planned_connections"] = planned_connections;
@@ -72,6 +73,7 @@ std::string Report::to_json() const {
   out["connects"] = connects;
   out["failed_connects"] = failed_connects;
   out["reconnects"] = reconnects;
+  out["deflate"] = json::object{{"offered", options.deflate}, {"accepted", deflate_connects}};
   out["drop_every_s"] = options.drop_every_s;
   out["connect_phase_s"] = round3(connect_phase_s);
   out["warmup_s"] = options.warmup_s;
@@ -80,6 +82,7 @@ std::string Report::to_json() const {
   out["elapsed_s"] = round3(elapsed_s);
   out["sent"] = tally.sent;
   out["delivered"] = tally.delivered;
+  out["delivered_all_phases"] = delivered_all_phases;
   out["expected"] = tally.expected;
   out["delivered_expected"] = tally.delivered_accountable;
   out["lost"] = tally.lost;
@@ -129,6 +132,10 @@ std::string Report::to_table() const {
       format("%llu connected of %llu planned, %llu failed, peak %llu, %llu reconnects",
              u(connected), u(planned_connections), u(failed_connects), u(peak_connected),
              u(reconnects)));
+  if (options.deflate) {
+    row("deflate",
+        format("offered; accepted on %llu of %llu connections", u(deflate_connects), u(connects)));
+  }
   row("measured", format("%.2f s (after %.2f s connecting, %.2f s warm-up)", measured_s,
                          connect_phase_s, options.warmup_s));
   row("sent", format("%llu  (%.0f/s)", u(tally.sent), sends_per_s()));

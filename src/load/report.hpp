@@ -27,15 +27,19 @@ struct Sample {
 struct Report {
   Options options;
   std::uint64_t planned_connections = 0;
-  std::uint64_t connected = 0;       // open when sending started
-  std::uint64_t failed_connects = 0; // attempts that did not reach an open socket
-  std::uint64_t connects = 0;        // successful, churn reconnects included
-  std::uint64_t reconnects = 0;      // of those, stable members back after losing theirs
+  std::uint64_t connected = 0;        // open when sending started
+  std::uint64_t failed_connects = 0;  // attempts that did not reach an open socket
+  std::uint64_t connects = 0;         // successful, churn reconnects included
+  std::uint64_t reconnects = 0;       // of those, stable members back after losing theirs
+  std::uint64_t deflate_connects = 0; // --deflate: of `connects`, those the server gave it
   std::uint64_t peak_connected = 0;
   double connect_phase_s = 0;
   double measured_s = 0; // length of the measured window
   double elapsed_s = 0;
   Tally tally;
+  // Every marker seen, warm-up and drain included: what the server sent in the whole run
+  // (scripts/bench divides the server's bytes by it).
+  std::uint64_t delivered_all_phases = 0;
   Histogram latency_ns; // measured deliveries
   ErrorCounts errors{};
   std::array<std::string, k_error_kinds> error_examples; // first message per kind

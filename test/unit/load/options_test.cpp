@@ -197,6 +197,32 @@ TEST_CASE("--drop-every takes a duration, off by default") {
   CHECK(zero.options->drop_every_s == 0);
 }
 
+TEST_CASE("--payload json and --deflate: off by default, json needs room for its fields") {
+  auto off = parse({});
+  REQUIRE(off.options);
+  CHECK(off.options->payload == PayloadKind::padding);
+  CHECK_FALSE(off.options->deflate);
+  auto r = parse({"--scenario", "fanout", "--payload", "json", "--size", "600", "--deflate"});
+  REQUIRE(r.options);
+  CHECK(r.options->payload == PayloadKind::json);
+  CHECK(r.options->size == 600);
+  CHECK(r.options->deflate);
+  auto padding = parse({"--payload", "padding", "--size", "8"});
+  REQUIRE(padding.options);
+  CHECK(padding.options->payload == PayloadKind::padding);
+
+  // The fanout preset's 64 bytes cannot hold a document: said, not silently grown.
+  auto small = parse({"--scenario", "fanout", "--payload", "json"});
+  CHECK_FALSE(small.options);
+  CHECK(small.error.find("--size") != std::string::npos);
+  CHECK(small.error.find(std::to_string(k_json_payload_min_size)) != std::string::npos);
+  CHECK(parse({"--payload", "json", "--size", std::to_string(k_json_payload_min_size)}).options);
+  auto unknown = parse({"--payload", "xml"});
+  CHECK_FALSE(unknown.options);
+  CHECK(unknown.error.find("--payload") != std::string::npos);
+  CHECK(unknown.error.find("json") != std::string::npos);
+}
+
 TEST_CASE("a reconnect's query carries since=, replacing any the user gave") {
   CHECK(query_with_since("", 41) == "since=41");
   CHECK(query_with_since("token=t&echo=1", 0) == "token=t&echo=1&since=0");
@@ -214,4 +240,6 @@ TEST_CASE("help is returned, not printed") {
   CHECK(r.help.find("--drop-every") != std::string::npos);
   CHECK(r.help.find("--ca-file") != std::string::npos);
   CHECK(r.help.find("--insecure") != std::string::npos);
+  CHECK(r.help.find("--deflate") != std::string::npos);
+  CHECK(r.help.find("--payload") != std::string::npos);
 }

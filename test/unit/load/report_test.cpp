@@ -37,9 +37,33 @@ TEST_CASE("the JSON report carries what scripts read") {
   CHECK(doc.at("error_examples").as_object().at("server_close_1008").as_string() ==
         "1008 slow consumer");
 
+  // Without --deflate nothing was offered: said in the JSON, no row in the table.
+  auto const& deflate = doc.at("deflate").as_object();
+  CHECK(deflate.at("offered") == false);
+  CHECK(deflate.at("accepted").to_number<int>() == 0);
+  CHECK(doc.at("payload").as_string() == "padding");
+
   auto const table = r.to_table();
+  CHECK(table.find("deflate") == std::string::npos);
   CHECK(table.find("lost") != std::string::npos);
   CHECK(table.find("server_close_1008 2") != std::string::npos);
   CHECK(table.find("3 reconnects") != std::string::npos);
   CHECK(table.find("duplicates   1") != std::string::npos);
+}
+
+TEST_CASE("the report says on how many connections the server accepted deflate") {
+  Report r;
+  r.options.deflate = true;
+  r.options.payload = PayloadKind::json;
+  r.connects = 12;
+  r.deflate_connects = 10;
+  r.delivered_all_phases = 5000;
+  auto const doc = boost::json::parse(r.to_json()).as_object();
+  auto const& deflate = doc.at("deflate").as_object();
+  CHECK(deflate.at("offered") == true);
+  CHECK(deflate.at("accepted").to_number<int>() == 10);
+  CHECK(doc.at("payload").as_string() == "json");
+  CHECK(doc.at("delivered_all_phases").to_number<int>() == 5000);
+  CHECK(r.to_table().find("deflate      offered; accepted on 10 of 12 connections") !=
+        std::string::npos);
 }
