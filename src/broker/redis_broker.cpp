@@ -730,8 +730,7 @@ std::string RedisBroker::epoch() const {
 bool RedisBroker::available() const noexcept {
   // Connected is not enough: a join needs the history's epoch, read just after connecting
   // (a join in between was refused with 1011 while /healthz already said ok).
-  return state_->commands->connected() && state_->subscriber->connected() &&
-         state_->has_epoch();
+  return state_->commands->connected() && state_->subscriber->connected() && state_->has_epoch();
 }
 
 void RedisBroker::set_group_executors(const std::vector<asio::any_io_executor>& executors) {
