@@ -30,6 +30,7 @@
 #pragma once
 
 #include <huddle/async_mutex.hpp>
+#include <huddle/logger.hpp>
 #include <huddle/member.hpp>
 #include <huddle/message.hpp>
 #include <huddle/message_log.hpp>
@@ -91,10 +92,13 @@ public:
   using OnDurable = std::function<void(const MessagePtr&)>;
 
   // `log` (may be null) records every message; ids continue where it left off (see above).
+  // Joins and leaves are logged to `logger` (null: make_stderr_logger(), warnings only).
   explicit ChatManager(boost::asio::any_io_executor executor,
-                       std::shared_ptr<MessageLog> log = nullptr);
+                       std::shared_ptr<MessageLog> log = nullptr,
+                       std::shared_ptr<Logger> logger = nullptr);
   // A manager whose ids come from `sequence` (see the top of this file).
-  ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<ExternalSequence> sequence);
+  ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<ExternalSequence> sequence,
+              std::shared_ptr<Logger> logger = nullptr);
   ~ChatManager();
 
   ChatManager(const ChatManager&) = delete;
@@ -172,6 +176,7 @@ private:
   void remove_locked(GroupId id, Group& group, std::vector<const Member*> failed);
 
   boost::asio::any_io_executor executor_;
+  const std::shared_ptr<Logger> logger_;
   const std::shared_ptr<MessageLog> log_;
   const std::shared_ptr<ExternalSequence> sequence_;
   const std::string epoch_;

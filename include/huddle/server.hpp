@@ -37,9 +37,29 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace huddle {
+
+// Why Server::publish() failed once its arguments were accepted.
+class PublishFailed : public std::runtime_error {
+public:
+  enum class Reason {
+    history_unavailable, // the history cannot take more now (history_queue_limit): not sent
+    broker_unavailable,  // Redis cannot be reached (broker_url): not sent
+    not_stored,          // sent to the members, but not stored within handshake_timeout
+  };
+  PublishFailed(Reason reason, const std::string& what)
+      : std::runtime_error(what), reason_(reason) {}
+  Reason reason() const noexcept { return reason_; }
+  // Whether the members got it: sending it again would show it to them twice.
+  bool sent() const noexcept { return reason_ == Reason::not_stored; }
+
+private:
+  Reason reason_;
+};
 
 class Server {
 public:
@@ -70,6 +90,15 @@ public:
   // Throws std::runtime_error, and keeps the old ones, when the files cannot be loaded;
   // std::logic_error when the server has no TLS.
   void reload_tls();
+
+  // Sends `text` into `group` from `sender`, as the group's members see a member's message:
+  // the group's next id, in the history, to every member (on every node, with broker_url),
+  // as POST /api/groups/{id}/messages does. Completes with the id once the history has the
+  // message. Any thread; the awaiting coroutine may run on any executor. Throws
+  // std::invalid_argument, sending nothing, when `sender` is not a user name (1-32 printable
+  // characters) or `text` is empty, over max_message_bytes or not UTF-8; PublishFailed
+  // otherwise.
+  boost::asio::awaitable<MessageId> publish(GroupId group, std::string sender, std::string text);
 
   // Open WebSocket sessions right now.
   std::size_t session_count() const noexcept;

@@ -5,9 +5,12 @@
 // embedding app sets fields.
 #pragma once
 
+#include <huddle/logger.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,10 @@ enum class AuthMode {
 };
 
 struct ServerConfig {
+  // Where the server's log events go (include/huddle/logger.hpp); shared by everything the
+  // server runs. Null: warnings and errors to stderr (make_stderr_logger()).
+  std::shared_ptr<Logger> logger;
+
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080; // 0: an ephemeral port, see Server::port()
   // TLS (docs/operations.md, "TLS"): with both files (PEM; the certificate file may hold the

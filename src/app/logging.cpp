@@ -1,22 +1,24 @@
 #include "app/logging.hpp"
 
 #include "app/usage_error.hpp"
-#include "core/log.hpp"
-
 #include <boost/core/null_deleter.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/log/attributes/attribute_value_impl.hpp>
 #include <boost/log/attributes/value_extraction.hpp>
 #include <boost/log/core.hpp>
 #include <boost/log/expressions.hpp>
 #include <boost/log/sinks/sync_frontend.hpp>
 #include <boost/log/sinks/text_ostream_backend.hpp>
+#include <boost/log/sources/record_ostream.hpp>
 #include <boost/log/trivial.hpp>
 
 #include <chrono>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <variant>
+#include <vector>
 
 namespace huddle::app {
 
@@ -25,6 +27,57 @@ namespace json = boost::json;
 using logging::trivial::severity_level;
 
 namespace {
+
+// A field as a record keeps it, past the event's write(): its text copied.
+struct OwnedField {
+  std::string_view name; // a string literal at the event's call site
+  std::variant<std::int64_t, std::uint64_t, double, bool, std::string> value;
+};
+using OwnedFields = std::vector<OwnedField>;
+
+class BoostLogLogger final : public Logger {
+public:
+  bool enabled(LogLevel level) const noexcept override {
+    try {
+      return static_cast<bool>(open(level));
+    } catch (...) {
+      return false;
+    }
+  }
+
+  void write(LogLevel level, std::string_view event, std::span<const LogField> fields) override {
+    logging::record record = open(level);
+    if (!record) return;
+    OwnedFields owned;
+    owned.reserve(fields.size());
+    for (const LogField& field : fields)
+      owned.push_back({field.name, std::visit(
+                                       [](const auto& value) -> decltype(OwnedField::value) {
+                                         using T = std::decay_t<decltype(value)>;
+                                         if constexpr (std::is_same_v<T, std::string_view>)
+                                           return std::string(value);
+                                         else
+                                           return value;
+                                       },
+                                       field.value)});
+    {
+      logging::record_ostream message(record);
+      message << format_log_event(event, fields);
+    }
+    auto& values = record.attribute_values();
+    values.insert("Event", logging::attributes::make_attribute_value(std::string(event)));
+    values.insert("Fields", logging::attributes::make_attribute_value(std::move(owned)));
+    logging::trivial::logger::get().push_record(std::move(record));
+  }
+
+private:
+  // Through boost::log::trivial's logger, so the records keep its Severity attribute and the
+  // filters and sinks set for BOOST_LOG_TRIVIAL apply unchanged.
+  static logging::record open(LogLevel level) {
+    return logging::trivial::logger::get().open_record(
+        logging::keywords::severity = static_cast<severity_level>(static_cast<int>(level)));
+  }
+};
 
 severity_level parse_level(const std::string& level) {
   severity_level parsed{};
@@ -92,7 +145,7 @@ json::string utf8_string(std::string_view text) {
   return out;
 }
 
-json::value to_json(const core::log::Field::Value& value) {
+json::value to_json(const decltype(OwnedField::value)& value) {
   return std::visit(
       [](const auto& v) -> json::value {
         if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
@@ -112,8 +165,8 @@ void format_json(const logging::record_view& record, logging::formatting_ostream
   if (const auto event = logging::extract<std::string>("Event", record)) {
     line["event"] = utf8_string(*event);
     // The fields follow the three above and cannot replace them (emplace keeps the first).
-    if (const auto fields = logging::extract<core::log::Fields>("Fields", record))
-      for (const core::log::Field& field : *fields)
+    if (const auto fields = logging::extract<OwnedFields>("Fields", record))
+      for (const OwnedField& field : *fields)
         line.emplace(field.name, to_json(field.value));
   } else {
     const auto message = record[logging::expressions::smessage];
@@ -138,6 +191,10 @@ void init_logging(const std::string& level, LogFormat format, std::ostream& out)
   core->remove_all_sinks();
   core->add_sink(sink);
   core->set_filter(logging::trivial::severity >= threshold);
+}
+
+std::shared_ptr<Logger> boost_log_logger() {
+  return std::make_shared<BoostLogLogger>();
 }
 
 } // namespace huddle::app

@@ -31,6 +31,9 @@ int serve_command(const std::vector<std::string>& args) {
     return 0;
   }
   init_logging(options.log_level, options.log_format);
+  ServerConfig config = options.server;
+  config.logger = boost_log_logger();
+  Logger& log = *config.logger;
 
   // One io_context per thread (docs/architecture.md, "Threads"): a connection's coroutines
   // run on one thread without a strand; the first context also runs the accept loop and
@@ -46,7 +49,7 @@ int serve_command(const std::vector<std::string>& args) {
   asio::io_context& io = *pool.front();
   std::optional<Server> server;
   try {
-    server.emplace(executors, options.server);
+    server.emplace(executors, config);
   } catch (const std::runtime_error& e) { // port in use, bad address, unusable --db
     std::cerr << "huddle serve: " << e.what() << '\n';
     return k_exit_failure;
@@ -56,7 +59,7 @@ int serve_command(const std::vector<std::string>& args) {
   signals.emplace(io, SIGINT, SIGTERM);
   signals->async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
-    HUDDLE_LOG(info, "server.signal", {{"signal", signal}});
+    HUDDLE_LOG(log, info, "server.signal", {{"signal", signal}});
     server->stop();
   });
   // SIGHUP: the TLS certificate and key are read again (renewed certificates) for new
@@ -67,12 +70,12 @@ int serve_command(const std::vector<std::string>& args) {
   std::function<void(const boost::system::error_code&, int)> on_reload =
       [&](const boost::system::error_code& ec, int signal) {
         if (ec) return;
-        HUDDLE_LOG(info, "server.signal", {{"signal", signal}});
+        HUDDLE_LOG(log, info, "server.signal", {{"signal", signal}});
         if (!options.server.tls_certificate_file.empty()) {
           try {
             server->reload_tls();
           } catch (const std::exception& e) {
-            HUDDLE_LOG(error, "tls.reload_failed", {{"error", e.what()}});
+            HUDDLE_LOG(log, error, "tls.reload_failed", {{"error", e.what()}});
           }
         }
         reload_signal->async_wait(on_reload);
@@ -88,7 +91,7 @@ int serve_command(const std::vector<std::string>& args) {
       try {
         std::rethrow_exception(error);
       } catch (const std::exception& e) {
-        HUDDLE_LOG(fatal, "server.failed", {{"error", e.what()}});
+        HUDDLE_LOG(log, fatal, "server.failed", {{"error", e.what()}});
       }
       exit_code = k_exit_failure;
     }

@@ -80,7 +80,7 @@ LoginThrottle::Config throttle_config(const ServerConfig& config) {
 
 AccessControl::AccessControl(const ServerConfig& config)
     : mode_(config.auth), tokens_(make_tokens(config)),
-      accounts_(std::make_unique<store::AccountStore>(config.db_path)),
+      accounts_(std::make_unique<store::AccountStore>(config.db_path, config.logger)),
       throttle_(throttle_config(config)), max_pending_logins_(config.max_pending_logins),
       pool_(k_pool_threads) {}
 

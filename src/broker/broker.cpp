@@ -16,6 +16,7 @@ std::shared_ptr<Broker> make_broker(boost::asio::any_io_executor executor,
   history.max_queued = config.history_queue_limit;
   history.writer_nice = config.history_writer_nice;
   history.commit_delay = config.history_commit_delay;
+  history.logger = config.logger;
   return std::make_shared<LocalBroker>(std::move(executor), std::move(history));
 }
 

@@ -4,9 +4,19 @@
 
 namespace huddle::broker {
 
+namespace {
+
+store::HistoryConfig logging_to(store::HistoryConfig history, std::shared_ptr<Logger> logger) {
+  history.logger = std::move(logger);
+  return history;
+}
+
+} // namespace
+
 LocalBroker::LocalBroker(boost::asio::any_io_executor executor, store::HistoryConfig history)
-    : history_(std::make_shared<store::HistoryStore>(std::move(history))),
-      chat_(std::move(executor), history_) {}
+    : logger_(core::log::or_default(history.logger)),
+      history_(std::make_shared<store::HistoryStore>(logging_to(std::move(history), logger_))),
+      chat_(std::move(executor), history_, logger_) {}
 
 boost::asio::awaitable<JoinResult> LocalBroker::join(GroupId group,
                                                      std::shared_ptr<Member> member) {
@@ -28,7 +38,7 @@ boost::asio::awaitable<PublishError> LocalBroker::publish(GroupId group, Message
     sent = co_await chat_.broadcast(group, std::move(draft), echo ? nullptr : sender.get(),
                                     std::move(durable));
   } catch (const std::exception& e) { // a group made anew could not read its last id
-    HUDDLE_LOG(error, "broker.broadcast_failed", {{"group", group}, {"error", e.what()}});
+    HUDDLE_LOG(*logger_, error, "broker.broadcast_failed", {{"group", group}, {"error", e.what()}});
   }
   // Null: the history is full (--history-queue-limit) or failing; nothing was sent.
   co_return sent ? PublishError::none : PublishError::history_unavailable;

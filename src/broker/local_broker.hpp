@@ -33,6 +33,7 @@ public:
   void write_metrics(core::Exposition& out) const override;
 
 private:
+  const std::shared_ptr<Logger> logger_;
   const std::shared_ptr<store::HistoryStore> history_;
   ChatManager chat_;
 };

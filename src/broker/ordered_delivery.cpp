@@ -4,8 +4,8 @@
 
 namespace huddle::broker {
 
-OrderedDelivery::OrderedDelivery(ChatManager& chat, Fetch fetch, Offer offer)
-    : chat_(chat), fetch_(std::move(fetch)), offer_(std::move(offer)) {}
+OrderedDelivery::OrderedDelivery(ChatManager& chat, Fetch fetch, Offer offer, Logger& logger)
+    : chat_(chat), fetch_(std::move(fetch)), offer_(std::move(offer)), logger_(logger) {}
 
 boost::asio::awaitable<void> OrderedDelivery::arrived(Published published) {
   const GroupId group = published.message->group();
@@ -25,7 +25,7 @@ boost::asio::awaitable<void> OrderedDelivery::catch_up(GroupId group, MessageId 
     if (page.empty()) {
       // Retention removed them before this node could deliver them (it was cut off for
       // longer than the history's length): they are gone for everyone.
-      HUDDLE_LOG(warning, "broker.ids_trimmed",
+      HUDDLE_LOG(logger_, warning, "broker.ids_trimmed",
                  {{"group", group}, {"first_id", *last + 1}, {"last_id", upto}});
       co_return;
     }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <huddle/chat_manager.hpp>
+#include <huddle/logger.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -38,7 +39,7 @@ public:
   // Messages per fetch (each is in memory at once while a hole is filled).
   static constexpr std::size_t k_page = 256;
 
-  OrderedDelivery(ChatManager& chat, Fetch fetch, Offer offer);
+  OrderedDelivery(ChatManager& chat, Fetch fetch, Offer offer, Logger& logger);
 
   // A message that arrived from the channel: the ids between the group's last delivered one
   // and it are fetched and offered first. Stale ids and groups with nobody here cost nothing.
@@ -53,6 +54,7 @@ private:
   ChatManager& chat_;
   Fetch fetch_;
   Offer offer_;
+  Logger& logger_; // ids lost to retention
 };
 
 } // namespace huddle::broker

@@ -138,7 +138,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   };
 
   State(asio::any_io_executor executor, const ServerConfig& config)
-      : executor(executor), prefix(config.broker_prefix), node(core::random_hex()),
+      : executor(executor), logger(core::log::or_default(config.logger)),
+        prefix(config.broker_prefix), node(core::random_hex()),
         max_per_group(config.history_per_group), max_age(config.history_max_age),
         presence_ttl(config.presence_ttl), strand(asio::make_strand(executor)),
         heartbeat_timer(strand) {
@@ -149,6 +150,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     connection.connect_timeout = config.broker_connect_timeout;
     connection.command_timeout = config.broker_command_timeout;
     connection.client_name = "huddle-" + node;
+    connection.logger = logger;
     commands = redis::Connection::create(executor, connection);
     connection.subscriber = true;
     connection.client_name += "-sub";
@@ -159,7 +161,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   void start() {
     auto sequence = std::make_shared<Sequence>();
     sequence->state = weak_from_this();
-    chat = std::make_unique<ChatManager>(executor, sequence);
+    chat = std::make_unique<ChatManager>(executor, sequence, logger);
     std::weak_ptr<State> weak = weak_from_this();
     lanes.push_back(std::make_unique<Lane>(executor));
     // The state owns `ordered`, which is only used from its lanes while the state lives.
@@ -170,7 +172,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
         },
         [this](Published published, bool skip_gap) {
           return offer(std::move(published), skip_gap);
-        });
+        },
+        *logger);
     commands->on_connect([weak]() -> asio::awaitable<void> {
       if (auto self = weak.lock()) co_await self->on_commands_connected();
     });
@@ -250,7 +253,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     try {
       co_await check_epoch();
     } catch (const std::exception& e) {
-      HUDDLE_LOG(warning, "broker.epoch_failed", {{"error", e.what()}});
+      HUDDLE_LOG(*logger, warning, "broker.epoch_failed", {{"error", e.what()}});
       co_return;
     }
     co_spawn(strand, check_positions(), asio::detached);
@@ -271,7 +274,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     }
     if (before.empty() || before == reply.text) co_return;
     // Every session is closed (below).
-    HUDDLE_LOG(error, "broker.history_lost", {{"old_epoch", before}, {"epoch", reply.text}});
+    HUDDLE_LOG(*logger, error, "broker.history_lost",
+               {{"old_epoch", before}, {"epoch", reply.text}});
     co_await chat->reset_positions();
     if (owner_epoch_changed) owner_epoch_changed();
     co_spawn(strand, check_positions(), asio::detached);
@@ -328,7 +332,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
     if (!group) return;
     auto parsed = parse_channel_payload(payload);
     if (std::holds_alternative<ChannelJunk>(parsed)) {
-      HUDDLE_LOG(warning, "broker.malformed_publication", {{"channel", channel}});
+      HUDDLE_LOG(*logger, warning, "broker.malformed_publication", {{"channel", channel}});
       return;
     }
     Incoming item{*group, {}};
@@ -391,7 +395,8 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
         co_await ordered->catch_up(item.group, std::get<CatchUp>(item.what).counter);
       }
     } catch (const std::exception& e) { // Redis went away mid-fill: the next check fills it
-      HUDDLE_LOG(warning, "broker.delivery_deferred", {{"group", item.group}, {"error", e.what()}});
+      HUDDLE_LOG(*logger, warning, "broker.delivery_deferred",
+                 {{"group", item.group}, {"error", e.what()}});
     }
   }
 
@@ -504,7 +509,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
       try {
         co_await beat();
       } catch (const std::exception& e) {
-        HUDDLE_LOG(warning, "broker.heartbeat_failed", {{"error", e.what()}});
+        HUDDLE_LOG(*logger, warning, "broker.heartbeat_failed", {{"error", e.what()}});
       }
     }
   }
@@ -539,6 +544,7 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
 
   // --- state ---
   const asio::any_io_executor executor;
+  const std::shared_ptr<Logger> logger;
   const std::string prefix;
   const std::string node; // this node's name in origins and presence entries
   const std::size_t max_per_group;
@@ -625,7 +631,7 @@ asio::awaitable<void> RedisBroker::leave(GroupId group, std::shared_ptr<Member> 
       std::vector<std::string> args{state->node, member->user(), std::to_string(now_ms())};
       co_await state->eval(leave_script, std::move(keys), std::move(args));
     } catch (const std::exception& e) { // its entry expires with the next heartbeats
-      HUDDLE_LOG(warning, "broker.leave_not_recorded",
+      HUDDLE_LOG(*state->logger, warning, "broker.leave_not_recorded",
                  {{"group", group}, {"user", member->user()}, {"error", e.what()}});
     }
   }
@@ -670,7 +676,8 @@ asio::awaitable<PublishError> RedisBroker::publish(GroupId group, MessageDraft d
       std::lock_guard lock(state->mutex);
       state->pending.erase(serial);
     }
-    HUDDLE_LOG(warning, "broker.send_failed", {{"group", group}, {"error", failure}});
+    HUDDLE_LOG(*state->logger, warning, "broker.send_failed",
+               {{"group", group}, {"error", failure}});
     co_return PublishError::broker_unavailable;
   }
   state->settle(serial, reply.integer, false);

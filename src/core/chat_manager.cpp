@@ -61,13 +61,16 @@ constexpr std::size_t k_retired_groups = 4096;
 
 } // namespace
 
-ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<MessageLog> log)
-    : executor_(executor), log_(std::move(log)), epoch_(log_ ? log_->epoch() : core::random_hex()),
-      groups_mutex_(executor), retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {}
+ChatManager::ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<MessageLog> log,
+                         std::shared_ptr<Logger> logger)
+    : executor_(executor), logger_(core::log::or_default(std::move(logger))), log_(std::move(log)),
+      epoch_(log_ ? log_->epoch() : core::random_hex()), groups_mutex_(executor),
+      retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {}
 
 ChatManager::ChatManager(boost::asio::any_io_executor executor,
-                         std::shared_ptr<ExternalSequence> sequence)
-    : executor_(executor), sequence_(std::move(sequence)), groups_mutex_(executor),
+                         std::shared_ptr<ExternalSequence> sequence, std::shared_ptr<Logger> logger)
+    : executor_(executor), logger_(core::log::or_default(std::move(logger))),
+      sequence_(std::move(sequence)), groups_mutex_(executor),
       retired_(std::make_unique<core::RetiredGroups>(k_retired_groups)) {
   if (!sequence_) throw std::invalid_argument("ChatManager: no ExternalSequence given");
 }
@@ -124,7 +127,7 @@ boost::asio::awaitable<void> ChatManager::erase_if_empty(GroupId id, GroupPtr gr
   group->erased = true;
   groups_.erase(id);
   if (!sequence_) retired_->put(id, group->last_id);
-  HUDDLE_LOG(debug, "group.erased", {{"group", id}, {"groups", groups_.size()}});
+  HUDDLE_LOG(*logger_, debug, "group.erased", {{"group", id}, {"groups", groups_.size()}});
 }
 
 boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_ptr<Member> member,
@@ -156,7 +159,7 @@ boost::asio::awaitable<JoinResult> ChatManager::connect(GroupId id, std::shared_
   std::vector<const Member*> failed;
   if (first_connection)
     group->offer_all(make_frame(protocol::encode_presence("join", id, user)), member.get(), failed);
-  HUDDLE_LOG(info, "group.joined",
+  HUDDLE_LOG(*logger_, info, "group.joined",
              {{"group", id},
               {"user", user},
               {"connections", group->members->size()},
@@ -271,7 +274,7 @@ void ChatManager::remove_locked(GroupId id, Group& group, std::vector<const Memb
     }
     group.members = std::move(next);
     for (const auto& user : removed_users)
-      HUDDLE_LOG(info, "group.left",
+      HUDDLE_LOG(*logger_, info, "group.left",
                  {{"group", id},
                   {"user", user},
                   {"connections", group.members->size()},

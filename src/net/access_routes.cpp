@@ -55,7 +55,8 @@ authorize(const Request& request, ServerState& state, const Caller& caller, Grou
   try {
     allowed = co_await state.access().async_may_enter(*caller, group);
   } catch (const std::exception& e) {
-    HUDDLE_LOG(error, "access.check_failed", {{"group", group}, {"error", e.what()}});
+    HUDDLE_LOG(state.logger(), error, "access.check_failed",
+               {{"group", group}, {"error", e.what()}});
     co_return json_error(request, http::status::internal_server_error, "internal_error",
                          "the membership could not be checked");
   }
@@ -106,7 +107,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   const Refusal* refusal = std::get_if<Refusal>(&outcome);
   if (refusal && *refusal == Refusal::busy) {
     // --max-pending-logins reached.
-    HUDDLE_LOG(debug, "login.busy", {{"remote", peer_address}});
+    HUDDLE_LOG(state.logger(), debug, "login.busy", {{"remote", peer_address}});
     Response response = json_error(request, http::status::service_unavailable, "login_busy",
                                    "too many logins in progress; try again in a second");
     response.set(http::field::retry_after, "1");
@@ -117,7 +118,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
     state.metrics().logins.add("invalid_credentials");
     const bool throttled = access.throttle().record_failure(peer_address);
     // The name is the client's: at most 64 bytes of it.
-    HUDDLE_LOG(warning, "login.failed",
+    HUDDLE_LOG(state.logger(), warning, "login.failed",
                {{"user", std::string_view(user).substr(0, 64)},
                 {"remote", peer_address},
                 {"throttled", throttled}});
@@ -126,7 +127,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   }
   const auth::IssuedToken& issued = std::get<auth::IssuedToken>(outcome);
   state.metrics().logins.add("success");
-  HUDDLE_LOG(info, "login.succeeded", {{"user", user}, {"remote", peer_address}});
+  HUDDLE_LOG(state.logger(), info, "login.succeeded", {{"user", user}, {"remote", peer_address}});
   json::object result;
   result["token"] = issued.token;
   result["expires_at"] = unix_ms(issued.expires_at);

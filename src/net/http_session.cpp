@@ -278,7 +278,7 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
     // A proxy may forward many clients' requests on one connection: each is looked at anew.
     const asio::ip::address client = request_client(request, peer, state);
     const std::string from = client.to_string();
-    HUDDLE_LOG(debug, "http.request",
+    HUDDLE_LOG(state.logger(), debug, "http.request",
                {{"method", request.method_string()},
                 {"target", redact_target(request.target())},
                 {"remote", from}});
@@ -294,7 +294,7 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
         if (auto refused = refuse_handshake(request)) {
           response = std::move(*refused);
         } else if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
-          HUDDLE_LOG(debug, "ws.upgrade_refused",
+          HUDDLE_LOG(state.logger(), debug, "ws.upgrade_refused",
                      {{"remote", from},
                       {"reason", refusal->reason == AddressLimits::Refusal::Reason::connections
                                      ? "connections"
@@ -330,7 +330,7 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
                 if (!move_error) moved.assign(protocol, handle, move_error);
               }
               if (move_error) {
-                HUDDLE_LOG(warning, "ws.move_failed",
+                HUDDLE_LOG(state.logger(), warning, "ws.move_failed",
                            {{"group", ws_target.group}, {"error", move_error.message()}});
                 state.release_slot();
                 co_return;
@@ -346,12 +346,13 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
             // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory"). The session
             // holds the slot until it is destroyed.
             asio::co_spawn(executor, session->run(std::move(request)),
-                           [session](std::exception_ptr e) {
+                           [session, state_ptr](std::exception_ptr e) {
                              if (!e) return;
                              try {
                                std::rethrow_exception(e);
                              } catch (const std::exception& error) {
-                               HUDDLE_LOG(error, "ws.session_failed", {{"error", error.what()}});
+                               HUDDLE_LOG(state_ptr->logger(), error, "ws.session_failed",
+                                          {{"error", error.what()}});
                              }
                            });
             co_return;
@@ -367,7 +368,7 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
     }
     if (!failure.empty()) {
       HUDDLE_LOG(
-          error, "http.request_failed",
+          state.logger(), error, "http.request_failed",
           {{"target", redact_target(request.target())}, {"remote", from}, {"error", failure}});
       response = json_error(request, http::status::internal_server_error, "internal_error",
                             "the server's database could not answer");
@@ -426,13 +427,13 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket,
   auto [peek_error, peeked] = co_await stream.async_peek(first, use_tuple);
   if (peek_error) co_return;
   if (first != k_tls_handshake_record) {
-    HUDDLE_LOG(debug, "tls.plain_http", {{"remote", peer.to_string()}});
+    HUDDLE_LOG(state->logger(), debug, "tls.plain_http", {{"remote", peer.to_string()}});
     co_await refuse_plain_http(std::move(stream.release().first), config);
     co_return;
   }
   auto [handshake_error, unused] = co_await stream.async_handshake(use_tuple);
   if (handshake_error) {
-    HUDDLE_LOG(debug, "tls.handshake_failed",
+    HUDDLE_LOG(state->logger(), debug, "tls.handshake_failed",
                {{"remote", peer.to_string()}, {"error", handshake_error.message()}});
     co_return;
   }

@@ -30,20 +30,21 @@ asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors, typically: back off instead of spinning on the error.
-      HUDDLE_LOG(warning, "server.accept_failed", {{"error", ec.message()}});
+      HUDDLE_LOG(state->logger(), warning, "server.accept_failed", {{"error", ec.message()}});
       asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    asio::co_spawn(executor, run_http_session(std::move(socket), state), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& error) {
-        HUDDLE_LOG(error, "http.connection_failed", {{"error", error.what()}});
-      }
-    });
+    asio::co_spawn(
+        executor, run_http_session(std::move(socket), state), [state](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& error) {
+            HUDDLE_LOG(state->logger(), error, "http.connection_failed", {{"error", error.what()}});
+          }
+        });
   }
 }
 

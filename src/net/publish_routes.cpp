@@ -57,7 +57,8 @@ asio::awaitable<std::variant<Admitted, Response>> admit(const Request& request, 
     failure = e.what();
   }
   if (!failure.empty()) {
-    HUDDLE_LOG(error, "access.check_failed", {{"group", group}, {"error", failure}});
+    HUDDLE_LOG(state.logger(), error, "access.check_failed",
+               {{"group", group}, {"error", failure}});
     co_return json_error(request, http::status::internal_server_error, "internal_error",
                          "the caller's rights could not be checked");
   }
@@ -241,12 +242,14 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   auto outcome = co_await (stored->async_receive(use_tuple) || deadline.async_wait(use_tuple));
   if (outcome.index() == 0) {
     const MessageId id = std::get<1>(std::get<0>(outcome));
-    HUDDLE_LOG(debug, "publish.stored", {{"group", target.group}, {"user", from}, {"id", id}});
+    HUDDLE_LOG(state.logger(), debug, "publish.stored",
+               {{"group", target.group}, {"user", from}, {"id", id}});
     co_return published(request, id, body.ref, false);
   }
   // Sent to the members, but not stored in time: the id stays with the key, so a retry with
   // it gets the id once stored rather than a second message.
-  HUDDLE_LOG(warning, "publish.not_stored", {{"group", target.group}, {"user", from}});
+  HUDDLE_LOG(state.logger(), warning, "publish.not_stored",
+             {{"group", target.group}, {"user", from}});
   co_return json_error(request, http::status::service_unavailable, "not_stored",
                        "the message was sent but is not stored yet; retry with the same "
                        "Idempotency-Key to learn its id");
@@ -275,7 +278,7 @@ asio::awaitable<Response> close_member_route(const Request& request, ServerState
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   const Admitted& who = std::get<Admitted>(admitted);
   const std::size_t closed = state.close_user(target.group, target.user, k_removed_reason);
-  HUDDLE_LOG(info, "admin.closed_connections",
+  HUDDLE_LOG(state.logger(), info, "admin.closed_connections",
              {{"group", target.group},
               {"user", target.user},
               {"count", closed},

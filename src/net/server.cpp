@@ -1,8 +1,11 @@
 #include <huddle/server.hpp>
 
 #include "core/log.hpp"
+#include "net/frame_reader.hpp"
 #include "net/listener.hpp"
+#include "net/publish.hpp"
 #include "net/server_state.hpp"
+#include "net/target.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -59,7 +62,7 @@ asio::awaitable<void> accept_then_drain(asio::awaitable<void> accept_loop,
   // A database that keeps failing is given the shutdown timeout, then its batch is dropped
   // (the store logs how many messages): stopping never hangs on a broken disk.
   if (!state->broker().flush(state->config().shutdown_timeout))
-    HUDDLE_LOG(error, "server.unsaved_messages");
+    HUDDLE_LOG(state->logger(), error, "server.unsaved_messages");
   state->broker().stop();
 }
 
@@ -106,7 +109,7 @@ asio::awaitable<void> Server::run() {
   auto impl = impl_; // the caller may destroy the Server only after run() completes
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
   const tcp::endpoint bound = impl->acceptor.local_endpoint();
-  HUDDLE_LOG(info, "server.listening",
+  HUDDLE_LOG(impl->state->logger(), info, "server.listening",
              {{"address", bound.address().to_string()}, {"port", bound.port()}});
   // The accept loop runs as a coroutine of its own on the acceptor's strand, where stop()
   // closes the acceptor. Awaited here, it would be back on run()'s executor after its first
@@ -131,7 +134,7 @@ asio::awaitable<void> Server::run() {
                            asio::use_awaitable) &&
             asio::co_spawn(impl->acceptor.get_executor(), impl->state->broker().run(),
                            asio::use_awaitable));
-  HUDDLE_LOG(info, "server.stopped");
+  HUDDLE_LOG(impl->state->logger(), info, "server.stopped");
 }
 
 void Server::stop() {
@@ -151,7 +154,43 @@ void Server::reload_tls() {
   net::TlsContext* tls = impl_->state->tls();
   if (!tls) throw std::logic_error("huddle::Server::reload_tls(): the server has no TLS");
   tls->reload();
-  HUDDLE_LOG(info, "tls.reloaded", {{"certificate", impl_->state->config().tls_certificate_file}});
+  HUDDLE_LOG(impl_->state->logger(), info, "tls.reloaded",
+             {{"certificate", impl_->state->config().tls_certificate_file}});
+}
+
+asio::awaitable<MessageId> Server::publish(GroupId group, std::string sender, std::string text) {
+  auto impl = impl_; // the server state outlives this call even if the Server goes
+  const ServerConfig& config = impl->state->config();
+  if (!net::is_valid_name(sender))
+    throw std::invalid_argument("huddle::Server::publish: the sender must be a name of 1-32 "
+                                "printable characters");
+  if (text.empty()) throw std::invalid_argument("huddle::Server::publish: the text is empty");
+  if (text.size() > config.max_message_bytes)
+    throw std::invalid_argument("huddle::Server::publish: the text is longer than "
+                                "ServerConfig::max_message_bytes (" +
+                                std::to_string(config.max_message_bytes) + " bytes)");
+  if (!net::is_valid_utf8(text))
+    throw std::invalid_argument("huddle::Server::publish: the text is not UTF-8");
+  MessageDraft draft{std::move(sender), std::move(text), now_ms()};
+  const net::PublishResult result = co_await net::publish_and_wait(
+      *impl->state, group, std::move(draft), {}, config.handshake_timeout);
+  using Reason = PublishFailed::Reason;
+  switch (result.outcome) {
+  case net::PublishOutcome::stored:
+    break;
+  case net::PublishOutcome::history_unavailable:
+    throw PublishFailed(Reason::history_unavailable,
+                        "huddle::Server::publish: the history cannot store messages now; "
+                        "nothing was sent");
+  case net::PublishOutcome::broker_unavailable:
+    throw PublishFailed(Reason::broker_unavailable,
+                        "huddle::Server::publish: the message broker cannot be reached; nothing "
+                        "was sent");
+  case net::PublishOutcome::not_stored:
+    throw PublishFailed(Reason::not_stored,
+                        "huddle::Server::publish: the message was sent but is not stored yet");
+  }
+  co_return result.id;
 }
 
 std::size_t Server::session_count() const noexcept {

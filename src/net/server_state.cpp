@@ -86,7 +86,8 @@ std::unique_ptr<TlsContext> make_tls_context(const ServerConfig& config) {
 } // namespace
 
 ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig config)
-    : config_(std::move(config)), broker_(broker::make_broker(executor, config_)), access_(config_),
+    : config_(core::log::with_logger(std::move(config))),
+      broker_(broker::make_broker(executor, config_)), access_(config_),
       trusted_proxies_(parse_trusted_proxies(config_)),
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       idempotency_keys_({config_.idempotency_window, config_.idempotency_keys}),
@@ -211,7 +212,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
   try {
     seen = co_await access_.async_access_revision();
   } catch (const std::exception& e) {
-    HUDDLE_LOG(warning, "access.watch_failed", {{"error", e.what()}});
+    HUDDLE_LOG(logger(), warning, "access.watch_failed", {{"error", e.what()}});
   }
   while (!stopping_) {
     watch_timer_.expires_after(config_.access_check_interval);
@@ -224,7 +225,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
       if (revision == seen && !recheck_.exchange(false)) continue;
       members = co_await access_.async_memberships();
     } catch (const std::exception& e) { // a busy or failing database: try again next time
-      HUDDLE_LOG(warning, "access.watch_failed", {{"error", e.what()}});
+      HUDDLE_LOG(logger(), warning, "access.watch_failed", {{"error", e.what()}});
       continue;
     }
     seen = revision;
@@ -233,7 +234,8 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
     for (WsSession* session : sessions_) {
       if (!session->access_from_memberships()) continue;
       if (members.contains({session->group(), session->user()})) continue;
-      HUDDLE_LOG(info, "access.revoked", {{"group", session->group()}, {"user", session->user()}});
+      HUDDLE_LOG(logger(), info, "access.revoked",
+                 {{"group", session->group()}, {"user", session->user()}});
       session->close(CloseCode::policy_error, "access revoked");
     }
   }

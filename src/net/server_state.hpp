@@ -49,6 +49,8 @@ public:
   ServerState(boost::asio::any_io_executor executor, ServerConfig config);
 
   const ServerConfig& config() const noexcept { return config_; }
+  // ServerConfig::logger, or the default one when the app gave none.
+  Logger& logger() const noexcept { return *config_.logger; }
   ChatManager& chat() noexcept { return broker_->chat(); }
   broker::Broker& broker() noexcept { return *broker_; }
   auth::AccessControl& access() noexcept { return access_; }

@@ -145,7 +145,8 @@ asio::awaitable<void> WsSession::run(Request request) {
     }
     const std::array<asio::const_buffer, 1> buffers{asio::buffer(accepted)};
     if (!co_await write_buffers(buffers)) {
-      HUDDLE_LOG(debug, "ws.upgrade_failed", {{"group", target_.group}, {"user", user_}});
+      HUDDLE_LOG(state_->logger(), debug, "ws.upgrade_failed",
+                 {{"group", target_.group}, {"user", user_}});
       state_->remove(*this);
       finish();
       release();
@@ -161,10 +162,12 @@ asio::awaitable<void> WsSession::run(Request request) {
   try {
     join_ = co_await state_->broker().join(target_.group, self);
   } catch (const broker::Unavailable& e) { // Redis is away (the broker logged it)
-    HUDDLE_LOG(info, "ws.join_failed", {{"group", target_.group}, {"error", e.what()}});
+    HUDDLE_LOG(state_->logger(), info, "ws.join_failed",
+               {{"group", target_.group}, {"error", e.what()}});
     join_failure = "broker unavailable";
   } catch (const std::exception& e) { // the history could not say where the group's ids are
-    HUDDLE_LOG(error, "ws.join_failed", {{"group", target_.group}, {"error", e.what()}});
+    HUDDLE_LOG(state_->logger(), error, "ws.join_failed",
+               {{"group", target_.group}, {"error", e.what()}});
     join_failure = "history unavailable";
   }
   if (!join_failure.empty()) {
@@ -238,7 +241,7 @@ void WsSession::on_readable(error_code ec) {
     return;
   }
   if (ec) {
-    HUDDLE_LOG(debug, "ws.read_ended",
+    HUDDLE_LOG(state_->logger(), debug, "ws.read_ended",
                {{"group", target_.group}, {"user", user_}, {"error", ec.message()}});
     end();
     return;
@@ -299,7 +302,7 @@ bool WsSession::handle_input(std::span<unsigned char> input,
         return true;
       }
       // The reply echoes the peer's code (RFC 6455 §5.5.1); what follows is discarded.
-      HUDDLE_LOG(debug, "ws.peer_closed",
+      HUDDLE_LOG(state_->logger(), debug, "ws.peer_closed",
                  {{"group", target_.group},
                   {"user", user_},
                   {"code", event.code},
@@ -308,7 +311,7 @@ bool WsSession::handle_input(std::span<unsigned char> input,
       break;
     case FrameEvent::Kind::error:
       if (!failed_before) {
-        HUDDLE_LOG(debug, "ws.protocol_violation",
+        HUDDLE_LOG(state_->logger(), debug, "ws.protocol_violation",
                    {{"group", target_.group},
                     {"user", user_},
                     {"code", event.code},
@@ -337,7 +340,7 @@ std::optional<std::string_view> WsSession::inflate(bool text, std::string_view c
   const std::string_view reason = status == MessageInflater::Status::invalid
                                       ? std::string_view("invalid compressed data")
                                       : describe(violation);
-  HUDDLE_LOG(debug, "ws.protocol_violation",
+  HUDDLE_LOG(state_->logger(), debug, "ws.protocol_violation",
              {{"group", target_.group},
               {"user", user_},
               {"code", close_code_of(violation)},
@@ -353,7 +356,8 @@ std::optional<protocol::ClientMessage> WsSession::take_message(bool text,
   const auto rate = rate_limiter_.on_message(last_heard_);
   using Verdict = core::MessageRateLimiter::Verdict;
   if (rate.verdict == Verdict::close) {
-    HUDDLE_LOG(info, "ws.rate_limited", {{"group", target_.group}, {"user", user_}});
+    HUDDLE_LOG(state_->logger(), info, "ws.rate_limited",
+               {{"group", target_.group}, {"user", user_}});
     close(CloseCode::policy_error, "rate limit");
     return std::nullopt;
   }
@@ -410,7 +414,7 @@ asio::awaitable<void> WsSession::leave() {
   try {
     if (join_.added) co_await state_->broker().leave(target_.group, self);
   } catch (const std::exception& e) {
-    HUDDLE_LOG(error, "ws.leave_failed",
+    HUDDLE_LOG(state_->logger(), error, "ws.leave_failed",
                {{"group", target_.group}, {"user", user_}, {"error", e.what()}});
   }
   state_->remove(*this);
@@ -567,7 +571,7 @@ asio::awaitable<bool> WsSession::write_close() {
   close_sent_ = true;
   state_->metrics().count_close(code);
   const bool written = co_await write_control(Opcode::close, close_payload(code, reason));
-  HUDDLE_LOG(debug, "ws.closed",
+  HUDDLE_LOG(state_->logger(), debug, "ws.closed",
              {{"group", target_.group},
               {"user", user_},
               {"code", code},
@@ -658,7 +662,7 @@ asio::awaitable<bool> WsSession::replay(WriteScratch& scratch) {
     const std::vector<Frame> frames{welcome(protocol::Replay::reset)};
     const bool written = co_await write_frames(frames, 0, scratch);
     std::vector<std::string>().swap(join_.members);
-    HUDDLE_LOG(debug, "ws.replay_reset",
+    HUDDLE_LOG(state_->logger(), debug, "ws.replay_reset",
                {{"group", target_.group},
                 {"user", user_},
                 {"since", since},
@@ -702,11 +706,11 @@ asio::awaitable<bool> WsSession::replay(WriteScratch& scratch) {
       page = co_await read_page(after);
     }
   } catch (const std::exception& e) { // the database failed: better no session than a gap
-    HUDDLE_LOG(error, "ws.replay_failed",
+    HUDDLE_LOG(state_->logger(), error, "ws.replay_failed",
                {{"group", target_.group}, {"user", user_}, {"error", e.what()}});
     co_return false;
   }
-  HUDDLE_LOG(debug, "ws.replayed",
+  HUDDLE_LOG(state_->logger(), debug, "ws.replayed",
              {{"group", target_.group}, {"user", user_}, {"since", since}, {"messages", replayed}});
   co_return true;
 }
@@ -731,11 +735,13 @@ void WsSession::on_watchdog() {
   const ServerConfig& config = state_->config();
   const auto now = Clock::now();
   if (now >= token_expires_at_) {
-    HUDDLE_LOG(info, "ws.token_expired", {{"group", target_.group}, {"user", user_}});
+    HUDDLE_LOG(state_->logger(), info, "ws.token_expired",
+               {{"group", target_.group}, {"user", user_}});
     token_expires_at_ = Clock::time_point::max();
     close(CloseCode::policy_error, "token expired");
   } else if (now >= hard_close_at_ || now >= last_heard_ + config.idle_timeout) {
-    HUDDLE_LOG(info, now >= hard_close_at_ ? "ws.close_timed_out" : "ws.idle_timeout",
+    HUDDLE_LOG(state_->logger(), info,
+               now >= hard_close_at_ ? "ws.close_timed_out" : "ws.idle_timeout",
                {{"group", target_.group}, {"user", user_}});
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -767,7 +773,8 @@ bool WsSession::offer(const Frame& frame) noexcept {
   case core::SendQueue::Push::overflow:
     state_->metrics().slow_consumer_closes.add();
     state_->metrics().deliveries_dropped.add();
-    HUDDLE_LOG(info, "ws.slow_consumer", {{"group", target_.group}, {"user", user_}});
+    HUDDLE_LOG(state_->logger(), info, "ws.slow_consumer",
+               {{"group", target_.group}, {"user", user_}});
     close(CloseCode::policy_error, "slow consumer");
     return false;
   case core::SendQueue::Push::closed:

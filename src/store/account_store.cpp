@@ -1,5 +1,6 @@
 #include "store/account_store.hpp"
 
+#include "core/log.hpp"
 #include "core/user_name.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
@@ -59,12 +60,12 @@ std::optional<Role> parse_role(std::string_view text) noexcept {
 // One connection, one mutex: account changes are rare and small, and a CLI command and a
 // server on one file are serialized by SQLite's own lock (busy timeout) anyway.
 struct AccountStore::Impl {
-  explicit Impl(const std::string& path) : db(open_database(path)) {
+  Impl(const std::string& path, Logger& logger) : db(open_database(path)) {
     // Memberships must name an existing user and group; SQLite checks it only when asked,
     // per connection. The checks below come first, so a violation here is a race lost to
     // another process (the user was removed in between) and reported as such.
     exec(db.get(), "PRAGMA foreign_keys=ON");
-    migrate(db.get(), path);
+    migrate(db.get(), path, logger);
   }
 
   bool user_exists(const std::string& name) {
@@ -89,7 +90,8 @@ struct AccountStore::Impl {
   std::mutex mutex; // guards db: one statement or transaction at a time
 };
 
-AccountStore::AccountStore(const std::string& path) : impl_(std::make_unique<Impl>(path)) {}
+AccountStore::AccountStore(const std::string& path, std::shared_ptr<Logger> logger)
+    : impl_(std::make_unique<Impl>(path, *core::log::or_default(std::move(logger)))) {}
 
 AccountStore::~AccountStore() = default;
 

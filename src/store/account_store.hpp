@@ -10,6 +10,7 @@
 // Other failures (I/O, a file busy past the timeout) are std::runtime_error.
 #pragma once
 
+#include <huddle/logger.hpp>
 #include <huddle/message.hpp>
 
 #include <cstdint>
@@ -66,8 +67,9 @@ private:
 class AccountStore {
 public:
   // Opens (creating and migrating) the database; "" keeps the accounts in memory for this
-  // object's life. Throws std::runtime_error naming the file when it cannot.
-  explicit AccountStore(const std::string& path);
+  // object's life. Throws std::runtime_error naming the file when it cannot. A migration is
+  // logged to `logger` (null: core::log::or_default()).
+  explicit AccountStore(const std::string& path, std::shared_ptr<Logger> logger = nullptr);
   ~AccountStore();
   AccountStore(const AccountStore&) = delete;
   AccountStore& operator=(const AccountStore&) = delete;

@@ -45,11 +45,11 @@ MessagePtr row_message(GroupId group, const Statement& row) {
 
 // Names the writer thread (as `top -H` and /proc show it) and lowers its CPU priority (on
 // Linux, nice is per thread).
-void set_up_writer_thread(int nice) {
+void set_up_writer_thread(int nice, Logger& logger) {
 #if defined(__linux__)
   pthread_setname_np(pthread_self(), k_writer_thread_name);
   if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0)
-    HUDDLE_LOG(warning, "history.nice_failed", {{"nice", nice}});
+    HUDDLE_LOG(logger, warning, "history.nice_failed", {{"nice", nice}});
 #else
   (void)nice;
 #endif
@@ -72,7 +72,7 @@ struct HistoryStore::Core {
     std::function<void()> on_durable;
   };
 
-  explicit Core(HistoryConfig cfg) : config(std::move(cfg)) {
+  explicit Core(HistoryConfig cfg) : config(core::log::with_logger(std::move(cfg))) {
     if (!config.path.empty()) file_lock.emplace(config.path + ".lock");
     const auto busy_ms = static_cast<int>(config.busy_timeout.count());
     write_db = open_database(config.path, busy_ms).release(); // WAL; closed by close()
@@ -88,11 +88,11 @@ struct HistoryStore::Core {
         exec(write_db, "PRAGMA synchronous=FULL");
         break;
       }
-      migrate(write_db, config.path);
+      migrate(write_db, config.path, *config.logger);
       continuity = begin_run(write_db, file_lock ? &*file_lock : nullptr,
                              static_cast<std::int64_t>(config.max_queued));
       if (!continuity.broken_because.empty())
-        HUDDLE_LOG(warning, "history.new_epoch",
+        HUDDLE_LOG(*config.logger, warning, "history.new_epoch",
                    {{"path", config.path},
                     {"epoch", continuity.epoch},
                     {"reason", continuity.broken_because}});
@@ -133,7 +133,7 @@ struct HistoryStore::Core {
   }
 
   void run_writer() {
-    set_up_writer_thread(config.writer_nice);
+    set_up_writer_thread(config.writer_nice, *config.logger);
     using std::chrono::steady_clock;
     auto next_retention = steady_clock::now() + config.retention_interval;
     // While commits fail, the batch waits in in_flight (still readable) until retry_at.
@@ -200,15 +200,16 @@ struct HistoryStore::Core {
           if (!last_try) {
             failing = true;
             retry_at = steady_clock::now() + retry_interval;
-            HUDDLE_LOG(error, "history.commit_retrying",
+            HUDDLE_LOG(*config.logger, error, "history.commit_retrying",
                        {{"messages", in_flight.size()}, {"retry_ms", retry_interval.count()}});
             retry_interval = std::min(retry_interval * 2, k_max_retry_interval);
             continue;
           }
           // Their senders got no ack.
-          HUDDLE_LOG(error, "history.dropped", {{"messages", in_flight.size()}});
+          HUDDLE_LOG(*config.logger, error, "history.dropped", {{"messages", in_flight.size()}});
         } else if (failing) {
-          HUDDLE_LOG(warning, "history.recovered", {{"messages", in_flight.size()}});
+          HUDDLE_LOG(*config.logger, warning, "history.recovered",
+                     {{"messages", in_flight.size()}});
         }
         failing = false;
         retry_interval = config.commit_retry_interval;
@@ -246,7 +247,7 @@ struct HistoryStore::Core {
       end_run(write_db);
     } catch (const std::exception& e) {
       // The next start moves ids on as after a crash.
-      HUDDLE_LOG(warning, "history.clean_stop_failed", {{"error", e.what()}});
+      HUDDLE_LOG(*config.logger, warning, "history.clean_stop_failed", {{"error", e.what()}});
     }
   }
 
@@ -283,7 +284,8 @@ struct HistoryStore::Core {
       insert.reset();
       upsert_group.reset();
       sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
-      HUDDLE_LOG(error, "history.commit_failed", {{"messages", batch.size()}, {"error", e.what()}});
+      HUDDLE_LOG(*config.logger, error, "history.commit_failed",
+                 {{"messages", batch.size()}, {"error", e.what()}});
       return false;
     }
   }
@@ -325,7 +327,7 @@ struct HistoryStore::Core {
       transaction.commit();
       touched.clear();
     } catch (const std::exception& e) {
-      HUDDLE_LOG(error, "history.retention_failed", {{"error", e.what()}});
+      HUDDLE_LOG(*config.logger, error, "history.retention_failed", {{"error", e.what()}});
     }
   }
 

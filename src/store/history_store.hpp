@@ -74,6 +74,8 @@ struct HistoryConfig {
   std::chrono::milliseconds commit_retry_interval{1'000};
   // How long the writer waits for another connection's write lock before a commit fails.
   std::chrono::milliseconds busy_timeout{k_busy_timeout_ms};
+  // Failed commits, retention errors, a new epoch (null: core::log::or_default()).
+  std::shared_ptr<Logger> logger;
 };
 
 class HistoryStore : public MessageLog {

@@ -76,7 +76,7 @@ int current_version(sqlite3* db) {
 
 } // namespace
 
-void migrate(sqlite3* db, const std::string& path) {
+void migrate(sqlite3* db, const std::string& path, Logger& logger) {
   int from = -1; // the version found the first time round
   int version = 0;
   for (;;) {
@@ -104,9 +104,9 @@ void migrate(sqlite3* db, const std::string& path) {
   }
   // A new file is no news; upgrading an existing one is worth a line at info.
   if (from == 0) {
-    HUDDLE_LOG(debug, "db.created", {{"path", path}, {"schema_version", version}});
+    HUDDLE_LOG(logger, debug, "db.created", {{"path", path}, {"schema_version", version}});
   } else if (from < version) {
-    HUDDLE_LOG(info, "db.migrated",
+    HUDDLE_LOG(logger, info, "db.migrated",
                {{"path", path}, {"from_version", from}, {"schema_version", version}});
   }
 }

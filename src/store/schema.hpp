@@ -5,6 +5,8 @@
 // file at once cannot both apply one.
 #pragma once
 
+#include <huddle/logger.hpp>
+
 #include <sqlite3.h>
 
 #include <string>
@@ -17,6 +19,7 @@ inline constexpr int k_schema_version = 3;
 
 // Brings the database behind `db` to k_schema_version. Throws std::runtime_error naming
 // `path` when a step fails or the file is newer than this build (it would misread it).
-void migrate(sqlite3* db, const std::string& path);
+// A migration of an existing file is logged at info.
+void migrate(sqlite3* db, const std::string& path, Logger& logger);
 
 } // namespace huddle::store

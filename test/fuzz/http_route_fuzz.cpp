@@ -26,7 +26,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/log/core/core.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -64,7 +63,9 @@ struct Servers {
 Servers& servers() {
   static Servers* instance = [] {
     auto* made = new Servers;
+    // Routes log refusals (failed logins): not what a fuzzing run wants on its terminal.
     huddle::ServerConfig open;
+    open.logger = huddle::make_null_logger();
     made->open = std::make_shared<net::ServerState>(made->io.get_executor(), open);
 
     char dir_template[] = "/tmp/huddle-fuzz-XXXXXX";
@@ -72,6 +73,7 @@ Servers& servers() {
     const std::filesystem::path secret_file = std::filesystem::path(dir_template) / "secret";
     std::ofstream(secret_file) << k_secret;
     huddle::ServerConfig accounts;
+    accounts.logger = open.logger;
     accounts.auth = huddle::AuthMode::builtin;
     accounts.jwt_secret_file = secret_file.string();
     made->accounts = std::make_shared<net::ServerState>(made->io.get_executor(), accounts);
@@ -150,8 +152,6 @@ void serve(Servers& all, net::ServerState& state, std::string_view bytes) {
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Routes log refusals (failed logins): not what a fuzzing run wants on its terminal.
-  boost::log::core::get()->set_logging_enabled(false);
   (void)servers();
   return 0;
 }

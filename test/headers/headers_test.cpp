@@ -7,6 +7,7 @@
 namespace huddle::header_test {
 bool async_mutex_ok();
 bool chat_manager_ok();
+bool logger_ok();
 bool member_ok();
 bool message_ok();
 bool message_log_ok();
@@ -19,6 +20,7 @@ TEST_CASE("every public header compiles on its own") {
   using namespace huddle::header_test;
   CHECK(async_mutex_ok());
   CHECK(chat_manager_ok());
+  CHECK(logger_ok());
   CHECK(member_ok());
   CHECK(message_ok());
   CHECK(message_log_ok());

@@ -288,6 +288,78 @@ TEST_CASE("publish: 503 while the history cannot store; a keyed retry learns the
   CHECK(str(alice->next_of("message"), "text") == "next"); // "refused" never went out
 }
 
+TEST_CASE("Server::publish: an embedding app's message is a member's message from its sender") {
+  PublishFixture fixture;
+  auto alice = fixture.member("alice");
+  alice->send_message("first", "a1");
+  CHECK(num(alice->next_of("ack"), "id") == 1);
+
+  CHECK(fixture.server->publish(7, "deploy-bot", "deploy done") == 2);
+  const json::object message = alice->next_of("message");
+  CHECK(str(message, "from") == "deploy-bot");
+  CHECK(str(message, "text") == "deploy done");
+  CHECK(num(message, "id") == 2);
+  // A group nobody has joined gets ids too, kept in its history.
+  CHECK(fixture.server->publish(8, "deploy-bot", "to nobody") == 1);
+  const HttpAnswer history = admin_call(fixture.port(), http::verb::get,
+                                        "/api/groups/7/messages?since=1", fixture.token("alice"));
+  CHECK(history.response.body().find(R"("text":"deploy done")") != std::string::npos);
+}
+
+TEST_CASE("Server::publish: bad arguments are refused before anything is sent") {
+  ServerConfig config;
+  config.max_message_bytes = 16;
+  PublishFixture fixture(config);
+  auto alice = fixture.member("alice");
+  TestServer& server = *fixture.server;
+  CHECK_THROWS_AS(server.publish(7, "", "hi"), std::invalid_argument);
+  CHECK_THROWS_AS(server.publish(7, std::string(33, 'b'), "hi"), std::invalid_argument);
+  CHECK_THROWS_AS(server.publish(7, "bot\n", "hi"), std::invalid_argument);
+  CHECK_THROWS_AS(server.publish(7, "bot", ""), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(server.publish(7, "bot", std::string(17, 'x')),
+                       doctest::Contains("max_message_bytes"), std::invalid_argument);
+  CHECK_THROWS_AS(server.publish(7, "bot", "bad \xc3("), std::invalid_argument);
+  CHECK(server.publish(7, "bot", std::string(16, 'x')) == 1); // none of the above took an id
+  CHECK(num(alice->next_of("message"), "id") == 1);
+}
+
+TEST_CASE("Server::publish: a full history refuses, nothing sent; a slow one sent, not stored") {
+  ServerConfig config;
+  config.history_queue_limit = 1;
+  config.handshake_timeout = 1500ms;
+  PublishFixture fixture(config);
+  auto alice = fixture.member("alice");
+  store::Database other = store::open_database(fixture.db());
+  store::exec(other.get(), "BEGIN IMMEDIATE"); // the commit waits for this lock
+  try {
+    fixture.server->publish(7, "bot", "slow");
+    FAIL("stored while the file was locked");
+  } catch (const PublishFailed& e) {
+    CHECK(e.reason() == PublishFailed::Reason::not_stored);
+    CHECK(e.sent());
+  }
+  CHECK(str(alice->next_of("message"), "text") == "slow");
+  try {
+    fixture.server->publish(7, "bot", "refused");
+    FAIL("accepted beyond history_queue_limit");
+  } catch (const PublishFailed& e) {
+    CHECK(e.reason() == PublishFailed::Reason::history_unavailable);
+    CHECK_FALSE(e.sent());
+  }
+  store::exec(other.get(), "ROLLBACK");
+  std::int64_t id = -1;
+  CHECK(TestServer::eventually([&] {
+    try {
+      id = fixture.server->publish(7, "bot", "next");
+      return true;
+    } catch (const PublishFailed&) {
+      return false; // "slow" still being committed
+    }
+  }));
+  CHECK(id == 2);
+  CHECK(str(alice->next_of("message"), "text") == "next"); // "refused" never went out
+}
+
 TEST_CASE("admin: lists a group's connections and closes a user's with 1008; members may not") {
   PublishFixture fixture;
   auto alice = fixture.member("alice");
@@ -384,10 +456,15 @@ TEST_CASE("publish on a node of two sharing Redis: delivered on the other node i
   const HttpAnswer again =
       publish(node_a.port(), 7, {fixture.service_token("crm"), R"({"text":"via a"})", "k-redis"});
   CHECK(num(*again.body, "id") == first + 1);
+  // The embedding app's Server::publish() on a node goes the same way.
+  CHECK(node_a.publish(7, "crm-app", "via the API") == first + 2);
+  CHECK(str(alice_on_b->next_of("message"), "text") == "via the API");
 
   redis.kill();
   CHECK(TestServer::eventually([&] {
     const HttpAnswer away = publish(node_a.port(), 7, {fixture.service_token("crm")});
     return away.status() == 503 && error_code_of(away) == "broker_unavailable";
   }));
+  CHECK_THROWS_WITH_AS(node_a.publish(7, "crm-app", "lost"), doctest::Contains("broker"),
+                       PublishFailed);
 }

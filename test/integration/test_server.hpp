@@ -19,9 +19,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/log/core.hpp>
-#include <boost/log/expressions.hpp>
-#include <boost/log/trivial.hpp>
 
 #include <doctest/doctest.h>
 
@@ -56,9 +53,6 @@ template <typename Client> ServerConfig served_for(ServerConfig config = {}) {
 class TestServer {
 public:
   explicit TestServer(ServerConfig config = {}) {
-    // The server logs every join and leave at info; keep the test output readable.
-    boost::log::core::get()->set_filter(boost::log::trivial::severity >=
-                                        boost::log::trivial::warning);
     config.address = "127.0.0.1";
     config.port = 0;
     server_.emplace(io_.get_executor(), std::move(config));
@@ -105,6 +99,14 @@ public:
         boost::asio::co_spawn(io_, server_->chat().member_count(group), boost::asio::use_future);
     REQUIRE(count.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
     return count.get();
+  }
+
+  // Server::publish() from the app's side, run on the server's io_context; rethrows.
+  MessageId publish(GroupId group, std::string sender, std::string text) {
+    auto id = boost::asio::co_spawn(
+        io_, server_->publish(group, std::move(sender), std::move(text)), boost::asio::use_future);
+    REQUIRE(id.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    return id.get();
   }
 
   // Polls `condition` until it holds or `timeout` passes. For state the server reaches

@@ -102,10 +102,10 @@ std::shared_ptr<Connection> Connection::create(asio::any_io_executor executor,
 }
 
 Connection::Connection(asio::any_io_executor executor, ConnectionConfig config)
-    : config_(std::move(config)), where_(describe(config_.endpoint)),
-      strand_(asio::make_strand(std::move(executor))), resolver_(strand_), socket_(strand_),
-      connect_timer_(strand_), backoff_timer_(strand_), write_signal_(strand_),
-      deadline_timer_(strand_), read_buffer_(k_read_size) {}
+    : config_(std::move(config)), logger_(core::log::or_default(config_.logger)),
+      where_(describe(config_.endpoint)), strand_(asio::make_strand(std::move(executor))),
+      resolver_(strand_), socket_(strand_), connect_timer_(strand_), backoff_timer_(strand_),
+      write_signal_(strand_), deadline_timer_(strand_), read_buffer_(k_read_size) {}
 
 Connection::~Connection() = default;
 
@@ -283,16 +283,18 @@ asio::awaitable<void> Connection::supervise() {
       failures = 0;
       state_ = State::hooking;
       connected_.store(true, std::memory_order_release);
-      HUDDLE_LOG(info, "redis.connected", {{"redis", where_}, {"subscriber", config_.subscriber}});
+      HUDDLE_LOG(*logger_, info, "redis.connected",
+                 {{"redis", where_}, {"subscriber", config_.subscriber}});
       const auto since = Clock::now();
       last_read_ = since;
       co_await (read_replies() || write_commands() || watch_deadlines() || after_connect());
       break_connection(error::connection_lost, "session ended"); // a branch did already
       if (stopped_.load())
-        HUDDLE_LOG(info, "redis.closed", {{"redis", where_}, {"subscriber", config_.subscriber}});
+        HUDDLE_LOG(*logger_, info, "redis.closed",
+                   {{"redis", where_}, {"subscriber", config_.subscriber}});
       else
         HUDDLE_LOG(
-            info, "redis.lost",
+            *logger_, info, "redis.lost",
             {{"redis", where_}, {"subscriber", config_.subscriber}, {"reason", break_reason_}});
       if (disconnect_hook_) disconnect_hook_();
       if (Clock::now() - since >= k_backoff_max) backoff = k_backoff_min;
@@ -302,12 +304,11 @@ asio::awaitable<void> Connection::supervise() {
       socket_.close(ignored);
       fail_held(stopped_.load() ? error::stopped : error::not_connected);
       if (stopped_.load()) break;
-      using core::log::Level;
-      const Level level = attempt.refused ? Level::error
-                          : failures == 0 ? Level::warning
-                                          : Level::debug;
-      if (core::log::enabled(level))
-        core::log::write(level, "redis.connect_failed",
+      const LogLevel level = attempt.refused ? LogLevel::error
+                             : failures == 0 ? LogLevel::warning
+                                             : LogLevel::debug;
+      if (logger_->enabled(level))
+        core::log::write(*logger_, level, "redis.connect_failed",
                          {{"redis", where_},
                           {"subscriber", config_.subscriber},
                           {"reason", attempt.why},
@@ -316,7 +317,7 @@ asio::awaitable<void> Connection::supervise() {
     }
     if (stopped_.load()) break;
     HUDDLE_LOG(
-        debug, "redis.reconnecting",
+        *logger_, debug, "redis.reconnecting",
         {{"redis", where_}, {"subscriber", config_.subscriber}, {"delay_ms", backoff.count()}});
     backoff_timer_.expires_after(backoff);
     co_await backoff_timer_.async_wait(use_tuple);
@@ -491,7 +492,7 @@ asio::awaitable<void> Connection::after_connect() {
       co_await connect_hook_();
     } catch (const std::exception& e) {
       if (live()) {
-        HUDDLE_LOG(error, "redis.on_connect_failed",
+        HUDDLE_LOG(*logger_, error, "redis.on_connect_failed",
                    {{"redis", where_}, {"subscriber", config_.subscriber}, {"error", e.what()}});
         break_connection(error::connection_lost, std::string("on_connect failed: ") + e.what());
       }

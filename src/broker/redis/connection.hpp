@@ -31,6 +31,8 @@
 // handshake (AUTH, SELECT, CLIENT SETNAME); never the password.
 #pragma once
 
+#include <huddle/logger.hpp>
+
 #include "broker/redis/error.hpp"
 #include "broker/redis/protocol.hpp"
 #include "broker/redis/reply.hpp"
@@ -69,6 +71,8 @@ struct ConnectionConfig {
   // went silent without closing the connection is noticed (by command_timeout) on a connection
   // that has no command in flight, such as a subscriber's.
   std::chrono::milliseconds health_check_interval{5'000};
+  // Connects, disconnects and failed connection hooks (null: core::log::or_default()).
+  std::shared_ptr<Logger> logger;
 };
 
 namespace detail {
@@ -173,7 +177,8 @@ private:
   boost::asio::awaitable<void> after_connect();
 
   const ConnectionConfig config_;
-  const std::string where_; // "HOST:PORT[/DB]", for the log
+  const std::shared_ptr<Logger> logger_; // config_.logger, or the default
+  const std::string where_;              // "HOST:PORT[/DB]", for the log
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};

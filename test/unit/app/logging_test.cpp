@@ -1,5 +1,5 @@
-// app/logging.cpp: the text and JSON lines of `huddle serve`, through the sink init_logging()
-// installs, written to a stream of the test's own.
+// app/logging.cpp: the text and JSON lines of `huddle serve`, events written through
+// boost_log_logger() to the sink init_logging() installs, on a stream of the test's own.
 #include "app/logging.hpp"
 #include "app/usage_error.hpp"
 #include "core/log.hpp"
@@ -18,6 +18,9 @@ using namespace huddle::app;
 namespace json = boost::json;
 
 namespace {
+
+// What `huddle serve` gives the library as ServerConfig::logger.
+const std::shared_ptr<huddle::Logger> k_log = boost_log_logger();
 
 // The lines written while it lives; the logging is torn down with it, before the stream goes.
 class Logged {
@@ -55,10 +58,10 @@ TEST_CASE("text: timestamp, level, event and fields on one line") {
   std::vector<std::string> lines;
   {
     Logged logged(LogFormat::text);
-    HUDDLE_LOG(info, "ws.closed",
+    HUDDLE_LOG(*k_log, info, "ws.closed",
                {{"group", 7}, {"user", "alice"}, {"code", 1000}, {"reason", "bye now"}});
-    HUDDLE_LOG(error, "history.commit_failed", {{"error", "disk\nfull"}});
-    HUDDLE_LOG(debug, "ws.replayed", {{"group", 7}}); // below --log-level
+    HUDDLE_LOG(*k_log, error, "history.commit_failed", {{"error", "disk\nfull"}});
+    HUDDLE_LOG(*k_log, debug, "ws.replayed", {{"group", 7}}); // below --log-level
     lines = logged.lines();
   }
   REQUIRE(lines.size() == 2);
@@ -74,15 +77,15 @@ TEST_CASE("json: one object per line with ts, level, event and the typed fields"
   std::vector<std::string> lines;
   {
     Logged logged(LogFormat::json, "debug");
-    HUDDLE_LOG(info, "ws.closed",
+    HUDDLE_LOG(*k_log, info, "ws.closed",
                {{"group", 7},
                 {"user", "alice"},
                 {"code", std::uint16_t{1000}},
                 {"reason", "bye"},
                 {"written", true}});
-    HUDDLE_LOG(debug, "http.request",
+    HUDDLE_LOG(*k_log, debug, "http.request",
                {{"method", "GET"}, {"target", "/ws/7?token=<redacted>"}, {"remote", "::1"}});
-    HUDDLE_LOG(info, "server.stopped");
+    HUDDLE_LOG(*k_log, info, "server.stopped");
     lines = logged.lines();
   }
   REQUIRE(lines.size() == 3);
@@ -113,9 +116,9 @@ TEST_CASE("json: strings are escaped, and bytes that are not UTF-8 become U+FFFD
   const std::string hostile = "say \"hi\"\\ \n\r\t\x01 end";
   {
     Logged logged(LogFormat::json);
-    HUDDLE_LOG(warning, "login.failed", {{"user", hostile}, {"remote", "127.0.0.1"}});
-    HUDDLE_LOG(warning, "login.failed", {{"user", "bad \xff\xc3( utf8 \xe2\x82"}});
-    HUDDLE_LOG(warning, "login.failed", {{"user", "ok \xc3\xa9 \xf0\x9f\x98\x80"}});
+    HUDDLE_LOG(*k_log, warning, "login.failed", {{"user", hostile}, {"remote", "127.0.0.1"}});
+    HUDDLE_LOG(*k_log, warning, "login.failed", {{"user", "bad \xff\xc3( utf8 \xe2\x82"}});
+    HUDDLE_LOG(*k_log, warning, "login.failed", {{"user", "ok \xc3\xa9 \xf0\x9f\x98\x80"}});
     lines = logged.lines();
   }
   REQUIRE(lines.size() == 3); // the newline inside a value did not split a line
@@ -131,7 +134,7 @@ TEST_CASE("json: a field cannot replace ts, level or event") {
   std::vector<std::string> lines;
   {
     Logged logged(LogFormat::json);
-    HUDDLE_LOG(info, "ws.closed", {{"event", "forged"}, {"level", "fatal"}, {"ts", 0}});
+    HUDDLE_LOG(*k_log, info, "ws.closed", {{"event", "forged"}, {"level", "fatal"}, {"ts", 0}});
     lines = logged.lines();
   }
   REQUIRE(lines.size() == 1);

@@ -2,11 +2,11 @@
 // ExternalSequence, a group's history as a map in memory, messages arriving out of order, lost,
 // repeated: members see every id once, in order, and holes are filled before later ids.
 #include "broker/ordered_delivery.hpp"
+#include "capture_logger.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
-#include <boost/log/core.hpp>
 #include <doctest/doctest.h>
 
 #include <map>
@@ -19,11 +19,6 @@ namespace asio = boost::asio;
 using namespace huddle;
 using broker::OrderedDelivery;
 using broker::Published;
-
-[[maybe_unused]] const bool k_logging_off = [] {
-  boost::log::core::get()->set_logging_enabled(false);
-  return true;
-}();
 
 class Sequence final : public ExternalSequence {
 public:
@@ -67,7 +62,8 @@ std::vector<MessageId> range(MessageId first, MessageId last) {
 struct Fixture {
   asio::io_context io;
   std::shared_ptr<Sequence> sequence = std::make_shared<Sequence>();
-  ChatManager chat{io.get_executor(), sequence};
+  std::shared_ptr<test::CaptureLogger> log = std::make_shared<test::CaptureLogger>();
+  ChatManager chat{io.get_executor(), sequence, log};
   std::map<MessageId, MessagePtr> stream;
   std::vector<std::pair<MessageId, MessageId>> fetches; // (after, upto) asked
   bool history_down = false;
@@ -87,7 +83,8 @@ struct Fixture {
                            },
                            [this](Published published, bool skip_gap) -> asio::awaitable<void> {
                              co_await chat.deliver(std::move(published.message), nullptr, skip_gap);
-                           }};
+                           },
+                           *log};
 
   void store(MessageId first, MessageId last) {
     for (MessageId id = first; id <= last; ++id)
@@ -160,8 +157,12 @@ TEST_CASE("ids the history no longer has are skipped, as for everyone") {
   f.arrive(55);
   CHECK(f.reader->ids() == std::vector<MessageId>{1, 50, 51, 52, 53, 54, 55});
   f.stream.clear();
-  f.arrive(70); // all of 56..69 gone
+  CHECK(f.log->lines("broker.ids_trimmed").empty()); // 50..54 were read: nothing lost here
+  f.arrive(70);                                      // all of 56..69 gone
   CHECK(f.reader->ids().back() == 70);
+  // Said once, to the logger the delivery was given.
+  CHECK(f.log->lines("broker.ids_trimmed") ==
+        std::vector<std::string>{"broker.ids_trimmed group=1 first_id=56 last_id=69"});
 }
 
 TEST_CASE("a history that cannot be read leaves the hole for the next catch_up") {

@@ -16,9 +16,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <boost/log/core.hpp>
 #include <doctest/doctest.h>
 
+#include "capture_logger.hpp"
 #include "concurrency_support.hpp"
 
 #include <algorithm>
@@ -55,12 +55,6 @@ using huddle::MessageId;
 
 // Generous: a test that needs this long has deadlocked, not merely run on a slow machine.
 constexpr std::int64_t k_ts = 1764000000123;
-
-// The manager logs every join and leave; the tests make thousands of them.
-[[maybe_unused]] const bool k_logging_off = [] {
-  boost::log::core::get()->set_logging_enabled(false);
-  return true;
-}();
 
 // The bounded waits below cannot stop a coroutine that loops without ever suspending (such
 // as a lock_group that keeps finding an erased group): this ends such a run with a message
@@ -261,6 +255,22 @@ TEST_CASE("connect registers a member once") {
 
   sync(chat.broadcast(1, draft("bob", "hi"), nullptr));
   CHECK(alice->message_ids() == std::vector<MessageId>{1}); // registered once: one copy
+}
+
+TEST_CASE("joins and leaves are logged to the manager's own logger, at the level it asks for") {
+  Sync sync;
+  auto log = std::make_shared<huddle::test::CaptureLogger>(huddle::LogLevel::info);
+  ChatManager chat(sync.executor(), std::shared_ptr<huddle::MessageLog>(), log);
+  auto alice = fake("alice");
+  sync(chat.connect(3, alice));
+  sync(chat.disconnect(3, *alice));
+  CHECK(log->lines("group.joined") ==
+        std::vector<std::string>{"group.joined group=3 user=alice connections=1 online=1"});
+  CHECK(log->lines("group.left") ==
+        std::vector<std::string>{"group.left group=3 user=alice connections=0 online=0"});
+  // group.erased is at debug: below the logger's level, so it was never written.
+  CHECK(log->lines("group.erased").empty());
+  CHECK(log->events().size() == 2);
 }
 
 TEST_CASE("welcome is the first frame and lists the other users online") {

@@ -4,6 +4,7 @@
 // no assertion is about speed.
 #include "broker/redis/connection.hpp"
 
+#include "capture_logger.hpp"
 #include "core/use_tuple.hpp"
 #include "redis_server.hpp"
 
@@ -16,12 +17,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/log/core.hpp>
-#include <boost/log/expressions.hpp>
-#include <boost/log/sinks/basic_sink_backend.hpp>
-#include <boost/log/sinks/sync_frontend.hpp>
-#include <boost/log/trivial.hpp>
-#include <boost/make_shared.hpp>
 
 #include <doctest/doctest.h>
 
@@ -54,53 +49,28 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = k_limit
   }
 }
 
-// What the connection logged, through a Boost.Log sink of the test's own.
+// What the connection logged, through the logger its config gives it (config.logger =
+// log.logger()).
 class LogCapture {
 public:
-  struct Record {
-    boost::log::trivial::severity_level severity;
-    std::string message;
-  };
+  std::shared_ptr<huddle::Logger> logger() const { return logger_; }
 
-  LogCapture() {
-    sink_ = boost::make_shared<Sink>(boost::make_shared<Backend>(*this));
-    boost::log::core::get()->add_sink(sink_);
-  }
-  ~LogCapture() { boost::log::core::get()->remove_sink(sink_); }
-
-  std::vector<Record> records() {
-    std::lock_guard lock(mutex_);
-    return records_;
-  }
-  bool contains(boost::log::trivial::severity_level severity, std::string_view text) {
+  std::vector<huddle::test::CaptureLogger::Event> records() const { return logger_->events(); }
+  bool contains(huddle::LogLevel level, std::string_view text) const {
     const auto all = records();
-    return std::any_of(all.begin(), all.end(), [&](const Record& r) {
-      return r.severity == severity && r.message.find(text) != std::string::npos;
+    return std::any_of(all.begin(), all.end(), [&](const auto& r) {
+      return r.level == level && r.line.find(text) != std::string::npos;
     });
   }
-  bool mentions(std::string_view text) {
+  bool mentions(std::string_view text) const {
     const auto all = records();
     return std::any_of(all.begin(), all.end(),
-                       [&](const Record& r) { return r.message.find(text) != std::string::npos; });
+                       [&](const auto& r) { return r.line.find(text) != std::string::npos; });
   }
 
 private:
-  struct Backend : boost::log::sinks::basic_sink_backend<boost::log::sinks::synchronized_feeding> {
-    explicit Backend(LogCapture& capture) : capture(capture) {}
-    void consume(const boost::log::record_view& record) {
-      const auto severity = record[boost::log::trivial::severity];
-      const auto message = record[boost::log::expressions::smessage];
-      std::lock_guard lock(capture.mutex_);
-      capture.records_.push_back(
-          {severity ? *severity : boost::log::trivial::info, message ? *message : std::string()});
-    }
-    LogCapture& capture;
-  };
-  using Sink = boost::log::sinks::synchronous_sink<Backend>;
-
-  boost::shared_ptr<Sink> sink_;
-  std::mutex mutex_;
-  std::vector<Record> records_;
+  std::shared_ptr<huddle::test::CaptureLogger> logger_ =
+      std::make_shared<huddle::test::CaptureLogger>();
 };
 
 // An io_context run by two threads (as `huddle serve --threads 2`), for the connections and
@@ -476,6 +446,7 @@ TEST_CASE("command_timeout: the late command fails with timeout, the connection 
   LogCapture log;
   std::atomic<int> connects{0};
   auto config = config_for(redis);
+  config.logger = log.logger();
   config.command_timeout = 200ms;
   Running connection(loop, config, [&](Connection& c) {
     c.on_connect([&c, &connects] { return count_connects(c, connects); });
@@ -492,8 +463,7 @@ TEST_CASE("command_timeout: the late command fails with timeout, the connection 
   CHECK(std::get<0>(slow.get()) == error::timeout);
   CHECK(std::get<0>(behind.get()) == error::connection_lost);
   // Logged once the session's coroutines are done, maybe after the callers resumed.
-  CHECK(eventually(
-      [&] { return log.contains(boost::log::trivial::info, "no reply within 200 ms"); }));
+  CHECK(eventually([&] { return log.contains(huddle::LogLevel::info, "no reply within 200 ms"); }));
 
   REQUIRE(eventually([&] { return connects == 2 && connection->connected(); }));
   CHECK(execute(loop, *connection, {"PING"}) == status("PONG"));
@@ -505,6 +475,7 @@ TEST_CASE("health checks: a server gone silent is noticed on a connection with n
   LogCapture log;
   std::atomic<int> disconnects{0};
   auto config = config_for(redis);
+  config.logger = log.logger();
   config.subscriber = true;
   config.health_check_interval = 100ms;
   config.command_timeout = 300ms;
@@ -516,7 +487,7 @@ TEST_CASE("health checks: a server gone silent is noticed on a connection with n
   // The server stops answering (the socket stays open) for 1.5 s; the connection only listens.
   redis.command({"CLIENT", "PAUSE", "1500", "ALL"});
   REQUIRE(eventually([&] { return disconnects == 1; }));
-  CHECK(log.contains(boost::log::trivial::info, "no reply within 300 ms"));
+  CHECK(log.contains(huddle::LogLevel::info, "no reply within 300 ms"));
   REQUIRE(eventually([&] { return connection->connected(); }));
 }
 
@@ -526,6 +497,7 @@ TEST_CASE("AUTH and SELECT: the right password connects, a wrong one is logged a
   LogCapture log;
 
   auto config = config_for(redis);
+  config.logger = log.logger();
   config.password = "right-password";
   config.endpoint.db = 3;
   {
@@ -548,12 +520,12 @@ TEST_CASE("AUTH and SELECT: the right password connects, a wrong one is logged a
     config.password = "wrong-password";
     Running connection(loop, config);
     REQUIRE(eventually(
-        [&] { return log.contains(boost::log::trivial::error, "Redis refused AUTH: WRONGPASS"); }));
+        [&] { return log.contains(huddle::LogLevel::error, "Redis refused AUTH: WRONGPASS"); }));
     // Retried (with the backoff), and refused again.
     REQUIRE(eventually([&] {
       const auto records = log.records();
-      return std::count_if(records.begin(), records.end(), [](const LogCapture::Record& r) {
-               return r.message.find("Redis refused AUTH") != std::string::npos;
+      return std::count_if(records.begin(), records.end(), [](const auto& r) {
+               return r.line.find("Redis refused AUTH") != std::string::npos;
              }) >= 2;
     }));
     CHECK_FALSE(connection->connected());
@@ -564,7 +536,7 @@ TEST_CASE("AUTH and SELECT: the right password connects, a wrong one is logged a
     config.password.clear();
     Running connection(loop, config);
     REQUIRE(eventually(
-        [&] { return log.contains(boost::log::trivial::error, "Redis refused SELECT: NOAUTH"); }));
+        [&] { return log.contains(huddle::LogLevel::error, "Redis refused SELECT: NOAUTH"); }));
     CHECK_FALSE(connection->connected());
   }
   CHECK_FALSE(log.mentions("right-password"));
@@ -633,13 +605,14 @@ TEST_CASE("not_connected before run(), and when nothing listens") {
 
   LogCapture log;
   ConnectionConfig config;
+  config.logger = log.logger();
   {
     RedisServer redis; // its port, free again once it is gone
     config.endpoint = parse_url(redis.url());
   }
   Running connection(loop, config);
-  REQUIRE(eventually(
-      [&] { return log.contains(boost::log::trivial::warning, "redis.connect_failed"); }));
+  REQUIRE(
+      eventually([&] { return log.contains(huddle::LogLevel::warning, "redis.connect_failed"); }));
   CHECK(failure(loop, *connection, {"PING"}) == error::not_connected);
 }
 
