@@ -6,6 +6,8 @@
 // Pure string handling, unit-tested without sockets.
 #pragma once
 
+#include "net/http_error.hpp"
+
 #include <huddle/message.hpp>
 
 #include <optional>
@@ -41,7 +43,7 @@ struct ApiTarget {
 };
 
 struct TargetError {
-  std::string code;
+  HttpError code; // answered with its status (400)
   std::string detail;
 };
 

@@ -15,7 +15,7 @@ WsTarget ok(std::string_view target) {
 std::string error_code(std::string_view target) {
   auto parsed = parse_ws_target(target);
   REQUIRE_MESSAGE(std::holds_alternative<TargetError>(parsed), target);
-  return std::get<TargetError>(parsed).code;
+  return std::string(info(std::get<TargetError>(parsed).code).wire);
 }
 
 } // namespace
@@ -89,7 +89,7 @@ std::string api_error(std::string_view target) {
   auto parsed = parse_api_target(target);
   REQUIRE_MESSAGE(parsed.has_value(), target);
   REQUIRE_MESSAGE(std::holds_alternative<TargetError>(*parsed), target);
-  return std::get<TargetError>(*parsed).code;
+  return std::string(info(std::get<TargetError>(*parsed).code).wire);
 }
 
 } // namespace
