@@ -32,7 +32,7 @@ namespace {
 // The answer to a frame over ServerConfig::message_rate, which was not handled.
 std::string rate_limited(const std::optional<std::string>& ref,
                          std::chrono::milliseconds retry_after) {
-  return protocol::encode_error("rate_limited",
+  return protocol::encode_error(protocol::Error::rate_limited,
                                 "too many messages (--message-rate): this one was not sent", ref,
                                 retry_after.count());
 }
@@ -41,7 +41,7 @@ std::string rate_limited(const std::optional<std::string>& ref,
 // protocol::parse_client_frame; a binary frame is an error answered without closing.
 std::variant<protocol::ClientMessage, protocol::FrameError>
 parse_message(bool text, std::string_view payload) {
-  if (!text) return protocol::FrameError{"binary_unsupported", "send text frames"};
+  if (!text) return protocol::FrameError{protocol::Error::binary_unsupported, "send text frames"};
   return protocol::parse_client_frame(payload);
 }
 
@@ -390,12 +390,12 @@ asio::awaitable<void> WsSession::send(protocol::ClientMessage& message) {
       target_.group, std::move(draft), shared_from_this(), target_.echo, std::move(ack));
   if (refused == broker::PublishError::history_unavailable)
     offer(make_frame(protocol::encode_error(
-        "history_unavailable", "the history cannot store messages now; send it again later",
-        message.ref)));
+        protocol::Error::history_unavailable,
+        "the history cannot store messages now; send it again later", message.ref)));
   else if (refused == broker::PublishError::broker_unavailable)
     offer(make_frame(protocol::encode_error(
-        "broker_unavailable", "the message broker cannot be reached; send it again later",
-        message.ref)));
+        protocol::Error::broker_unavailable,
+        "the message broker cannot be reached; send it again later", message.ref)));
 }
 
 void WsSession::end() {
