@@ -36,8 +36,6 @@ namespace {
 constexpr std::size_t k_max_idempotency_key = 255;
 // The sender named by a publish with AuthMode::none and no "from".
 constexpr std::string_view k_anonymous_publisher = "api";
-// Why DELETE /api/groups/{id}/members/{user} closed a socket (its close frame's reason).
-constexpr std::string_view k_removed_reason = "removed by admin";
 
 // Who called, and what they may do in the group; or the refusal to send.
 struct Admitted {
@@ -271,7 +269,8 @@ asio::awaitable<Response> close_member_route(const Request& request, ServerState
   auto admitted = co_await admit_admin(request, state, target.group, http::verb::delete_);
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   const Admitted& who = std::get<Admitted>(admitted);
-  const std::size_t closed = state.close_user(target.group, target.user, k_removed_reason);
+  const std::size_t closed =
+      state.close_user(target.group, target.user, protocol::Error::removed_by_admin);
   HUDDLE_LOG(info, "admin.closed_connections",
              {{"group", target.group},
               {"user", target.user},

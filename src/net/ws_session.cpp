@@ -55,9 +55,6 @@ std::string close_payload(std::uint16_t code, std::string_view reason) {
   payload.append(reason.substr(0, 123)); // RFC 6455 §5.5: a 125-byte payload at most
   return payload;
 }
-std::string close_payload(CloseCode code, std::string_view reason) {
-  return close_payload(static_cast<std::uint16_t>(code), reason);
-}
 
 // Where every read goes: one buffer per thread, so no connection holds one while it waits.
 std::span<unsigned char> thread_read_buffer() {
@@ -157,20 +154,21 @@ asio::awaitable<void> WsSession::run(Request request) {
   arm_watchdog(); // for the pings and the idle timeout now
 
   auto self = shared_from_this();
-  std::string_view join_failure;
+  std::optional<protocol::Error> join_failure;
   try {
     join_ = co_await state_->broker().join(target_.group, self);
   } catch (const broker::Unavailable& e) { // Redis is away (the broker logged it)
     HUDDLE_LOG(info, "ws.join_failed", {{"group", target_.group}, {"error", e.what()}});
-    join_failure = "broker unavailable";
+    join_failure = protocol::Error::join_broker_unavailable;
   } catch (const std::exception& e) { // the history could not say where the group's ids are
     HUDDLE_LOG(error, "ws.join_failed", {{"group", target_.group}, {"error", e.what()}});
-    join_failure = "history unavailable";
+    join_failure = protocol::Error::join_history_unavailable;
   }
-  if (!join_failure.empty()) {
+  if (join_failure) {
+    const protocol::ErrorInfo& failure = protocol::info(*join_failure);
     state_->remove(*this);
-    state_->metrics().count_close(static_cast<std::uint16_t>(CloseCode::internal_error));
-    co_await write_control(Opcode::close, close_payload(CloseCode::internal_error, join_failure));
+    state_->metrics().count_close(failure.close_code);
+    co_await write_control(Opcode::close, close_payload(failure.close_code, failure.wire));
     finish();
     release();
     co_return;
@@ -354,7 +352,7 @@ std::optional<protocol::ClientMessage> WsSession::take_message(bool text,
   using Verdict = core::MessageRateLimiter::Verdict;
   if (rate.verdict == Verdict::close) {
     HUDDLE_LOG(info, "ws.rate_limited", {{"group", target_.group}, {"user", user_}});
-    close(CloseCode::policy_error, "rate limit");
+    close(protocol::Error::rate_limit);
     return std::nullopt;
   }
   if (rate.verdict == Verdict::dropped) return std::nullopt; // closing: nothing is handled
@@ -733,7 +731,7 @@ void WsSession::on_watchdog() {
   if (now >= token_expires_at_) {
     HUDDLE_LOG(info, "ws.token_expired", {{"group", target_.group}, {"user", user_}});
     token_expires_at_ = Clock::time_point::max();
-    close(CloseCode::policy_error, "token expired");
+    close(protocol::Error::token_expired);
   } else if (now >= hard_close_at_ || now >= last_heard_ + config.idle_timeout) {
     HUDDLE_LOG(info, now >= hard_close_at_ ? "ws.close_timed_out" : "ws.idle_timeout",
                {{"group", target_.group}, {"user", user_}});
@@ -768,7 +766,7 @@ bool WsSession::offer(const Frame& frame) noexcept {
     state_->metrics().slow_consumer_closes.add();
     state_->metrics().deliveries_dropped.add();
     HUDDLE_LOG(info, "ws.slow_consumer", {{"group", target_.group}, {"user", user_}});
-    close(CloseCode::policy_error, "slow consumer");
+    close(protocol::Error::slow_consumer);
     return false;
   case core::SendQueue::Push::closed:
     state_->metrics().deliveries_dropped.add();
