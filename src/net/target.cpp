@@ -2,17 +2,13 @@
 
 #include "core/user_name.hpp"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 #include <charconv>
 
 namespace huddle::net {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::optional<GroupId> parse_group(std::string_view digits) {
   GroupId group = 0;
@@ -72,23 +68,13 @@ std::optional<TargetError> for_each_parameter(std::string_view query, Visit visi
 } // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
+  // Only the escapes are checked (a '%' and two hex digits each), not which characters
+  // RFC 3986 lets a query hold: what was accepted before Boost.URL still is.
+  const auto escaped = boost::urls::make_pct_string_view(text);
+  if (!escaped) return std::nullopt;
+  boost::urls::encoding_opts form;
+  form.space_as_plus = true; // application/x-www-form-urlencoded, as browsers send a query
+  return escaped->decode(form);
 }
 
 bool is_valid_name(std::string_view name) {

@@ -132,3 +132,14 @@ TEST_CASE("admin API targets: connections, members/{user}") {
   CHECK(api_error("/api/groups/0/members/bob") == "bad_group");
   CHECK_FALSE(parse_api_target("/api/groups/7/connections/x").has_value());
 }
+
+TEST_CASE("percent_decode: %XX and '+' as a space; a broken escape is an error") {
+  CHECK(percent_decode("") == "");
+  CHECK(percent_decode("alice") == "alice");
+  CHECK(percent_decode("J%C3%bcrgen+K") == "J\xC3\xBCrgen K");
+  CHECK(percent_decode("100%25+%2B") == "100% +");
+  CHECK(percent_decode("%00") == std::string(1, '\0'));
+  CHECK(percent_decode("raw \xFF|^") == "raw \xFF|^"); // not escaped, but not an escape either
+  for (const char* broken : {"%", "%4", "a%", "ab%4", "%zz", "%g1", "%%41", "%4%41", "a%2"})
+    CHECK_MESSAGE(!percent_decode(broken).has_value(), broken);
+}
