@@ -70,7 +70,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
     co_return json_error(request, HttpError::method_not_allowed, "use POST");
   if (!access.can_log_in())
     co_return json_error(request, HttpError::login_disabled,
-                         "this server takes tokens minted elsewhere (--auth jwt) or none");
+                         "this server takes tokens minted elsewhere, or none");
   // A form from another site can POST text/plain but not application/json without CORS:
   // requiring JSON keeps other sites from logging a browser in (login CSRF).
   if (!request[http::field::content_type].starts_with("application/json"))

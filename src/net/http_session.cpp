@@ -210,12 +210,11 @@ Response address_refusal(const Request& request, const AddressLimits::Refusal& r
   const std::string seconds = std::to_string(refusal.retry_after.count());
   Response response = refusal.reason == AddressLimits::Refusal::Reason::upgrade_rate
                           ? json_error(request, HttpError::rate_limited,
-                                       "too many connection attempts from this address "
-                                       "(--upgrade-rate-per-address); try again in " +
+                                       "too many connection attempts from this address; try "
+                                       "again in " +
                                            seconds + " s")
                           : json_error(request, HttpError::too_many_address_connections,
-                                       "too many open connections from this address "
-                                       "(--max-connections-per-address)");
+                                       "too many open connections from this address");
   response.set(http::field::retry_after, seconds);
   return response;
 }
@@ -310,7 +309,7 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
             response = state.stopping() ? json_error(request, HttpError::shutting_down,
                                                      "the server is shutting down")
                                         : json_error(request, HttpError::too_many_connections,
-                                                     "the server is at --max-connections");
+                                                     "the server is at its connection limit");
           } else {
             auto [socket, tls] = release_connection(stream);
             if (auto home = state.executor_for_group(ws_target.group);

@@ -1,5 +1,6 @@
 #include "net/metrics.hpp"
 
+#include "net/client_address.hpp"
 #include "net/server_state.hpp"
 
 #include <huddle/version.hpp>
@@ -69,8 +70,7 @@ std::optional<Response> metrics_access(const Request& request, const ServerState
         same_secret(authorization.substr(bearer.size()), token))
       return std::nullopt;
     Response response = json_error(request, HttpError::unauthorized,
-                                   "GET /metrics needs the metrics token (--metrics-token-file) as "
-                                   "Authorization: Bearer");
+                                   "GET /metrics needs the metrics token as Authorization: Bearer");
     response.set(http::field::www_authenticate, "Bearer");
     return response;
   }
@@ -79,10 +79,10 @@ std::optional<Response> metrics_access(const Request& request, const ServerState
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(client, ec);
   const bool forwarded = request.count("X-Forwarded-For") > 0 || request.count("Forwarded") > 0;
-  if (!ec && address.is_loopback() && !forwarded) return std::nullopt;
+  if (!ec && is_loopback(address) && !forwarded) return std::nullopt;
   return json_error(request, HttpError::forbidden,
-                    "GET /metrics answers loopback clients only; give the server "
-                    "--metrics-token-file to scrape it from elsewhere");
+                    "GET /metrics answers loopback clients only; give the server a metrics "
+                    "token to scrape it from elsewhere");
 }
 
 std::optional<ProcStat> parse_proc_stat(std::string_view text) {

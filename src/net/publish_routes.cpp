@@ -156,7 +156,7 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   const ServerConfig& config = state.config();
   if (body.text.size() > config.max_message_bytes)
     co_return json_error(request, HttpError::too_big,
-                         "the text is over --max-message-bytes (" +
+                         "the text is over the message size limit (" +
                              std::to_string(config.max_message_bytes) + " bytes)");
   const std::string_view key_header = request["Idempotency-Key"];
   const bool keyed = request.find("Idempotency-Key") != request.end();
@@ -172,9 +172,9 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   if (wait.count() > 0) {
     const auto seconds =
         std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
-    Response response =
-        json_error(request, HttpError::rate_limited,
-                   "over --publish-rate; try again in " + std::to_string(wait.count()) + " ms");
+    Response response = json_error(request, HttpError::rate_limited,
+                                   "over this caller's publish rate; try again in " +
+                                       std::to_string(wait.count()) + " ms");
     response.set(http::field::retry_after, std::to_string(seconds));
     co_return response;
   }

@@ -84,10 +84,10 @@ void Server::listen() {
   const ServerConfig& cfg = impl_->state->config();
   const tcp::endpoint endpoint = resolve(impl_->connections.executors.front(), cfg);
   if (cfg.auth == AuthMode::none && !cfg.allow_anonymous_on_network &&
-      !endpoint.address().is_loopback())
+      !net::is_loopback(endpoint.address()))
     throw std::invalid_argument(
-        "--auth none lets anyone in under any name: it listens on loopback only, not on \"" +
-        cfg.address + "\", unless --insecure-allow-anonymous is given");
+        "AuthMode::none lets anyone in under any name: it listens on loopback only, not on \"" +
+        cfg.address + "\", unless ServerConfig::allow_anonymous_on_network is set");
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));

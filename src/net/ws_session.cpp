@@ -33,7 +33,7 @@ namespace {
 std::string rate_limited(const std::optional<std::string>& ref,
                          std::chrono::milliseconds retry_after) {
   return protocol::encode_error(protocol::Error::rate_limited,
-                                "too many messages (--message-rate): this one was not sent", ref,
+                                "too many messages: this one was not sent", ref,
                                 retry_after.count());
 }
 
