@@ -4,7 +4,6 @@
 #include "broker/redis/url.hpp"
 #include "net/client_address.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 
 #include <charconv>
