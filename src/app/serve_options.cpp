@@ -4,7 +4,6 @@
 #include "broker/redis/url.hpp"
 #include "net/client_address.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 
 #include <charconv>
@@ -253,14 +252,6 @@ std::string read_metrics_token(const std::string& file) {
   return token;
 }
 
-// A name resolving to more than loopback is not loopback: only literals and "localhost".
-bool is_loopback(const std::string& address) {
-  if (address == "localhost") return true;
-  boost::system::error_code ec;
-  const auto parsed = boost::asio::ip::make_address(address, ec);
-  return !ec && parsed.is_loopback();
-}
-
 } // namespace
 
 std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
@@ -420,7 +411,7 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
   if (server.auth == AuthMode::builtin && !server.jwt_public_key_file.empty())
     throw UsageError("--jwt-public-key is for --auth jwt; --auth builtin signs its own tokens");
   if (server.auth == AuthMode::none && !server.allow_anonymous_on_network &&
-      !is_loopback(server.address))
+      !net::is_loopback(server.address))
     throw UsageError("--auth none lets anyone in under any name: use a loopback --address, or "
                      "add --insecure-allow-anonymous to serve \"" +
                      server.address + "\" anyway");

@@ -48,13 +48,13 @@ std::unique_ptr<TokenService> make_tokens(const ServerConfig& config) {
     return nullptr;
   case AuthMode::builtin:
     if (!config.jwt_public_key_file.empty())
-      throw std::invalid_argument("a JWT public key is for --auth jwt; builtin signs its own");
+      throw std::invalid_argument("a JWT public key is for AuthMode::jwt; builtin signs its own");
     tokens.hs256_secret = builtin_secret(config);
     break;
   case AuthMode::jwt:
     if (config.jwt_secret_file.empty() == config.jwt_public_key_file.empty())
       throw std::invalid_argument(
-          "--auth jwt needs exactly one of --jwt-secret-file and --jwt-public-key");
+          "AuthMode::jwt needs exactly one of jwt_secret_file and jwt_public_key_file");
     if (!config.jwt_secret_file.empty()) {
       // An external secret is never created here: a fresh one would match no issuer.
       if (!std::filesystem::exists(config.jwt_secret_file))

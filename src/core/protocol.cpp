@@ -49,10 +49,9 @@ std::string encode_ack(const std::optional<std::string>& ref, MessageId id) {
   return json::serialize(ack);
 }
 
-std::string encode_error(std::string_view code, std::string_view detail,
-                         const std::optional<std::string>& ref,
+std::string encode_error(Error code, std::string_view detail, const std::optional<std::string>& ref,
                          std::optional<std::int64_t> retry_after_ms) {
-  json::object error{{"type", "error"}, {"code", code}};
+  json::object error{{"type", "error"}, {"code", info(code).wire}};
   if (ref) error["ref"] = *ref;
   error["detail"] = detail;
   if (retry_after_ms) error["retry_after_ms"] = *retry_after_ms;
@@ -62,7 +61,7 @@ std::string encode_error(std::string_view code, std::string_view detail,
 std::variant<ClientMessage, FrameError> parse_client_frame(std::string_view frame) {
   const auto start = frame.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos || frame[start] != '{') {
-    if (frame.empty()) return FrameError{"empty_text", "a message needs some text"};
+    if (frame.empty()) return FrameError{Error::empty_text, "a message needs some text"};
     return ClientMessage{std::string(frame), std::nullopt};
   }
   boost::system::error_code ec;
@@ -72,19 +71,19 @@ std::variant<ClientMessage, FrameError> parse_client_frame(std::string_view fram
   const json::object& object = value.get_object();
   const json::value* type = object.if_contains("type");
   if (type == nullptr || !type->is_string())
-    return FrameError{"missing_type", "a JSON frame needs a string \"type\""};
+    return FrameError{Error::missing_type, "a JSON frame needs a string \"type\""};
   if (type->get_string() != "message")
-    return FrameError{"unknown_type",
+    return FrameError{Error::unknown_type,
                       "unknown frame type \"" + std::string(type->get_string()) + "\""};
 
   const json::value* text = object.if_contains("text");
   if (text == nullptr || !text->is_string())
-    return FrameError{"missing_text", "a message frame needs a string \"text\""};
-  if (text->get_string().empty()) return FrameError{"empty_text", "a message needs some text"};
+    return FrameError{Error::missing_text, "a message frame needs a string \"text\""};
+  if (text->get_string().empty()) return FrameError{Error::empty_text, "a message needs some text"};
 
   ClientMessage message{std::string(text->get_string()), std::nullopt};
   if (const json::value* ref = object.if_contains("ref")) {
-    if (!ref->is_string()) return FrameError{"bad_ref", "\"ref\" must be a string"};
+    if (!ref->is_string()) return FrameError{Error::bad_ref, "\"ref\" must be a string"};
     message.ref = std::string(ref->get_string());
   }
   return message;

@@ -4,6 +4,8 @@
 // parse_client_frame() is pure, so the protocol's rules are unit-tested without sockets.
 #pragma once
 
+#include "core/protocol_error.hpp"
+
 #include <huddle/message.hpp>
 
 #include <optional>
@@ -33,9 +35,10 @@ std::string encode_welcome(GroupId group, std::string_view user, MessageId last_
 std::string encode_presence(std::string_view type, GroupId group, std::string_view user);
 // `ref` is omitted from the frame when the client sent none.
 std::string encode_ack(const std::optional<std::string>& ref, MessageId id);
+// An error frame: `code` is one without a close code (core/protocol_error.hpp).
 // `ref`: the client's ref of the message the error is about, when it sent one.
-// `retry_after_ms`: when the client may send again (with "rate_limited").
-std::string encode_error(std::string_view code, std::string_view detail,
+// `retry_after_ms`: when the client may send again (with Error::rate_limited).
+std::string encode_error(Error code, std::string_view detail,
                          const std::optional<std::string>& ref = std::nullopt,
                          std::optional<std::int64_t> retry_after_ms = std::nullopt);
 
@@ -47,7 +50,7 @@ struct ClientMessage {
 // A frame that breaks the protocol but does not close the socket: answered with
 // encode_error(code, detail).
 struct FrameError {
-  std::string code;
+  Error code;
   std::string detail;
 };
 

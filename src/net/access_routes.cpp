@@ -18,7 +18,7 @@ namespace json = boost::json;
 namespace {
 
 Response unauthorized(const Request& request, std::string_view detail) {
-  Response response = json_error(request, http::status::unauthorized, "unauthorized", detail);
+  Response response = json_error(request, HttpError::unauthorized, detail);
   response.set(http::field::www_authenticate, "Bearer");
   return response;
 }
@@ -40,7 +40,7 @@ std::variant<Caller, Response> authenticate(const Request& request, ServerState&
                                  "Authorization: Bearer, the huddle_token cookie or ?token=");
   if (credentials->from_cookie &&
       !is_same_origin(request[http::field::origin], request[http::field::host]))
-    return json_error(request, http::status::forbidden, "cross_origin",
+    return json_error(request, HttpError::cross_origin,
                       "the login cookie is only accepted from this server's own pages");
   auto verified = access.verify(credentials->token);
   if (auto* error = std::get_if<auth::TokenError>(&verified))
@@ -57,11 +57,10 @@ authorize(const Request& request, ServerState& state, const Caller& caller, Grou
   } catch (const std::exception& e) {
     HUDDLE_LOG(state.logger(), error, "access.check_failed",
                {{"group", group}, {"error", e.what()}});
-    co_return json_error(request, http::status::internal_server_error, "internal_error",
-                         "the membership could not be checked");
+    co_return json_error(request, HttpError::internal_error, "the membership could not be checked");
   }
   if (allowed) co_return std::nullopt;
-  co_return json_error(request, http::status::forbidden, "forbidden",
+  co_return json_error(request, HttpError::forbidden,
                        "not a member of group " + std::to_string(group));
 }
 
@@ -69,15 +68,14 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
                                              const std::string& peer_address) {
   auth::AccessControl& access = state.access();
   if (request.method() != http::verb::post)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                         "use POST");
+    co_return json_error(request, HttpError::method_not_allowed, "use POST");
   if (!access.can_log_in())
-    co_return json_error(request, http::status::not_found, "login_disabled",
-                         "this server takes tokens minted elsewhere (--auth jwt) or none");
+    co_return json_error(request, HttpError::login_disabled,
+                         "this server takes tokens minted elsewhere, or none");
   // A form from another site can POST text/plain but not application/json without CORS:
   // requiring JSON keeps other sites from logging a browser in (login CSRF).
   if (!request[http::field::content_type].starts_with("application/json"))
-    co_return json_error(request, http::status::unsupported_media_type, "unsupported_media_type",
+    co_return json_error(request, HttpError::unsupported_media_type,
                          "send the credentials as application/json");
   boost::system::error_code parse_error;
   const json::value body = json::parse(request.body(), parse_error);
@@ -87,12 +85,12 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   if (fields && fields->contains("username")) username = fields->at("username").if_string();
   if (fields && fields->contains("password")) password = fields->at("password").if_string();
   if (parse_error || !username || !password)
-    co_return json_error(request, http::status::bad_request, "bad_request",
+    co_return json_error(request, HttpError::bad_request,
                          R"(the body must be {"username": "...", "password": "..."})");
 
   const auto wait = access.throttle().retry_after(peer_address);
   if (wait.count() > 0) {
-    Response response = json_error(request, http::status::too_many_requests, "too_many_attempts",
+    Response response = json_error(request, HttpError::too_many_attempts,
                                    "too many failed logins from this address; try again in " +
                                        std::to_string(wait.count()) + " s");
     response.set(http::field::retry_after, std::to_string(wait.count()));
@@ -108,7 +106,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
   if (refusal && *refusal == Refusal::busy) {
     // --max-pending-logins reached.
     HUDDLE_LOG(state.logger(), debug, "login.busy", {{"remote", peer_address}});
-    Response response = json_error(request, http::status::service_unavailable, "login_busy",
+    Response response = json_error(request, HttpError::login_busy,
                                    "too many logins in progress; try again in a second");
     response.set(http::field::retry_after, "1");
     state.metrics().logins.add("busy");
@@ -122,8 +120,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
                {{"user", std::string_view(user).substr(0, 64)},
                 {"remote", peer_address},
                 {"throttled", throttled}});
-    co_return json_error(request, http::status::unauthorized, "invalid_credentials",
-                         "wrong user name or password");
+    co_return json_error(request, HttpError::invalid_credentials, "wrong user name or password");
   }
   const auth::IssuedToken& issued = std::get<auth::IssuedToken>(outcome);
   state.metrics().logins.add("success");
@@ -142,7 +139,7 @@ boost::asio::awaitable<Response> login_route(const Request& request, ServerState
 
 Response logout_route(const Request& request, bool secure) {
   if (request.method() != http::verb::post)
-    return json_error(request, http::status::method_not_allowed, "method_not_allowed", "use POST");
+    return json_error(request, HttpError::method_not_allowed, "use POST");
   // Tokens are not tracked server-side: logging out forgets the cookie; a copied token
   // stays valid until it expires (docs/operations.md).
   json::object result;
@@ -154,8 +151,7 @@ Response logout_route(const Request& request, bool secure) {
 
 boost::asio::awaitable<Response> groups_route(const Request& request, ServerState& state) {
   if (request.method() != http::verb::get)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                         "use GET");
+    co_return json_error(request, HttpError::method_not_allowed, "use GET");
   auto caller = authenticate(request, state, std::nullopt);
   if (auto* refusal = std::get_if<Response>(&caller)) co_return std::move(*refusal);
   const Caller& who = std::get<Caller>(caller);

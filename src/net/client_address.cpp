@@ -47,6 +47,17 @@ ip::address unmapped(const ip::address& address) noexcept {
   return address;
 }
 
+bool is_loopback(const ip::address& address) noexcept {
+  return unmapped(address).is_loopback();
+}
+
+bool is_loopback(std::string_view address) noexcept {
+  if (address == "localhost") return true;
+  boost::system::error_code ec;
+  const ip::address parsed = ip::make_address(address, ec);
+  return !ec && is_loopback(parsed);
+}
+
 bool AddressRange::contains(const ip::address& address) const noexcept {
   const ip::address candidate = unmapped(address);
   if (candidate.is_v4() != network.is_v4()) return false;

@@ -34,6 +34,14 @@ std::vector<AddressRange> parse_address_ranges(const std::vector<std::string>& t
 // An IPv4 address seen on a dual-stack socket arrives as ::ffff:a.b.c.d: it is a.b.c.d.
 boost::asio::ip::address unmapped(const boost::asio::ip::address& address) noexcept;
 
+// The loopback rule, decided here only. It says where AuthMode::none may listen (without
+// ServerConfig::allow_anonymous_on_network) and which clients GET /metrics answers without
+// a metrics token: 127.0.0.0/8 and ::1, an IPv4 one also as ::ffff:127.x.y.z.
+bool is_loopback(const boost::asio::ip::address& address) noexcept;
+// The same for an address as configured: a literal, or "localhost". Any other name is not
+// loopback, since it may resolve to more than loopback.
+bool is_loopback(std::string_view address) noexcept;
+
 // The client of a request that reached us from `peer` with these X-Forwarded-For values (each
 // header line a comma-separated list, in the order received). `peer` itself when it is not a
 // trusted proxy. An entry that is not an address ("unknown", garbage) ends the search: the

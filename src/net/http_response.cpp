@@ -69,12 +69,11 @@ Response json_response(const Request& request, http::status status,
   return json_text_response(request, status, boost::json::serialize(body));
 }
 
-Response json_error(const Request& request, http::status status, std::string_view code,
-                    std::string_view detail) {
+Response json_error(const Request& request, HttpError error, std::string_view detail) {
   boost::json::object body;
-  body["error"] = code;
+  body["error"] = info(error).wire;
   body["detail"] = valid_utf8(detail);
-  return json_response(request, status, body);
+  return json_response(request, static_cast<http::status>(info(error).status), body);
 }
 
 } // namespace huddle::net

@@ -2,6 +2,8 @@
 // with: a body object, or an error `{"error": code, "detail": text}` (docs/protocol.md).
 #pragma once
 
+#include "net/http_error.hpp"
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/object.hpp>
@@ -18,7 +20,8 @@ Response json_text_response(const Request& request, boost::beast::http::status s
                             std::string body);
 Response json_response(const Request& request, boost::beast::http::status status,
                        const boost::json::object& body);
-Response json_error(const Request& request, boost::beast::http::status status,
-                    std::string_view code, std::string_view detail);
+// `error`'s code, answered with its status (net/http_error.hpp); `detail` says what was wrong
+// with this request.
+Response json_error(const Request& request, HttpError error, std::string_view detail);
 
 } // namespace huddle::net

@@ -55,12 +55,12 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
   auto parsed = parse_api_target(request.target());
   if (!parsed) {
     const std::string_view target = request.target();
-    co_return json_error(request, http::status::not_found, "not_found",
+    co_return json_error(request, HttpError::not_found,
                          "no route for " +
                              std::string(target.substr(0, target.find('?')).substr(0, 200)));
   }
   if (auto* error = std::get_if<TargetError>(&*parsed))
-    co_return json_error(request, http::status::bad_request, error->code, error->detail);
+    co_return json_error(request, error->code, error->detail);
   const ApiTarget& api = std::get<ApiTarget>(*parsed);
   if (api.resource == ApiTarget::Resource::connections)
     co_return co_await connections_route(request, state, api);
@@ -70,7 +70,7 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
   if (history && request.method() == http::verb::post)
     co_return co_await publish_route(request, state, api, peer_address);
   if (request.method() != http::verb::get)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
+    co_return json_error(request, HttpError::method_not_allowed,
                          history ? "use GET or POST" : "use GET");
   auto caller = authenticate(request, state, std::nullopt);
   if (auto* refusal = std::get_if<Response>(&caller)) co_return std::move(*refusal);
@@ -93,7 +93,7 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
     unavailable = e.what();
   }
   if (!unavailable.empty())
-    co_return json_error(request, http::status::service_unavailable, "broker_unavailable",
+    co_return json_error(request, HttpError::broker_unavailable,
                          "the message broker cannot be reached: " + unavailable);
 
   if (api.resource == ApiTarget::Resource::members) {
@@ -121,7 +121,7 @@ asio::awaitable<Response> group_route(const Request& request, ServerState& state
 
 Response asset_route(const Request& request, const WebAsset& asset) {
   if (request.method() != http::verb::get && request.method() != http::verb::head)
-    return json_error(request, http::status::method_not_allowed, "method_not_allowed", "use GET");
+    return json_error(request, HttpError::method_not_allowed, "use GET");
   Response response{http::status::ok, request.version()};
   response.set(http::field::server, "huddle");
   response.set(http::field::content_type, asset.content_type);
@@ -146,8 +146,7 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
   const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/healthz") {
     if (request.method() != http::verb::get)
-      co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                           "use GET");
+      co_return json_error(request, HttpError::method_not_allowed, "use GET");
     const bool available = state.broker().available();
     json::object body;
     body["status"] = available ? "ok" : "unavailable";
@@ -164,10 +163,10 @@ asio::awaitable<Response> route(const Request& request, ServerState& state,
   if (path.starts_with(k_api_groups_prefix))
     co_return co_await group_route(request, state, peer_address);
   if (path.starts_with(k_ws_prefix))
-    co_return json_error(request, http::status::upgrade_required, "upgrade_required",
+    co_return json_error(request, HttpError::upgrade_required,
                          "this endpoint speaks WebSocket only");
   if (const WebAsset* asset = find_web_asset(path)) co_return asset_route(request, *asset);
-  co_return json_error(request, http::status::not_found, "not_found",
+  co_return json_error(request, HttpError::not_found,
                        "no route for " + std::string(path.substr(0, 200)));
 }
 
@@ -209,15 +208,13 @@ asio::ip::address request_client(const Request& request, const asio::ip::address
 // upgrade_rate_per_address).
 Response address_refusal(const Request& request, const AddressLimits::Refusal& refusal) {
   const std::string seconds = std::to_string(refusal.retry_after.count());
-  Response response =
-      refusal.reason == AddressLimits::Refusal::Reason::upgrade_rate
-          ? json_error(request, http::status::too_many_requests, "rate_limited",
-                       "too many connection attempts from this address "
-                       "(--upgrade-rate-per-address); try again in " +
-                           seconds + " s")
-          : json_error(request, http::status::too_many_requests, "too_many_address_connections",
-                       "too many open connections from this address "
-                       "(--max-connections-per-address)");
+  Response response = refusal.reason == AddressLimits::Refusal::Reason::upgrade_rate
+                          ? json_error(request, HttpError::rate_limited,
+                                       "too many connection attempts from this address; try "
+                                       "again in " +
+                                           seconds + " s")
+                          : json_error(request, HttpError::too_many_address_connections,
+                                       "too many open connections from this address");
   response.set(http::field::retry_after, seconds);
   return response;
 }
@@ -267,10 +264,10 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
       request.keep_alive(false);
       Response response =
           read_error == http::error::body_limit
-              ? json_error(request, http::status::payload_too_large, "too_big",
+              ? json_error(request, HttpError::too_big,
                            "the request body is over " +
                                std::to_string(request_body_limit(config)) + " bytes")
-              : json_error(request, http::status::bad_request, "bad_request", read_error.message());
+              : json_error(request, HttpError::bad_request, read_error.message());
       co_await http::async_write(stream, response, use_tuple);
       break;
     }
@@ -301,7 +298,7 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
                                      : "upgrade rate"}});
           response = address_refusal(request, *refusal);
         } else if (auto* error = std::get_if<TargetError>(&parsed)) {
-          response = json_error(request, http::status::bad_request, error->code, error->detail);
+          response = json_error(request, error->code, error->detail);
         } else {
           auto& ws_target = std::get<WsTarget>(parsed);
           std::string user;
@@ -309,11 +306,10 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
           if (auto refusal = co_await check_upgrade(request, state, ws_target, user, access)) {
             response = std::move(*refusal);
           } else if (!state.try_reserve_slot()) {
-            response = state.stopping() ? json_error(request, http::status::service_unavailable,
-                                                     "shutting_down", "the server is shutting down")
-                                        : json_error(request, http::status::service_unavailable,
-                                                     "too_many_connections",
-                                                     "the server is at --max-connections");
+            response = state.stopping() ? json_error(request, HttpError::shutting_down,
+                                                     "the server is shutting down")
+                                        : json_error(request, HttpError::too_many_connections,
+                                                     "the server is at its connection limit");
           } else {
             auto [socket, tls] = release_connection(stream);
             if (auto home = state.executor_for_group(ws_target.group);
@@ -370,8 +366,8 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
       HUDDLE_LOG(
           state.logger(), error, "http.request_failed",
           {{"target", redact_target(request.target())}, {"remote", from}, {"error", failure}});
-      response = json_error(request, http::status::internal_server_error, "internal_error",
-                            "the server's database could not answer");
+      response =
+          json_error(request, HttpError::internal_error, "the server's database could not answer");
     }
     // An answer that waited (a publish waits for storage) still gets its time to be written.
     stream.expires_after(config.handshake_timeout);
@@ -394,8 +390,8 @@ asio::awaitable<void> refuse_plain_http(asio::ip::tcp::socket socket, const Serv
   Request request = parser.release();
   request.version(11);
   request.keep_alive(false);
-  Response response = json_error(request, http::status::bad_request, "tls_required",
-                                 "this port speaks TLS: use https:// or wss://");
+  Response response =
+      json_error(request, HttpError::tls_required, "this port speaks TLS: use https:// or wss://");
   co_await http::async_write(stream, response, use_tuple);
   end_connection(stream);
 }

@@ -1,5 +1,6 @@
 #include "net/metrics.hpp"
 
+#include "net/client_address.hpp"
 #include "net/server_state.hpp"
 
 #include <huddle/version.hpp>
@@ -68,9 +69,8 @@ std::optional<Response> metrics_access(const Request& request, const ServerState
     if (authorization.starts_with(bearer) &&
         same_secret(authorization.substr(bearer.size()), token))
       return std::nullopt;
-    Response response = json_error(request, http::status::unauthorized, "unauthorized",
-                                   "GET /metrics needs the metrics token (--metrics-token-file) as "
-                                   "Authorization: Bearer");
+    Response response = json_error(request, HttpError::unauthorized,
+                                   "GET /metrics needs the metrics token as Authorization: Bearer");
     response.set(http::field::www_authenticate, "Bearer");
     return response;
   }
@@ -79,10 +79,10 @@ std::optional<Response> metrics_access(const Request& request, const ServerState
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(client, ec);
   const bool forwarded = request.count("X-Forwarded-For") > 0 || request.count("Forwarded") > 0;
-  if (!ec && address.is_loopback() && !forwarded) return std::nullopt;
-  return json_error(request, http::status::forbidden, "forbidden",
-                    "GET /metrics answers loopback clients only; give the server "
-                    "--metrics-token-file to scrape it from elsewhere");
+  if (!ec && is_loopback(address) && !forwarded) return std::nullopt;
+  return json_error(request, HttpError::forbidden,
+                    "GET /metrics answers loopback clients only; give the server a metrics "
+                    "token to scrape it from elsewhere");
 }
 
 std::optional<ProcStat> parse_proc_stat(std::string_view text) {
@@ -205,8 +205,7 @@ asio::awaitable<std::string> render_metrics(ServerState& state) {
 asio::awaitable<Response> metrics_route(const Request& request, ServerState& state,
                                         const std::string& client) {
   if (request.method() != http::verb::get)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
-                         "use GET");
+    co_return json_error(request, HttpError::method_not_allowed, "use GET");
   if (auto refusal = metrics_access(request, state, client)) co_return std::move(*refusal);
   Response response{http::status::ok, request.version()};
   response.set(http::field::server, "huddle");

@@ -36,8 +36,6 @@ namespace {
 constexpr std::size_t k_max_idempotency_key = 255;
 // The sender named by a publish with AuthMode::none and no "from".
 constexpr std::string_view k_anonymous_publisher = "api";
-// Why DELETE /api/groups/{id}/members/{user} closed a socket (its close frame's reason).
-constexpr std::string_view k_removed_reason = "removed by admin";
 
 // Who called, and what they may do in the group; or the refusal to send.
 struct Admitted {
@@ -59,11 +57,11 @@ asio::awaitable<std::variant<Admitted, Response>> admit(const Request& request, 
   if (!failure.empty()) {
     HUDDLE_LOG(state.logger(), error, "access.check_failed",
                {{"group", group}, {"error", failure}});
-    co_return json_error(request, http::status::internal_server_error, "internal_error",
+    co_return json_error(request, HttpError::internal_error,
                          "the caller's rights could not be checked");
   }
   if (!admitted.rights.known)
-    co_return json_error(request, http::status::not_found, "no_such_group",
+    co_return json_error(request, HttpError::no_such_group,
                          "there is no group " + std::to_string(group));
   co_return admitted;
 }
@@ -72,11 +70,11 @@ asio::awaitable<std::variant<Admitted, Response>> admit(const Request& request, 
 asio::awaitable<std::variant<Admitted, Response>>
 admit_admin(const Request& request, ServerState& state, GroupId group, http::verb method) {
   if (request.method() != method)
-    co_return json_error(request, http::status::method_not_allowed, "method_not_allowed",
+    co_return json_error(request, HttpError::method_not_allowed,
                          "use " + std::string(http::to_string(method)));
   auto admitted = co_await admit(request, state, group);
   if (auto* who = std::get_if<Admitted>(&admitted); who && !who->rights.admin)
-    co_return json_error(request, http::status::forbidden, "forbidden",
+    co_return json_error(request, HttpError::forbidden,
                          "only an admin of group " + std::to_string(group) + " may do this");
   co_return admitted;
 }
@@ -97,26 +95,24 @@ std::variant<PublishBody, Response> parse_publish_body(const Request& request, b
   const json::value body = json::parse(request.body(), parse_error);
   const json::object* fields = body.if_object();
   if (parse_error || !fields)
-    return json_error(request, http::status::bad_request, "bad_request",
+    return json_error(request, HttpError::bad_request,
                       R"(the body must be a JSON object {"text": "...", "ref": "..."})");
   PublishBody result;
   const json::value* text = fields->if_contains("text");
   if (text == nullptr || !text->is_string())
-    return json_error(request, http::status::bad_request, "missing_text",
-                      R"(the body needs a string "text")");
+    return json_error(request, HttpError::missing_text, R"(the body needs a string "text")");
   if (text->get_string().empty())
-    return json_error(request, http::status::bad_request, "empty_text",
-                      "a message needs some text");
+    return json_error(request, HttpError::empty_text, "a message needs some text");
   result.text = std::string(text->get_string());
   if (const json::value* ref = fields->if_contains("ref")) {
     if (!ref->is_string())
-      return json_error(request, http::status::bad_request, "bad_ref", R"("ref" must be a string)");
+      return json_error(request, HttpError::bad_ref, R"("ref" must be a string)");
     result.ref = std::string(ref->get_string());
   }
   if (const json::value* from = fields->if_contains("from")) {
     // With a token the sender is the token's subject: a "from" would be a lie, not a choice.
     if (!anonymous || !from->is_string() || !is_valid_name(from->get_string()))
-      return json_error(request, http::status::bad_request, "bad_from",
+      return json_error(request, HttpError::bad_from,
                         anonymous ? R"("from" must be a name of 1-32 printable characters)"
                                   : R"("from" is the token's subject; leave it out)");
     result.from = std::string(from->get_string());
@@ -149,28 +145,27 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   const auto& [caller, rights] = std::get<Admitted>(admitted);
   if (!rights.publish)
-    co_return json_error(request, http::status::forbidden, "forbidden",
+    co_return json_error(request, HttpError::forbidden,
                          "no right to publish to group " + std::to_string(target.group) +
                              ": an admin of the group or a token with the publish right may");
   if (!request[http::field::content_type].starts_with("application/json"))
-    co_return json_error(request, http::status::unsupported_media_type, "unsupported_media_type",
+    co_return json_error(request, HttpError::unsupported_media_type,
                          "send the message as application/json");
   auto parsed = parse_publish_body(request, !caller);
   if (auto* refusal = std::get_if<Response>(&parsed)) co_return std::move(*refusal);
   PublishBody& body = std::get<PublishBody>(parsed);
   const ServerConfig& config = state.config();
   if (body.text.size() > config.max_message_bytes)
-    co_return json_error(request, http::status::payload_too_large, "too_big",
-                         "the text is over --max-message-bytes (" +
+    co_return json_error(request, HttpError::too_big,
+                         "the text is over the message size limit (" +
                              std::to_string(config.max_message_bytes) + " bytes)");
   const std::string_view key_header = request["Idempotency-Key"];
   const bool keyed = request.find("Idempotency-Key") != request.end();
   if (keyed && !is_valid_idempotency_key(key_header))
-    co_return json_error(request, http::status::bad_request, "bad_idempotency_key",
+    co_return json_error(request, HttpError::bad_idempotency_key,
                          "Idempotency-Key must be 1-255 printable ASCII characters");
   if (state.stopping())
-    co_return json_error(request, http::status::service_unavailable, "shutting_down",
-                         "the server is shutting down");
+    co_return json_error(request, HttpError::shutting_down, "the server is shutting down");
 
   const std::string from =
       caller ? caller->user : body.from.value_or(std::string(k_anonymous_publisher));
@@ -178,9 +173,9 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   if (wait.count() > 0) {
     const auto seconds =
         std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
-    Response response =
-        json_error(request, http::status::too_many_requests, "rate_limited",
-                   "over --publish-rate; try again in " + std::to_string(wait.count()) + " ms");
+    Response response = json_error(request, HttpError::rate_limited,
+                                   "over this caller's publish rate; try again in " +
+                                       std::to_string(wait.count()) + " ms");
     response.set(http::field::retry_after, std::to_string(seconds));
     co_return response;
   }
@@ -201,14 +196,14 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
     case IdempotencyKeys::Claim::Outcome::done:
       co_return published(request, claim.id, body.ref, true);
     case IdempotencyKeys::Claim::Outcome::in_progress: {
-      Response response = json_error(request, http::status::conflict, "in_progress",
+      Response response = json_error(request, HttpError::in_progress,
                                      "a publish with this Idempotency-Key is not stored yet; "
                                      "retry it later");
       response.set(http::field::retry_after, "1");
       co_return response;
     }
     case IdempotencyKeys::Claim::Outcome::mismatch:
-      co_return json_error(request, http::status::unprocessable_entity, "idempotency_key_reused",
+      co_return json_error(request, HttpError::idempotency_key_reused,
                            "this Idempotency-Key was used for another message");
     }
   }
@@ -229,10 +224,10 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   if (refused != broker::PublishError::none) {
     if (keyed) keys.abandon(key, claim.serial);
     co_return refused == broker::PublishError::history_unavailable
-        ? json_error(request, http::status::service_unavailable, "history_unavailable",
+        ? json_error(request, HttpError::history_unavailable,
                      "the history cannot store messages now; nothing was sent, send it again "
                      "later")
-        : json_error(request, http::status::service_unavailable, "broker_unavailable",
+        : json_error(request, HttpError::broker_unavailable,
                      "the message broker cannot be reached; nothing was sent, send it again "
                      "later");
   }
@@ -250,7 +245,7 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
   // it gets the id once stored rather than a second message.
   HUDDLE_LOG(state.logger(), warning, "publish.not_stored",
              {{"group", target.group}, {"user", from}});
-  co_return json_error(request, http::status::service_unavailable, "not_stored",
+  co_return json_error(request, HttpError::not_stored,
                        "the message was sent but is not stored yet; retry with the same "
                        "Idempotency-Key to learn its id");
 }
@@ -277,7 +272,8 @@ asio::awaitable<Response> close_member_route(const Request& request, ServerState
   auto admitted = co_await admit_admin(request, state, target.group, http::verb::delete_);
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   const Admitted& who = std::get<Admitted>(admitted);
-  const std::size_t closed = state.close_user(target.group, target.user, k_removed_reason);
+  const std::size_t closed =
+      state.close_user(target.group, target.user, protocol::Error::removed_by_admin);
   HUDDLE_LOG(state.logger(), info, "admin.closed_connections",
              {{"group", target.group},
               {"user", target.user},

@@ -87,10 +87,10 @@ void Server::listen() {
   const ServerConfig& cfg = impl_->state->config();
   const tcp::endpoint endpoint = resolve(impl_->connections.executors.front(), cfg);
   if (cfg.auth == AuthMode::none && !cfg.allow_anonymous_on_network &&
-      !endpoint.address().is_loopback())
+      !net::is_loopback(endpoint.address()))
     throw std::invalid_argument(
-        "--auth none lets anyone in under any name: it listens on loopback only, not on \"" +
-        cfg.address + "\", unless --insecure-allow-anonymous is given");
+        "AuthMode::none lets anyone in under any name: it listens on loopback only, not on \"" +
+        cfg.address + "\", unless ServerConfig::allow_anonymous_on_network is set");
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol());
   acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -123,7 +123,7 @@ asio::awaitable<void> Server::run() {
   // The broker (Redis connections, heartbeats) runs until every session has left through it.
   std::weak_ptr<net::ServerState> weak_state = impl->state;
   impl->state->broker().on_epoch_change([weak_state] {
-    if (auto state = weak_state.lock()) state->reconnect_all("history reset");
+    if (auto state = weak_state.lock()) state->reconnect_all(protocol::Error::history_reset);
   });
   co_await (asio::co_spawn(impl->acceptor.get_executor(),
                            accept_then_drain(std::move(accept_loop), impl->state),

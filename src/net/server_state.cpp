@@ -172,12 +172,12 @@ std::vector<ServerState::Connection> ServerState::connections(GroupId group) {
   return result;
 }
 
-std::size_t ServerState::close_user(GroupId group, std::string_view user, std::string_view reason) {
+std::size_t ServerState::close_user(GroupId group, std::string_view user, protocol::Error reason) {
   std::size_t closed = 0;
   std::lock_guard lock(sessions_mutex_);
   for (WsSession* session : sessions_) {
     if (session->group() != group || session->user() != user) continue;
-    session->close(CloseCode::policy_error, reason);
+    session->close(reason);
     ++closed;
   }
   return closed;
@@ -187,7 +187,7 @@ void ServerState::stop() {
   std::lock_guard lock(sessions_mutex_);
   if (stopping_.exchange(true)) return;
   for (WsSession* session : sessions_)
-    session->close(CloseCode::going_away, "server shutdown");
+    session->close(protocol::Error::server_shutdown);
   if (slots_ == 0) {
     drained_.try_send(boost::system::error_code{});
     end_timeout_watch();
@@ -195,10 +195,10 @@ void ServerState::stop() {
   boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
 }
 
-void ServerState::reconnect_all(std::string_view reason) {
+void ServerState::reconnect_all(protocol::Error reason) {
   std::lock_guard lock(sessions_mutex_);
   for (WsSession* session : sessions_)
-    session->close(CloseCode::service_restart, reason);
+    session->close(reason);
 }
 
 boost::asio::awaitable<void> ServerState::watch_revocations() {
@@ -236,7 +236,7 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
       if (members.contains({session->group(), session->user()})) continue;
       HUDDLE_LOG(logger(), info, "access.revoked",
                  {{"group", session->group()}, {"user", session->user()}});
-      session->close(CloseCode::policy_error, "access revoked");
+      session->close(protocol::Error::access_revoked);
     }
   }
 }

@@ -7,6 +7,7 @@
 
 #include "auth/access_control.hpp"
 #include "broker/broker.hpp"
+#include "core/protocol_error.hpp"
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
 #include "net/idempotency_keys.hpp"
@@ -70,8 +71,8 @@ public:
     std::string address;
   };
   std::vector<Connection> connections(GroupId group);
-  // Closes `user`'s sessions in `group` with 1008 and `reason`; returns how many.
-  std::size_t close_user(GroupId group, std::string_view user, std::string_view reason);
+  // Closes `user`'s sessions in `group` with `reason` (its close code); returns how many.
+  std::size_t close_user(GroupId group, std::string_view user, protocol::Error reason);
 
   // Claims a connection slot; false when max_connections are open or the server stops.
   bool try_reserve_slot() noexcept;
@@ -84,9 +85,9 @@ public:
 
   // Closes every registered session with 1001; later add() calls fail.
   void stop();
-  // Closes every registered session with 1012 (service restart) and `reason`: their clients
-  // reconnect (the broker's history changed epoch).
-  void reconnect_all(std::string_view reason);
+  // Closes every registered session with `reason` (1012, service restart: their clients
+  // reconnect; the broker's history changed epoch).
+  void reconnect_all(protocol::Error reason);
   bool stopping() const noexcept { return stopping_.load(); }
   std::size_t session_count() const noexcept { return slots_.load(); }
   // The counters sessions and routes update (GET /metrics).

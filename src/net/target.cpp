@@ -2,17 +2,13 @@
 
 #include "core/user_name.hpp"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 #include <charconv>
 
 namespace huddle::net {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::optional<GroupId> parse_group(std::string_view digits) {
   GroupId group = 0;
@@ -42,12 +38,14 @@ bool is_valid_epoch(std::string_view epoch) {
 }
 
 TargetError bad_group(std::string_view path) {
-  return TargetError{"bad_group", "the group id must be an integer from 1 to 2^63-1, got \"" +
-                                      std::string(path.substr(0, 64)) + "\""};
+  return TargetError{HttpError::bad_group,
+                     "the group id must be an integer from 1 to 2^63-1, got \"" +
+                         std::string(path.substr(0, 64)) + "\""};
 }
 
 TargetError bad_since() {
-  return TargetError{"bad_since", "since must be a message id, an integer from 0 to 2^63-1"};
+  return TargetError{HttpError::bad_since,
+                     "since must be a message id, an integer from 0 to 2^63-1"};
 }
 
 // Calls `visit(key, raw_value)` for each `key=value` pair of a query string until it
@@ -70,23 +68,13 @@ std::optional<TargetError> for_each_parameter(std::string_view query, Visit visi
 } // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
+  // Only the escapes are checked (a '%' and two hex digits each), not which characters
+  // RFC 3986 lets a query hold: what was accepted before Boost.URL still is.
+  const auto escaped = boost::urls::make_pct_string_view(text);
+  if (!escaped) return std::nullopt;
+  boost::urls::encoding_opts form;
+  form.space_as_plus = true; // application/x-www-form-urlencoded, as browsers send a query
+  return escaped->decode(form);
 }
 
 bool is_valid_name(std::string_view name) {
@@ -138,22 +126,26 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target) {
         if (key == "name") {
           auto name = percent_decode(raw);
           if (!name || !is_valid_name(*name))
-            return TargetError{"bad_name", "name must be 1-32 printable characters of UTF-8"};
+            return TargetError{HttpError::bad_name,
+                               "name must be 1-32 printable characters of UTF-8"};
           result.name = std::move(*name);
         } else if (key == "echo") {
-          if (raw != "0" && raw != "1") return TargetError{"bad_echo", "echo must be 0 or 1"};
+          if (raw != "0" && raw != "1")
+            return TargetError{HttpError::bad_echo, "echo must be 0 or 1"};
           result.echo = raw == "1";
         } else if (key == "since") {
           result.since = parse_since(raw);
           if (!result.since) return bad_since();
         } else if (key == "epoch") {
           if (!is_valid_epoch(raw))
-            return TargetError{"bad_epoch", "epoch must be the welcome's epoch: 1-64 letters, "
-                                            "digits, '-' or '_'"};
+            return TargetError{HttpError::bad_epoch,
+                               "epoch must be the welcome's epoch: 1-64 letters, "
+                               "digits, '-' or '_'"};
           result.epoch = std::string(raw);
         } else if (key == "token") {
           result.token = percent_decode(raw);
-          if (!result.token) return TargetError{"bad_token", "token is not percent-encoded"};
+          if (!result.token)
+            return TargetError{HttpError::bad_token, "token is not percent-encoded"};
         }
         return std::nullopt;
       });
@@ -188,7 +180,7 @@ std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string
   if (result.resource == ApiTarget::Resource::member) {
     auto user = percent_decode(resource.substr(std::string_view("members/").size()));
     if (!user || !core::is_valid_user_name(*user))
-      return TargetError{"bad_user", "the user must be 1-32 of A-Z a-z 0-9 _ . -"};
+      return TargetError{HttpError::bad_user, "the user must be 1-32 of A-Z a-z 0-9 _ . -"};
     result.user = std::move(*user);
   }
 
@@ -203,8 +195,8 @@ std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string
           auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), limit);
           if (raw.empty() || ec != std::errc{} || end != raw.data() + raw.size() || limit < 1 ||
               limit > k_max_history_limit)
-            return TargetError{"bad_limit", "limit must be an integer from 1 to " +
-                                                std::to_string(k_max_history_limit)};
+            return TargetError{HttpError::bad_limit, "limit must be an integer from 1 to " +
+                                                         std::to_string(k_max_history_limit)};
           result.limit = limit;
         }
         return std::nullopt;

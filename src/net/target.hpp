@@ -6,6 +6,8 @@
 // Pure string handling, unit-tested without sockets.
 #pragma once
 
+#include "net/http_error.hpp"
+
 #include <huddle/message.hpp>
 
 #include <optional>
@@ -41,7 +43,7 @@ struct ApiTarget {
 };
 
 struct TargetError {
-  std::string code;
+  HttpError code; // answered with its status (400)
   std::string detail;
 };
 
@@ -51,7 +53,8 @@ std::variant<WsTarget, TargetError> parse_ws_target(std::string_view target);
 // `target` must start with k_api_groups_prefix. nullopt: no such resource (a 404).
 std::optional<std::variant<ApiTarget, TargetError>> parse_api_target(std::string_view target);
 
-// Decodes %XX escapes and '+' (as a space). Returns nullopt on a malformed escape.
+// Decodes %XX escapes and '+' (as a space), with Boost.URL. Returns nullopt on a malformed
+// escape: a '%' not followed by two hex digits.
 std::optional<std::string> percent_decode(std::string_view text);
 
 // 1..32 characters of valid UTF-8, none of them a control character.

@@ -32,21 +32,19 @@ bool valid_key(std::string_view key) {
 
 std::optional<Response> refuse_handshake(const Request& request) {
   if (request.method() != http::verb::get)
-    return json_error(request, http::status::bad_request, "bad_handshake",
-                      "a WebSocket upgrade is a GET");
+    return json_error(request, HttpError::bad_handshake, "a WebSocket upgrade is a GET");
   if (request.version() < 11)
-    return json_error(request, http::status::bad_request, "bad_handshake",
-                      "a WebSocket upgrade needs HTTP/1.1");
+    return json_error(request, HttpError::bad_handshake, "a WebSocket upgrade needs HTTP/1.1");
   const auto version = request.find(http::field::sec_websocket_version);
   if (version == request.end() || version->value() != "13") {
-    Response response = json_error(request, http::status::upgrade_required, "bad_handshake",
+    Response response = json_error(request, HttpError::unsupported_websocket_version,
                                    "this server speaks WebSocket version 13");
     response.set(http::field::sec_websocket_version, "13");
     return response;
   }
   const auto key = request.find(http::field::sec_websocket_key);
   if (key == request.end() || !valid_key(key->value()))
-    return json_error(request, http::status::bad_request, "bad_handshake",
+    return json_error(request, HttpError::bad_handshake,
                       "Sec-WebSocket-Key must be base64 of 16 bytes");
   return std::nullopt;
 }

@@ -32,8 +32,8 @@ namespace {
 // The answer to a frame over ServerConfig::message_rate, which was not handled.
 std::string rate_limited(const std::optional<std::string>& ref,
                          std::chrono::milliseconds retry_after) {
-  return protocol::encode_error("rate_limited",
-                                "too many messages (--message-rate): this one was not sent", ref,
+  return protocol::encode_error(protocol::Error::rate_limited,
+                                "too many messages: this one was not sent", ref,
                                 retry_after.count());
 }
 
@@ -41,7 +41,7 @@ std::string rate_limited(const std::optional<std::string>& ref,
 // protocol::parse_client_frame; a binary frame is an error answered without closing.
 std::variant<protocol::ClientMessage, protocol::FrameError>
 parse_message(bool text, std::string_view payload) {
-  if (!text) return protocol::FrameError{"binary_unsupported", "send text frames"};
+  if (!text) return protocol::FrameError{protocol::Error::binary_unsupported, "send text frames"};
   return protocol::parse_client_frame(payload);
 }
 
@@ -54,9 +54,6 @@ std::string close_payload(std::uint16_t code, std::string_view reason) {
   payload.push_back(static_cast<char>(code & 0xFF));
   payload.append(reason.substr(0, 123)); // RFC 6455 §5.5: a 125-byte payload at most
   return payload;
-}
-std::string close_payload(CloseCode code, std::string_view reason) {
-  return close_payload(static_cast<std::uint16_t>(code), reason);
 }
 
 // Where every read goes: one buffer per thread, so no connection holds one while it waits.
@@ -158,22 +155,23 @@ asio::awaitable<void> WsSession::run(Request request) {
   arm_watchdog(); // for the pings and the idle timeout now
 
   auto self = shared_from_this();
-  std::string_view join_failure;
+  std::optional<protocol::Error> join_failure;
   try {
     join_ = co_await state_->broker().join(target_.group, self);
   } catch (const broker::Unavailable& e) { // Redis is away (the broker logged it)
     HUDDLE_LOG(state_->logger(), info, "ws.join_failed",
                {{"group", target_.group}, {"error", e.what()}});
-    join_failure = "broker unavailable";
+    join_failure = protocol::Error::join_broker_unavailable;
   } catch (const std::exception& e) { // the history could not say where the group's ids are
     HUDDLE_LOG(state_->logger(), error, "ws.join_failed",
                {{"group", target_.group}, {"error", e.what()}});
-    join_failure = "history unavailable";
+    join_failure = protocol::Error::join_history_unavailable;
   }
-  if (!join_failure.empty()) {
+  if (join_failure) {
+    const protocol::ErrorInfo& failure = protocol::info(*join_failure);
     state_->remove(*this);
-    state_->metrics().count_close(static_cast<std::uint16_t>(CloseCode::internal_error));
-    co_await write_control(Opcode::close, close_payload(CloseCode::internal_error, join_failure));
+    state_->metrics().count_close(failure.close_code);
+    co_await write_control(Opcode::close, close_payload(failure.close_code, failure.wire));
     finish();
     release();
     co_return;
@@ -358,7 +356,7 @@ std::optional<protocol::ClientMessage> WsSession::take_message(bool text,
   if (rate.verdict == Verdict::close) {
     HUDDLE_LOG(state_->logger(), info, "ws.rate_limited",
                {{"group", target_.group}, {"user", user_}});
-    close(CloseCode::policy_error, "rate limit");
+    close(protocol::Error::rate_limit);
     return std::nullopt;
   }
   if (rate.verdict == Verdict::dropped) return std::nullopt; // closing: nothing is handled
@@ -394,12 +392,12 @@ asio::awaitable<void> WsSession::send(protocol::ClientMessage& message) {
       target_.group, std::move(draft), shared_from_this(), target_.echo, std::move(ack));
   if (refused == broker::PublishError::history_unavailable)
     offer(make_frame(protocol::encode_error(
-        "history_unavailable", "the history cannot store messages now; send it again later",
-        message.ref)));
+        protocol::Error::history_unavailable,
+        "the history cannot store messages now; send it again later", message.ref)));
   else if (refused == broker::PublishError::broker_unavailable)
     offer(make_frame(protocol::encode_error(
-        "broker_unavailable", "the message broker cannot be reached; send it again later",
-        message.ref)));
+        protocol::Error::broker_unavailable,
+        "the message broker cannot be reached; send it again later", message.ref)));
 }
 
 void WsSession::end() {
@@ -738,7 +736,7 @@ void WsSession::on_watchdog() {
     HUDDLE_LOG(state_->logger(), info, "ws.token_expired",
                {{"group", target_.group}, {"user", user_}});
     token_expires_at_ = Clock::time_point::max();
-    close(CloseCode::policy_error, "token expired");
+    close(protocol::Error::token_expired);
   } else if (now >= hard_close_at_ || now >= last_heard_ + config.idle_timeout) {
     HUDDLE_LOG(state_->logger(), info,
                now >= hard_close_at_ ? "ws.close_timed_out" : "ws.idle_timeout",
@@ -775,7 +773,7 @@ bool WsSession::offer(const Frame& frame) noexcept {
     state_->metrics().deliveries_dropped.add();
     HUDDLE_LOG(state_->logger(), info, "ws.slow_consumer",
                {{"group", target_.group}, {"user", user_}});
-    close(CloseCode::policy_error, "slow consumer");
+    close(protocol::Error::slow_consumer);
     return false;
   case core::SendQueue::Push::closed:
     state_->metrics().deliveries_dropped.add();

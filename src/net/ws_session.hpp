@@ -87,15 +87,6 @@ struct SessionTarget {
   std::unique_ptr<const std::string> epoch; // rare: kept out of line
 };
 
-// Close codes the server chooses (RFC 6455 §7.4.1, IANA's registry); the frame reader's
-// violations carry their own (1002, 1007, 1009).
-enum class CloseCode : std::uint16_t {
-  going_away = 1001,
-  policy_error = 1008,
-  internal_error = 1011,
-  service_restart = 1012,
-};
-
 class WsSession : public Member, public std::enable_shared_from_this<WsSession> {
 public:
   // Sessions share ownership of the state: they may outlive Server::run() by a few handlers.
@@ -132,10 +123,11 @@ public:
   // On the session's executor: acts on the deadlines that passed and sets the next.
   void on_watchdog();
 
-  // Thread-safe: sends whatever is queued, then a close frame with `code` and `reason`.
+  // Thread-safe: sends whatever is queued, then a close frame with `reason`'s close code and
+  // wire string (core/protocol_error.hpp; the frame reader's violations carry their own).
   // The first close requested wins.
-  void close(CloseCode code, std::string_view reason) noexcept {
-    close(static_cast<std::uint16_t>(code), reason);
+  void close(protocol::Error reason) noexcept {
+    close(protocol::info(reason).close_code, protocol::info(reason).wire);
   }
 
 private:

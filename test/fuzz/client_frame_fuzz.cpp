@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view frame(reinterpret_cast<const char*>(data), size);
   auto parsed = protocol::parse_client_frame(frame);
   if (auto* error = std::get_if<protocol::FrameError>(&parsed)) {
-    if (error->code.empty() || error->detail.empty()) std::abort();
+    if (protocol::info(error->code).close_code != 0 || error->detail.empty()) std::abort();
     // A detail may quote the frame's "type", which Boost.JSON parsed: valid UTF-8.
     (void)parse_object(protocol::encode_error(error->code, error->detail));
     return 0;

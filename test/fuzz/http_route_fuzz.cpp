@@ -108,13 +108,12 @@ asio::awaitable<void> connection(beast::test::stream& stream, net::ServerState& 
     if (read_error) {
       request.version(11);
       request.keep_alive(false);
-      response =
-          net::json_error(request, http::status::bad_request, "bad_request", read_error.message());
+      response = net::json_error(request, net::HttpError::bad_request, read_error.message());
     } else if (request.target().starts_with(net::k_ws_prefix) &&
                beast::websocket::is_upgrade(request)) {
       auto parsed = net::parse_ws_target(request.target());
       if (auto* error = std::get_if<net::TargetError>(&parsed)) {
-        response = net::json_error(request, http::status::bad_request, error->code, error->detail);
+        response = net::json_error(request, error->code, error->detail);
       } else {
         std::string user;
         net::SessionAccess access;

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (target->group < 1) std::abort();
     if (target->name && !net::is_valid_name(*target->name)) std::abort();
     if (target->since && *target->since < 0) std::abort();
-  } else if (std::get<net::TargetError>(ws).code.empty()) {
+  } else if (net::info(std::get<net::TargetError>(ws).code).status != 400) {
     std::abort();
   }
 
@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (target->group < 1) std::abort();
       if (target->limit < 1 || target->limit > net::k_max_history_limit) std::abort();
       if (target->since && *target->since < 0) std::abort();
-    } else if (std::get<net::TargetError>(*api).code.empty()) {
+    } else if (net::info(std::get<net::TargetError>(*api).code).status != 400) {
       std::abort();
     }
   }

@@ -425,6 +425,9 @@ TEST_CASE("AuthMode::none refuses an address other than loopback unless told oth
   config.address = "0.0.0.0";
   config.port = 0;
   CHECK_THROWS_AS(Server(io.get_executor(), config), std::invalid_argument);
+  // The library names its settings, not huddle serve's flags.
+  CHECK_THROWS_WITH(Server(io.get_executor(), config),
+                    doctest::Contains("ServerConfig::allow_anonymous_on_network"));
   config.allow_anonymous_on_network = true;
   CHECK_NOTHROW(Server(io.get_executor(), config));
 }

@@ -108,3 +108,17 @@ TEST_CASE("an IPv4 peer on a dual-stack socket is its IPv4 address") {
   CHECK(client("::ffff:198.51.100.4", {}, {}) == "198.51.100.4");
   CHECK(client("::ffff:10.0.0.1", {"203.0.113.9"}, {"10.0.0.0/8"}) == "203.0.113.9");
 }
+
+TEST_CASE("the loopback rule: 127/8 and ::1, mapped or not; of names only localhost") {
+  using huddle::net::is_loopback;
+  for (const char* yes : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "localhost"}) {
+    CHECK_MESSAGE(is_loopback(std::string_view(yes)), yes);
+    if (std::string_view(yes) != "localhost")
+      CHECK_MESSAGE(is_loopback(ip::make_address(yes)), yes);
+  }
+  for (const char* no : {"0.0.0.0", "::", "192.0.2.1", "::ffff:192.0.2.1", "128.0.0.1",
+                         "localhost.example", "ip6-localhost", "", "127.0.0.1:80"}) {
+    CHECK_FALSE_MESSAGE(is_loopback(std::string_view(no)), no);
+  }
+  CHECK_FALSE(is_loopback(ip::make_address("::ffff:192.0.2.1")));
+}

@@ -15,7 +15,7 @@ WsTarget ok(std::string_view target) {
 std::string error_code(std::string_view target) {
   auto parsed = parse_ws_target(target);
   REQUIRE_MESSAGE(std::holds_alternative<TargetError>(parsed), target);
-  return std::get<TargetError>(parsed).code;
+  return std::string(info(std::get<TargetError>(parsed).code).wire);
 }
 
 } // namespace
@@ -89,7 +89,7 @@ std::string api_error(std::string_view target) {
   auto parsed = parse_api_target(target);
   REQUIRE_MESSAGE(parsed.has_value(), target);
   REQUIRE_MESSAGE(std::holds_alternative<TargetError>(*parsed), target);
-  return std::get<TargetError>(*parsed).code;
+  return std::string(info(std::get<TargetError>(*parsed).code).wire);
 }
 
 } // namespace
@@ -131,4 +131,15 @@ TEST_CASE("admin API targets: connections, members/{user}") {
     CHECK_MESSAGE(api_error(bad) == "bad_user", bad);
   CHECK(api_error("/api/groups/0/members/bob") == "bad_group");
   CHECK_FALSE(parse_api_target("/api/groups/7/connections/x").has_value());
+}
+
+TEST_CASE("percent_decode: %XX and '+' as a space; a broken escape is an error") {
+  CHECK(percent_decode("") == "");
+  CHECK(percent_decode("alice") == "alice");
+  CHECK(percent_decode("J%C3%bcrgen+K") == "J\xC3\xBCrgen K");
+  CHECK(percent_decode("100%25+%2B") == "100% +");
+  CHECK(percent_decode("%00") == std::string(1, '\0'));
+  CHECK(percent_decode("raw \xFF|^") == "raw \xFF|^"); // not escaped, but not an escape either
+  for (const char* broken : {"%", "%4", "a%", "ab%4", "%zz", "%g1", "%%41", "%4%41", "a%2"})
+    CHECK_MESSAGE(!percent_decode(broken).has_value(), broken);
 }
