@@ -1,14 +1,10 @@
 #include "net/publish_routes.hpp"
 
 #include "core/log.hpp"
-#include "core/use_tuple.hpp"
 #include "net/access_routes.hpp"
+#include "net/publish.hpp"
 #include "net/server_state.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
@@ -208,38 +204,33 @@ asio::awaitable<Response> publish_route(const Request& request, ServerState& sta
     }
   }
 
-  // The broker reports the message stored from its own thread; this request waits for it at
-  // most the request's deadline (--handshake-timeout).
-  using Stored = asio::experimental::concurrent_channel<void(boost::system::error_code, MessageId)>;
-  const auto executor = co_await asio::this_coro::executor;
-  auto stored = std::make_shared<Stored>(executor, 1);
-  broker::Broker::OnStored on_stored = [stored, owner = state.shared_from_this(), key,
-                                        serial = claim.serial](MessageId id) {
-    if (!key.empty()) owner->idempotency_keys().complete(key, serial, id);
-    stored->try_send(boost::system::error_code{}, id);
-  };
+  // The request waits for the store at most its deadline (handshake_timeout). The key learns
+  // the id whenever the message is stored, also after this request gave up waiting.
+  std::function<void(MessageId)> complete_key;
+  if (keyed)
+    complete_key = [owner = state.shared_from_this(), key, serial = claim.serial](MessageId id) {
+      owner->idempotency_keys().complete(key, serial, id);
+    };
   MessageDraft draft{from, std::move(body.text), now_ms()};
-  const broker::PublishError refused = co_await state.broker().publish(
-      target.group, std::move(draft), nullptr, false, std::move(on_stored));
-  if (refused != broker::PublishError::none) {
-    if (keyed) keys.abandon(key, claim.serial);
-    co_return refused == broker::PublishError::history_unavailable
-        ? json_error(request, HttpError::history_unavailable,
-                     "the history cannot store messages now; nothing was sent, send it again "
-                     "later")
-        : json_error(request, HttpError::broker_unavailable,
-                     "the message broker cannot be reached; nothing was sent, send it again "
-                     "later");
-  }
-
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer deadline(executor, config.handshake_timeout);
-  auto outcome = co_await (stored->async_receive(use_tuple) || deadline.async_wait(use_tuple));
-  if (outcome.index() == 0) {
-    const MessageId id = std::get<1>(std::get<0>(outcome));
+  const PublishResult result = co_await publish_and_wait(
+      state, target.group, std::move(draft), std::move(complete_key), config.handshake_timeout);
+  switch (result.outcome) {
+  case PublishOutcome::stored:
     HUDDLE_LOG(state.logger(), debug, "publish.stored",
-               {{"group", target.group}, {"user", from}, {"id", id}});
-    co_return published(request, id, body.ref, false);
+               {{"group", target.group}, {"user", from}, {"id", result.id}});
+    co_return published(request, result.id, body.ref, false);
+  case PublishOutcome::history_unavailable:
+    if (keyed) keys.abandon(key, claim.serial);
+    co_return json_error(request, HttpError::history_unavailable,
+                         "the history cannot store messages now; nothing was sent, send it again "
+                         "later");
+  case PublishOutcome::broker_unavailable:
+    if (keyed) keys.abandon(key, claim.serial);
+    co_return json_error(request, HttpError::broker_unavailable,
+                         "the message broker cannot be reached; nothing was sent, send it again "
+                         "later");
+  case PublishOutcome::not_stored:
+    break;
   }
   // Sent to the members, but not stored in time: the id stays with the key, so a retry with
   // it gets the id once stored rather than a second message.
