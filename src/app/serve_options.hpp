@@ -7,7 +7,6 @@
 
 #include <huddle/server_config.hpp>
 
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -26,8 +25,5 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args);
 
 // The --help text of `huddle serve`, with every default.
 std::string serve_help();
-
-// "250ms", "10s", "5m", "1h", "30d"; a bare number is seconds. Throws UsageError naming `flag`.
-std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text);
 
 } // namespace huddle::app

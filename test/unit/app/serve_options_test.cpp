@@ -218,3 +218,24 @@ TEST_CASE("the publish API's limits are flags") {
     CHECK(usage_error({bad.first, bad.second}).find(bad.first) != std::string::npos);
   }
 }
+
+TEST_CASE("durations and sizes take one format; --help shows defaults in it") {
+  const ServeOptions options =
+      parse_serve_options({"--max-message-bytes", "16KiB", "--send-queue-bytes", "4MiB",
+                           "--idle-timeout", "1.5m", "--history-commit-delay", "0.5s"});
+  CHECK(options.server.max_message_bytes == 16 * 1024);
+  CHECK(options.server.send_queue_bytes == 4 << 20);
+  CHECK(options.server.idle_timeout == 90s);
+  CHECK(options.server.history_commit_delay == 500ms);
+  const std::string help = serve_help();
+  for (auto shown :
+       {"--max-message-bytes arg (=64KiB)", "--send-queue-bytes arg (=1MiB)",
+        "--idle-timeout arg (=1m)", "--token-ttl arg (=12h)", "--history-max-age arg (=30d)",
+        "--write-coalesce arg (=4ms)", "--durability arg (=batch)", "--auth arg (=builtin)",
+        "--log-format arg (=text)"})
+    CHECK_MESSAGE(help.find(shown) != std::string::npos, shown);
+  CHECK(usage_error({"--max-message-bytes", "128MiB"}) ==
+        "--max-message-bytes must be a size from 16 to 64MiB, like 65536, 64KiB or 1MiB, got "
+        "\"128MiB\"");
+  CHECK(usage_error({"--history-commit-delay", "0.5us"}).find("--history-commit-delay") == 0);
+}
