@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -44,6 +45,82 @@ namespace po = boost::program_options;
 
 namespace {
 
+constexpr std::string_view k_variable_prefix = "HUDDLE_";
+
+// HUDDLE_MAX_CONNECTIONS -> "max-connections", when a variable may set that option; else ""
+// (ignored): HUDDLE_ also starts variables that are no option of `huddle serve`
+// (HUDDLE_BROKER_PASSWORD, `huddle chat`'s HUDDLE_TOKEN, the scripts' own).
+std::string option_of_variable(const std::string& variable,
+                               const po::options_description& description) {
+  if (!variable.starts_with(k_variable_prefix)) return {};
+  std::string name = variable.substr(k_variable_prefix.size());
+  for (char& c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '_')
+      c = '-';
+    else if (std::isupper(byte) || std::isdigit(byte))
+      c = static_cast<char>(std::tolower(byte));
+    else
+      return {}; // HUDDLE_port, HUDDLE_MAX-CONNECTIONS: not how the variables are spelt
+  }
+  if (name == "help" || name == "config") return {};
+  return description.find_nothrow(name, false) ? name : std::string{};
+}
+
+std::string variable_of_option(const std::string& option) {
+  std::string variable(k_variable_prefix);
+  for (const char c : option)
+    variable += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return variable;
+}
+
+void store_environment(const po::options_description& description, po::variables_map& vm) {
+  try {
+    po::store(po::parse_environment(description,
+                                    [&description](const std::string& variable) {
+                                      return option_of_variable(variable, description);
+                                    }),
+              vm);
+  } catch (po::error_with_option_name& e) {
+    e.set_option_name(variable_of_option(e.get_option_name())); // "HUDDLE_PORT must be ..."
+    throw UsageError(e.what());
+  }
+}
+
+// The line of `file` that sets `key` ("key = value"), 0 when none does: program_options'
+// config file parser reports no line numbers.
+unsigned line_of(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  std::string line;
+  for (unsigned number = 1; std::getline(in, line); ++number) {
+    const auto equals = line.find('=');
+    const auto start = line.find_first_not_of(" \t");
+    if (equals == std::string::npos || start >= equals) continue;
+    const auto end = line.find_last_not_of(" \t", equals - 1) + 1;
+    if (line.compare(start, end - start, key) == 0) return number;
+  }
+  return 0;
+}
+
+void store_config_file(const std::string& file, const po::options_description& description,
+                       po::variables_map& vm) {
+  std::ifstream in(file);
+  if (!in) throw UsageError("--config: cannot read \"" + file + "\"");
+  try {
+    const po::parsed_options parsed = po::parse_config_file(in, description);
+    for (const po::option& option : parsed.options)
+      if (option.string_key == "help" || option.string_key == "config")
+        throw UsageError(file + ":" + std::to_string(line_of(file, option.string_key)) + ": " +
+                         option.string_key + " is for the command line only");
+    po::store(parsed, vm);
+  } catch (const po::error_with_option_name& e) {
+    const unsigned line = line_of(file, e.get_option_name());
+    throw UsageError(file + (line ? ":" + std::to_string(line) : "") + ": " + e.what());
+  } catch (const po::error& e) {
+    throw UsageError(file + ": " + e.what());
+  }
+}
+
 // Where each option's value goes: a bound field of `options`, whose value when this is called
 // is the default --help shows, else a string parse_serve_options() takes from the
 // variables_map (files read and lists split there).
@@ -58,8 +135,11 @@ po::options_description describe(ServeOptions& options) {
   auto given = [] { return po::value<std::string>()->default_value(""); };
   ServerConfig& d = options.server;
   po::options_description description("huddle serve options");
-  description.add_options()("help,h", "show this help")("address", text(&d.address),
-                                                        "address to listen on")(
+  description.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(),
+      "read options from this file, one `name = value` a line, names as the flags' without "
+      "--; flags, then HUDDLE_* variables (HUDDLE_MAX_CONNECTIONS for --max-connections), "
+      "win over it")("address", text(&d.address), "address to listen on")(
       "port", number_value<std::uint16_t>(&d.port, 0, 65535),
       "TCP port to listen on (0: pick a free one and print it)")(
       "tls-cert", text(&d.tls_certificate_file),
@@ -272,6 +352,9 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
     options.help = true;
     return options;
   }
+  // Each source only fills what an earlier one left unset: flags > environment > file.
+  store_environment(description, vm);
+  if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), description, vm);
   po::notify(vm); // fills the bound fields of `options`
 
   auto text = [&](const char* flag) { return vm[flag].as<std::string>(); };
