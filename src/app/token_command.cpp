@@ -6,11 +6,11 @@
 // stored, so it cannot be revoked but by its expiry (or a new secret, which ends every token).
 #include "app/account_options.hpp"
 #include "app/commands.hpp"
-#include "app/serve_options.hpp"
 #include "app/usage_error.hpp"
 
 #include "auth/secret_file.hpp"
 #include "auth/token.hpp"
+#include "core/option_values.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -27,11 +27,16 @@ namespace po = boost::program_options;
 
 namespace {
 
+constexpr core::Duration k_default_ttl{std::chrono::hours(24 * 30)};
+
 void add_mint_options(po::options_description& options) {
+  auto* ttl = new core::BoundedValue<core::Duration>(
+      nullptr, core::Duration{std::chrono::seconds(1)}, core::k_max_duration);
   options.add_options()("publish", "the token may publish (required: the only right it can carry)")(
       "group", po::value<std::vector<std::string>>(),
       "a group it may publish to; repeat for more (default: every group)")(
-      "ttl", po::value<std::string>()->default_value("30d"), "how long the token is valid")(
+      "ttl", ttl->default_value(k_default_ttl, to_string(k_default_ttl)),
+      "how long the token is valid")(
       "jwt-secret-file", po::value<std::string>()->default_value(""),
       "the server's secret file (default: huddle.jwt-secret beside --db)")(
       "jwt-issuer", po::value<std::string>()->default_value(""),
@@ -51,8 +56,7 @@ int mint(const AccountCommand& command) {
       groups->push_back(parse_group_id(group));
   }
   const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(
-      parse_duration("ttl", command.options["ttl"].as<std::string>()));
-  if (ttl.count() < 1) throw UsageError("--ttl must be at least 1s");
+      command.options["ttl"].as<core::Duration>().value);
 
   std::filesystem::path secret_file = command.options["jwt-secret-file"].as<std::string>();
   if (secret_file.empty())

@@ -1,11 +1,10 @@
 #include "load/options.hpp"
 
+#include "core/option_values.hpp"
 #include "core/ws_url.hpp"
 
 #include <boost/program_options.hpp>
 
-#include <charconv>
-#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -91,26 +90,6 @@ std::optional<std::vector<std::string>> split_urls(std::vector<std::string> cons
   return urls;
 }
 
-std::optional<double> parse_duration(std::string_view text) {
-  double scale = 1;
-  if (text.ends_with("ms")) {
-    scale = 1e-3;
-    text.remove_suffix(2);
-  } else if (text.ends_with('s')) {
-    text.remove_suffix(1);
-  } else if (text.ends_with('m')) {
-    scale = 60;
-    text.remove_suffix(1);
-  }
-  double value = 0;
-  auto const res = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || res.ec != std::errc{} || res.ptr != text.data() + text.size() ||
-      !std::isfinite(value) || value < 0) {
-    return std::nullopt;
-  }
-  return value * scale;
-}
-
 std::string url_encode(std::string_view text) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
   std::string out;
@@ -182,7 +161,9 @@ std::string validate(Options const& o) {
     return "--senders: must not exceed --clients (" + std::to_string(o.clients) + ")";
   }
   if (o.window < 1) return "--window: must be at least 1";
-  if (o.size < 1 || o.size > (16u << 20)) return "--size: must be between 1 and 16777216";
+  if (o.size < 1 || o.size > k_max_size) {
+    return "--size: must be between 1 and " + std::to_string(k_max_size);
+  }
   if (o.payload == PayloadKind::json && o.size < k_json_payload_min_size) {
     return "--size: --payload json needs at least " + std::to_string(k_json_payload_min_size) +
            " bytes (the document's fields)";
@@ -215,214 +196,188 @@ std::string validate(Options const& o) {
   return {};
 }
 
+// program_options' extension point (core/option_values.hpp) for --payload, over the names
+// payload.hpp gives the kinds.
+void validate(boost::any& value, std::vector<std::string> const& tokens, PayloadKind*, int) {
+  std::string const& token = po::validators::get_single_string(tokens);
+  PayloadKind kind{};
+  if (!parse_payload_kind(token, kind))
+    throw core::invalid_value("must be padding or json, got \"" + token + "\"");
+  value = kind;
+}
+
 namespace {
 
-// Numbers are taken as strings so a bad one is reported with its flag, and "-1" is not
-// silently wrapped into a huge unsigned value.
-template <typename T> bool to_number(std::string const& text, T& out) {
-  auto const res = std::from_chars(text.data(), text.data() + text.size(), out);
-  return !text.empty() && res.ec == std::errc{} && res.ptr == text.data() + text.size();
-}
-
-struct Failure {
-  std::string message;
+// --churn-hold: MIN or MIN:MAX, each a duration.
+struct HoldRange {
+  core::Duration min;
+  core::Duration max;
 };
 
-template <typename T> T whole(po::variables_map const& vm, char const* name) {
-  T value{};
-  auto const& text = vm[name].as<std::string>();
-  if (!to_number(text, value)) {
-    throw Failure{std::string("--") + name + ": expected a whole number >= 0, got '" + text + "'"};
-  }
-  return value;
+void validate(boost::any& value, std::vector<std::string> const& tokens, HoldRange*, int) {
+  std::string const& token = po::validators::get_single_string(tokens);
+  auto const colon = token.find(':');
+  auto const min = core::parse_duration(std::string_view(token).substr(0, colon));
+  auto const max = colon == std::string::npos
+                       ? min
+                       : core::parse_duration(std::string_view(token).substr(colon + 1));
+  if (!min || !max)
+    throw core::invalid_value("must be MIN or MIN:MAX durations like 200ms:1s, got \"" + token +
+                              "\"");
+  value = HoldRange{*min, *max};
 }
 
-double real(po::variables_map const& vm, char const* name) {
-  double value = 0;
-  auto const& text = vm[name].as<std::string>();
-  if (!to_number(text, value) || !std::isfinite(value) || value < 0) {
-    throw Failure{std::string("--") + name + ": expected a number >= 0, got '" + text + "'"};
-  }
-  return value;
+double to_seconds(core::Duration duration) {
+  return std::chrono::duration<double>(duration.value).count();
 }
 
-double seconds(po::variables_map const& vm, char const* name) {
-  auto const& text = vm[name].as<std::string>();
-  auto value = parse_duration(text);
-  if (!value) {
-    throw Failure{std::string("--") + name +
-                  ": expected a duration like 10, 10s, 500ms or 2m, got '" + text + "'"};
-  }
-  return *value;
-}
-
-po::options_description describe() {
+// Every option but --scenario and the switches is bound to a field of `o`, whose values are
+// the defaults: Options{} for --help, a preset's when --scenario names one.
+po::options_description describe(Options& o) {
+  using core::duration_value;
+  using core::number_value;
+  constexpr core::Duration k_zero{};
   po::options_description d(
       "huddle-load: WebSocket group-chat load generator\n\n"
       "Usage: huddle-load [options]\n"
       "Opens --groups x --clients WebSocket clients on --url, makes --senders per group send\n"
       "messages carrying a marker, and counts deliveries, losses and latency.\n\nOptions");
-  auto text = [] { return po::value<std::string>(); };
   std::string const payload_help =
       "what a message's text is: padding (the marker, then a-z0-9 up to --size) or json (a "
       "chat app's message as a JSON document of --size bytes, at least " +
       std::to_string(k_json_payload_min_size) +
       ", with sentences from a word list, different in every message, sent as "
-      "{\"type\":\"message\",\"text\":\"<document>\"}); figures with compression need "
-      "json [padding]";
+      "{\"type\":\"message\",\"text\":\"<document>\"}); figures with compression need json";
+  auto* churn_hold = po::value<HoldRange>()->notifier([&o](HoldRange const& hold) {
+    o.churn_hold_min_s = to_seconds(hold.min);
+    o.churn_hold_max_s = to_seconds(hold.max);
+  });
+  HoldRange const hold{core::Duration{std::chrono::round<std::chrono::milliseconds>(
+                           std::chrono::duration<double>(o.churn_hold_min_s))},
+                       core::Duration{std::chrono::round<std::chrono::milliseconds>(
+                           std::chrono::duration<double>(o.churn_hold_max_s))}};
+  churn_hold->default_value(hold, to_string(hold.min) + ":" + to_string(hold.max));
   d.add_options()("help,h", "show this help")(
-      "scenario", text(),
+      "scenario", po::value<std::string>(),
       "preset: fanout (1x200, 4 senders, 64 B, closed loop), rooms "
       "(100x10, all send 5/s, 128 B), idle (10x100 idle), churn (10x10, "
       "2 senders 20/s, 10 churners per group); later flags override it")(
-      "url", po::value<std::vector<std::string>>()->composing(),
+      "url", po::value<std::vector<std::string>>()->composing()->default_value({o.url}, o.url),
       "ws://host:port/path or wss://... (TLS); {group} is replaced by the group id. Several "
       "endpoints (the nodes of one service, ws and wss mixed if need be): repeat --url or "
-      "separate URLs by commas; client i connects to URL i mod N "
-      "[ws://127.0.0.1:8080/ws/{group}]")(
-      "ca-file", text(),
+      "separate URLs by commas; client i connects to URL i mod N")(
+      "ca-file", po::value(&o.ca_file),
       "wss://: PEM file of CA certificates to trust besides the system's (a private or test CA)")(
       "insecure", po::bool_switch(),
       "wss://: do not verify the server's certificate at all; for self-signed test setups "
       "only")("deflate", po::bool_switch(),
               "offer permessage-deflate (RFC 7692): compress what is sent, take compressed "
               "frames; the result says on how many connections the server accepted it")(
-      "groups", text(), "number of groups [1]")("group-base", text(), "id of the first group [1]")(
-      "clients", text(), "stable members per group [10]")("senders", text(),
-                                                          "members per group that send [1]")(
-      "rate", text(), "messages/s per sender, open loop; 0 = closed loop [0]")(
-      "window", text(), "closed loop: messages in flight per sender [8]")(
-      "size", text(), "payload bytes (at least the marker) [64]")(
-      "payload", text(), payload_help.c_str())("duration", text(), "measured period [10s]")(
-      "warmup", text(), "sending before measuring [1s]")(
-      "drain", text(), "waiting for deliveries after sending stops [2s]")(
-      "connect-rate", text(), "connections opened per second; 0 = all at once [5000]")(
-      "connect-timeout", text(), "TCP connect + handshake limit [10s]")(
-      "settle", text(), "without a welcome frame, a join counts as done after [100ms]")(
-      "threads", text(), "client threads, one io_context each [1]")(
+      "groups", number_value(&o.groups),
+      "number of groups")("group-base", number_value(&o.group_base), "id of the first group")(
+      "clients", number_value(&o.clients), "stable members per group")(
+      "senders", number_value(&o.senders), "members per group that send")(
+      "rate", number_value(&o.rate, 0.0), "messages/s per sender, open loop; 0 = closed loop")(
+      "window", number_value(&o.window), "closed loop: messages in flight per sender")(
+      "size", core::size_value(&o.size, core::ByteSize{}, core::ByteSize{k_max_size}),
+      "payload bytes (at least the marker)")(
+      "payload",
+      po::value(&o.payload)->default_value(o.payload, std::string(payload_kind_name(o.payload))),
+      payload_help.c_str())("duration", duration_value(&o.duration_s, k_zero), "measured period")(
+      "warmup", duration_value(&o.warmup_s, k_zero), "sending before measuring")(
+      "drain", duration_value(&o.drain_s, k_zero), "waiting for deliveries after sending stops")(
+      "connect-rate", number_value(&o.connect_rate, 0.0),
+      "connections opened per second; 0 = all at once")(
+      "connect-timeout", duration_value(&o.connect_timeout_s, k_zero),
+      "TCP connect + handshake limit")("settle", duration_value(&o.settle_s, k_zero),
+                                       "without a welcome frame, a join counts as done after")(
+      "threads", number_value(&o.threads), "client threads, one io_context each")(
       "idle", po::bool_switch(), "hold connections only, send nothing")(
-      "token", text(), "sent as ?token=")("query", text(),
-                                          "extra query string, e.g. name=x&since=0")(
+      "token", po::value(&o.token), "sent as ?token=")("query", po::value(&o.query),
+                                                       "extra query string, e.g. name=x&since=0")(
       "echo", po::bool_switch(), "ask for own messages back (?echo=1) and expect them")(
-      "churners", text(), "per group: extra clients that join and leave in a loop [0]")(
-      "churn-hold", text(), "how long a churner stays, MIN or MIN:MAX [200ms:1s]")(
-      "drop-every", text(),
+      "churners", number_value(&o.churners),
+      "per group: extra clients that join and leave in a loop")(
+      "churn-hold", churn_hold, "how long a churner stays, MIN or MIN:MAX")(
+      "drop-every", duration_value(&o.drop_every_s, k_zero),
       "each stable client drops its TCP connection abruptly (no close frame) at a random "
       "moment in every interval this long while measuring, then reconnects, with "
       "?since=<last id seen> on protocol v1 servers; tests that reconnects lose "
-      "nothing; 0 = never [0]")("source-addresses", text(),
-                                "spread client sockets over 127.0.0.1..127.0.x.y "
-                                "(N addresses) when ephemeral ports run out [1]")(
-      "seed", text(), "random seed for churn and drop timing [1]")(
+      "nothing; 0 = never")("source-addresses", number_value(&o.source_addresses),
+                            "spread client sockets over 127.0.0.1..127.0.x.y "
+                            "(N addresses) when ephemeral ports run out")(
+      "seed", number_value(&o.seed), "random seed for churn and drop timing")(
       "json", po::bool_switch(), "print the result as one JSON object on stdout")(
       "quiet,q", po::bool_switch(), "no progress line on stderr")("version", "print the version");
   return d;
 }
 
+po::variables_map parse_into(std::vector<std::string> const& args,
+                             po::options_description const& description) {
+  // No guessing of abbreviated flags: a typo must not select another option.
+  auto const style =
+      po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(description).style(style).run(), vm);
+  return vm;
+}
+
+struct Failure {
+  std::string message;
+};
+
 } // namespace
 
 ParseResult parse_options(std::vector<std::string> const& args) {
   ParseResult result;
-  auto const description = describe();
-  po::variables_map vm;
-  try {
-    // No guessing of abbreviated flags: a typo must not select another option.
-    auto const style =
-        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    po::store(po::command_line_parser(args).options(description).style(style).run(), vm);
-    po::notify(vm);
-  } catch (po::error const& e) {
-    result.error = e.what();
-    return result;
-  }
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << description;
-    result.help = out.str();
-    return result;
-  }
-  if (vm.count("version")) {
-    result.help = "huddle-load 0.1.0\n";
-    return result;
-  }
-
   Options o;
   try {
-    if (vm.count("scenario")) {
-      auto const& name = vm["scenario"].as<std::string>();
+    Options shown;
+    auto const description = describe(shown);
+    auto const first = parse_into(args, description);
+    if (first.count("help")) {
+      std::ostringstream out;
+      out << description;
+      result.help = out.str();
+      return result;
+    }
+    if (first.count("version")) {
+      result.help = "huddle-load 0.1.0\n";
+      return result;
+    }
+    // A preset changes the defaults, so the flags are read again over it.
+    if (first.count("scenario")) {
+      auto const& name = first["scenario"].as<std::string>();
       if (!apply_scenario(name, o)) {
         throw Failure{"--scenario: unknown '" + name + "' (fanout, rooms, idle or churn)"};
       }
     }
-    auto has = [&vm](char const* name) { return vm.count(name) > 0; };
-    std::vector<std::string> urls{o.url};
-    if (has("url")) {
-      std::string error;
-      auto split = split_urls(vm["url"].as<std::vector<std::string>>(), error);
-      if (!split) throw Failure{"--url: " + error};
-      urls = std::move(*split);
-      o.url.clear();
-      for (auto const& url : urls)
-        o.url += (o.url.empty() ? "" : ",") + url;
-    }
-    for (auto const& url : urls) {
+    auto vm = parse_into(args, describe(o));
+    po::notify(vm);
+
+    std::string split_error;
+    auto const urls = split_urls(vm["url"].as<std::vector<std::string>>(), split_error);
+    if (!urls) throw Failure{"--url: " + split_error};
+    o.url.clear();
+    for (auto const& url : *urls) {
+      o.url += (o.url.empty() ? "" : ",") + url;
       std::string error;
       auto parsed = parse_url_template(url, error);
       if (!parsed) throw Failure{"--url: '" + url + "' " + error};
       o.url_templates.push_back(std::move(*parsed));
     }
-    if (has("groups")) o.groups = whole<std::uint32_t>(vm, "groups");
-    if (has("group-base")) o.group_base = whole<std::uint64_t>(vm, "group-base");
-    if (has("clients")) o.clients = whole<std::uint32_t>(vm, "clients");
-    if (has("senders")) o.senders = whole<std::uint32_t>(vm, "senders");
-    if (has("rate")) o.rate = real(vm, "rate");
-    if (has("window")) o.window = whole<std::uint32_t>(vm, "window");
-    if (has("size")) o.size = whole<std::uint32_t>(vm, "size");
-    if (has("payload")) {
-      auto const& name = vm["payload"].as<std::string>();
-      if (!parse_payload_kind(name, o.payload)) {
-        throw Failure{"--payload: unknown '" + name + "' (padding or json)"};
-      }
-    }
-    if (has("duration")) o.duration_s = seconds(vm, "duration");
-    if (has("warmup")) o.warmup_s = seconds(vm, "warmup");
-    if (has("drain")) o.drain_s = seconds(vm, "drain");
-    if (has("connect-rate")) o.connect_rate = real(vm, "connect-rate");
-    if (has("connect-timeout")) o.connect_timeout_s = seconds(vm, "connect-timeout");
-    if (has("settle")) o.settle_s = seconds(vm, "settle");
-    if (has("threads")) o.threads = whole<std::uint32_t>(vm, "threads");
     if (vm["idle"].as<bool>()) o.idle = true;
     if (o.idle) o.senders = 0;
-    if (has("token")) o.token = vm["token"].as<std::string>();
-    if (has("query")) {
-      o.query = vm["query"].as<std::string>();
-      if (o.query.starts_with('?')) o.query.erase(0, 1);
-    }
+    if (o.query.starts_with('?')) o.query.erase(0, 1);
     if (vm["echo"].as<bool>()) o.echo = true;
-    if (has("ca-file")) {
-      o.ca_file = vm["ca-file"].as<std::string>();
-      if (o.ca_file.empty()) throw Failure{"--ca-file: needs a file name"};
-    }
+    if (vm.count("ca-file") && o.ca_file.empty()) throw Failure{"--ca-file: needs a file name"};
     o.insecure = vm["insecure"].as<bool>();
     o.deflate = vm["deflate"].as<bool>();
-    if (has("churners")) o.churners = whole<std::uint32_t>(vm, "churners");
-    if (has("churn-hold")) {
-      auto const& text = vm["churn-hold"].as<std::string>();
-      auto const colon = text.find(':');
-      auto const lo = parse_duration(std::string_view(text).substr(0, colon));
-      auto const hi = colon == std::string::npos
-                          ? lo
-                          : parse_duration(std::string_view(text).substr(colon + 1));
-      if (!lo || !hi)
-        throw Failure{"--churn-hold: expected MIN or MIN:MAX durations, got '" + text + "'"};
-      o.churn_hold_min_s = *lo;
-      o.churn_hold_max_s = *hi;
-    }
-    if (has("source-addresses")) o.source_addresses = whole<std::uint32_t>(vm, "source-addresses");
-    if (has("drop-every")) o.drop_every_s = seconds(vm, "drop-every");
-    if (has("seed")) o.seed = whole<std::uint64_t>(vm, "seed");
     o.json = vm["json"].as<bool>();
     o.progress = !vm["quiet"].as<bool>();
+  } catch (po::error const& e) {
+    result.error = e.what();
+    return result;
   } catch (Failure const& failure) {
     result.error = failure.message;
     return result;

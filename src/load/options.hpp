@@ -39,15 +39,15 @@ std::optional<UrlTemplate> parse_url_template(std::string_view url, std::string&
 std::optional<std::vector<std::string>> split_urls(std::vector<std::string> const& values,
                                                    std::string& error);
 
-// "10", "10s", "250ms", "2m" -> seconds; nullopt when malformed or negative.
-std::optional<double> parse_duration(std::string_view text);
-
 // Percent-encodes everything but RFC 3986 unreserved characters (for query values).
 std::string url_encode(std::string_view text);
 
 // `query` (without '?') with since=<id> in place of any since= it had: what a client
 // reconnecting to a protocol v1 server asks for, so the server replays what it missed.
 std::string query_with_since(std::string_view query, std::uint64_t since);
+
+// The largest --size, in bytes.
+inline constexpr std::uint32_t k_max_size = 16u << 20;
 
 struct Options {
   // The --url values as given, joined by commas: what the report names.

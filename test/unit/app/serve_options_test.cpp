@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 
 using namespace huddle::app;
 using namespace std::chrono_literals;
@@ -217,4 +219,122 @@ TEST_CASE("the publish API's limits are flags") {
     CAPTURE(bad.first);
     CHECK(usage_error({bad.first, bad.second}).find(bad.first) != std::string::npos);
   }
+}
+
+namespace {
+
+// Sets an environment variable for one test, then puts back what was there.
+class ScopedVariable {
+public:
+  ScopedVariable(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedVariable() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  ScopedVariable(const ScopedVariable&) = delete;
+  ScopedVariable& operator=(const ScopedVariable&) = delete;
+
+private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+} // namespace
+
+TEST_CASE("durations and sizes take one format; --help shows defaults in it") {
+  const ServeOptions options =
+      parse_serve_options({"--max-message-bytes", "16KiB", "--send-queue-bytes", "4MiB",
+                           "--idle-timeout", "1.5m", "--history-commit-delay", "0.5s"});
+  CHECK(options.server.max_message_bytes == 16 * 1024);
+  CHECK(options.server.send_queue_bytes == 4 << 20);
+  CHECK(options.server.idle_timeout == 90s);
+  CHECK(options.server.history_commit_delay == 500ms);
+  const std::string help = serve_help();
+  for (auto shown :
+       {"--max-message-bytes arg (=64KiB)", "--send-queue-bytes arg (=1MiB)",
+        "--idle-timeout arg (=1m)", "--token-ttl arg (=12h)", "--history-max-age arg (=30d)",
+        "--write-coalesce arg (=4ms)", "--durability arg (=batch)", "--auth arg (=builtin)",
+        "--log-format arg (=text)"})
+    CHECK_MESSAGE(help.find(shown) != std::string::npos, shown);
+  CHECK(usage_error({"--max-message-bytes", "128MiB"}) ==
+        "--max-message-bytes must be a size from 16 to 64MiB, like 65536, 64KiB or 1MiB, got "
+        "\"128MiB\"");
+  CHECK(usage_error({"--history-commit-delay", "0.5us"}).find("--history-commit-delay") == 0);
+}
+
+TEST_CASE("--config reads `name = value` lines; HUDDLE_* variables; flags > env > file") {
+  huddle::test::TempDir dir;
+  const std::string file = dir.file("huddle.conf");
+  std::ofstream(file) << "# a comment\n"
+                         "port = 1111\n"
+                         "max-connections = 10\n"
+                         "message-rate = 3\n"
+                         "idle-timeout = 2m\n"
+                         "deflate = true\n";
+  const ServeOptions from_file = parse_serve_options({"--config", file});
+  CHECK(from_file.server.port == 1111);
+  CHECK(from_file.server.max_connections == 10);
+  CHECK(from_file.server.message_rate == 3);
+  CHECK(from_file.server.idle_timeout == 2min);
+  CHECK(from_file.server.deflate);
+  CHECK(from_file.server.message_burst == huddle::ServerConfig{}.message_burst);
+
+  const ScopedVariable port("HUDDLE_PORT", "2222");
+  const ScopedVariable connections("HUDDLE_MAX_CONNECTIONS", "20");
+  const ScopedVariable burst("HUDDLE_MESSAGE_BURST", "9");
+  const ServeOptions all = parse_serve_options({"--config", file, "--port", "3333"});
+  CHECK(all.server.port == 3333);          // the flag over the variable and the file
+  CHECK(all.server.max_connections == 20); // the variable over the file
+  CHECK(all.server.message_burst == 9);    // the variable over the default
+  CHECK(all.server.message_rate == 3);     // the file over the default
+  CHECK(all.server.idle_timeout == 2min);
+  CHECK(parse_serve_options({}).server.port == 2222); // no file: the variable
+}
+
+TEST_CASE("a bad line in the config file names the file, the line and the key") {
+  huddle::test::TempDir dir;
+  const std::string file = dir.file("huddle.conf");
+  std::ofstream(file) << "port = 1\n  idle-timeout =  soon\n";
+  CHECK(usage_error({"--config", file}) ==
+        file + ":2: idle-timeout must be a duration of at least 1ms, like 250ms, 1.5s or 5m, "
+               "got \"soon\"");
+  std::ofstream(file) << "port = 1\nprot = 2\n";
+  CHECK(usage_error({"--config", file}) == file + ":2: unrecognised option 'prot'");
+  std::ofstream(file) << "port 1\n";
+  const std::string syntax = usage_error({"--config", file});
+  CHECK(syntax.find(file + ": ") == 0);
+  CHECK(syntax.find("port 1") != std::string::npos);
+  std::ofstream(file) << "config = other.conf\n";
+  CHECK(usage_error({"--config", file}) == file + ":1: config is for the command line only");
+  CHECK(usage_error({"--config", dir.file("missing.conf")}) ==
+        "--config: cannot read \"" + dir.file("missing.conf") + "\"");
+  // The file is checked like the flags: a cross-field rule names the flags.
+  std::ofstream(file) << "ping-interval = 1m\nidle-timeout = 30s\n";
+  CHECK(usage_error({"--config", file}).find("--idle-timeout must be longer") == 0);
+}
+
+TEST_CASE("a bad HUDDLE_* value names the variable; other HUDDLE_* variables are ignored") {
+  {
+    const ScopedVariable port("HUDDLE_PORT", "80x");
+    CHECK(usage_error({}) == "HUDDLE_PORT must be a whole number from 0 to 65535, got \"80x\"");
+    CHECK(parse_serve_options({"--port", "1"}).server.port == 1); // the flag wins, unread
+  }
+  const ScopedVariable token("HUDDLE_TOKEN", "for huddle chat");
+  const ScopedVariable typo("HUDDLE_MAX_CONECTIONS", "1");
+  const ScopedVariable help("HUDDLE_HELP", "1");
+  const ScopedVariable config("HUDDLE_CONFIG", "/no/such/file");
+  const ScopedVariable lower("HUDDLE_port", "1");
+  const ServeOptions options = parse_serve_options({});
+  CHECK_FALSE(options.help);
+  CHECK(options.server.port == huddle::ServerConfig{}.port);
+  CHECK(options.server.max_connections == huddle::ServerConfig{}.max_connections);
+
+  const ScopedVariable password("HUDDLE_BROKER_PASSWORD", "secret");
+  CHECK(parse_serve_options({"--broker", "redis://127.0.0.1:6379"}).server.broker_password ==
+        "secret");
 }

@@ -110,14 +110,51 @@ TEST_CASE("bad input gives one line naming the flag") {
   }
 }
 
-TEST_CASE("durations accept s, ms and m") {
-  CHECK(parse_duration("10") == 10.0);
-  CHECK(parse_duration("2.5s") == 2.5);
-  CHECK(parse_duration("250ms") == doctest::Approx(0.25));
-  CHECK(parse_duration("2m") == 120.0);
-  CHECK_FALSE(parse_duration(""));
-  CHECK_FALSE(parse_duration("-1"));
-  CHECK_FALSE(parse_duration("ms"));
+TEST_CASE("durations and sizes take the server's format; --help shows the defaults in it") {
+  auto r = parse({"--duration", "2.5s", "--warmup", "250ms", "--drain", "1m", "--settle", "0",
+                  "--connect-timeout", "3", "--churn-hold", "100ms:1.5s", "--size", "1KiB"});
+  REQUIRE(r.options);
+  CHECK(r.options->duration_s == 2.5);
+  CHECK(r.options->warmup_s == doctest::Approx(0.25));
+  CHECK(r.options->drain_s == 60.0);
+  CHECK(r.options->settle_s == 0.0);
+  CHECK(r.options->connect_timeout_s == 3.0);
+  CHECK(r.options->churn_hold_min_s == doctest::Approx(0.1));
+  CHECK(r.options->churn_hold_max_s == 1.5);
+  CHECK(r.options->size == 1024);
+  auto one = parse({"--churn-hold", "300ms"});
+  REQUIRE(one.options);
+  CHECK(one.options->churn_hold_min_s == one.options->churn_hold_max_s);
+
+  auto help = parse({"--help"}).help;
+  for (auto shown : {"--duration arg (=10s)", "--settle arg (=100ms)", "--size arg (=64)",
+                     "--churn-hold arg (=200ms:1s)", "--payload arg (=padding)",
+                     "--connect-rate arg (=5000)", "--url arg (=ws://127.0.0.1:8080/ws/{group})"})
+    CHECK_MESSAGE(help.find(shown) != std::string::npos, shown);
+
+  for (auto const& bad : std::vector<std::vector<std::string>>{{"--duration", "-1"},
+                                                               {"--warmup", "1e3"},
+                                                               {"--settle", "0.5ms"},
+                                                               {"--churn-hold", "1s:soon"},
+                                                               {"--size", "1.5KiB"},
+                                                               {"--size", "32MiB"}}) {
+    auto const error = parse(bad).error;
+    CAPTURE(error);
+    CHECK(error.find(bad[0] + " must be") == 0);
+  }
+}
+
+TEST_CASE("a scenario's values are the defaults the flags are read over") {
+  auto idle = parse({"--scenario", "idle", "--groups", "2"});
+  REQUIRE(idle.options);
+  CHECK(idle.options->groups == 2);
+  CHECK(idle.options->clients == 100);
+  CHECK(idle.options->idle);
+  CHECK(idle.options->warmup_s == 0);
+  auto churn = parse({"--churn-hold", "1s", "--scenario", "churn"});
+  REQUIRE(churn.options);
+  CHECK(churn.options->churners == 10);
+  CHECK(churn.options->churn_hold_min_s == 1.0);
 }
 
 TEST_CASE("targets substitute the group and carry the query") {
