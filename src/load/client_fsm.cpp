@@ -138,20 +138,7 @@ Action ClientFsm::next(Moment m) {
       state_ = State::resting;
       return next(m);
     }
-    plan_drop(m);
-    if (identity_.sender && open_ && now < m.phases->measure_end) {
-      state_ = State::sending;
-      payload_.emplace(config_.payload, config_.size, config_.seed);
-      write_failed_ = false;
-      if (!config_.closed_loop && next_send_ == k_never) {
-        // Spread all senders over one period so they do not fire in lockstep bursts.
-        next_send_ = m.phases->warmup_begin + config_.send_period_ns * *identity_.sender /
-                                                  std::max<std::uint64_t>(1, config_.senders);
-      }
-    } else {
-      state_ = State::holding;
-    }
-    return next(m);
+    return take_part(m);
   case State::sending:
     return config_.closed_loop ? send_closed_loop(m) : send_open_loop(m);
   case State::window_full: // only waited() leaves it
@@ -188,6 +175,24 @@ Action ClientFsm::next(Moment m) {
   // The connection is over, or the drive has nothing more to do with it.
   state_ = State::ending;
   return act(Action::Kind::end_connection);
+}
+
+// The phases are out: a stable member plans its drop, then sends or holds.
+Action ClientFsm::take_part(Moment m) {
+  plan_drop(m);
+  if (identity_.sender && open_ && m.now_ns < m.phases->measure_end) {
+    state_ = State::sending;
+    payload_.emplace(config_.payload, config_.size, config_.seed);
+    write_failed_ = false;
+    if (!config_.closed_loop && next_send_ == k_never) {
+      // Spread all senders over one period so they do not fire in lockstep bursts.
+      next_send_ = m.phases->warmup_begin + config_.send_period_ns * *identity_.sender /
+                                                std::max<std::uint64_t>(1, config_.senders);
+    }
+  } else {
+    state_ = State::holding;
+  }
+  return next(m);
 }
 
 // Sends on schedule until the measured window ends, the connection does, or its drop

@@ -194,6 +194,7 @@ private:
   Action connect();
   Action wait(std::uint64_t until_ns) noexcept;
   Action after_connect(Moment m);
+  Action take_part(Moment m);
   Action send_open_loop(Moment m);
   Action send_closed_loop(Moment m);
   Action write(Moment m);
