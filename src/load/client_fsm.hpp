@@ -96,7 +96,9 @@ public:
     disconnected,    // an open connection ended
     sent,            // a message written
     delivered,       // a marker seen (not a duplicate or an error)
+    count_
   };
+  static constexpr std::size_t k_events = static_cast<std::size_t>(Event::count_);
   virtual void count(Event event) = 0;
   // `detail` (may be empty): the first per kind is kept for the report.
   virtual void count(ErrorKind kind, std::string_view detail) = 0;

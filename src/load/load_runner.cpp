@@ -49,14 +49,13 @@ namespace {
 
 // Per-thread counters, read by the progress line while the run goes on.
 struct alignas(64) WorkerStats {
-  std::atomic<std::uint64_t> sent{0};
-  std::atomic<std::uint64_t> delivered{0}; // every marker seen, all phases
-  std::atomic<std::int64_t> open{0};
-  std::atomic<std::uint64_t> connects{0};
-  std::atomic<std::uint64_t> failed_connects{0};
-  std::atomic<std::uint64_t> reconnects{0};
-  std::atomic<std::uint64_t> deflate_connects{0}; // --deflate: connects the server gave it
+  // By ClientSink::Event. Open connections: connected - disconnected.
+  std::array<std::atomic<std::uint64_t>, ClientSink::k_events> events{};
   std::array<std::atomic<std::uint64_t>, k_error_kinds> errors{};
+
+  std::uint64_t operator[](ClientSink::Event event) const {
+    return events[static_cast<std::size_t>(event)].load(std::memory_order_relaxed);
+  }
 };
 
 struct Worker {
@@ -97,7 +96,6 @@ struct LoadRunner::Impl {
 
   Phases phases; // written once, then published by phases_ready
   std::atomic<bool> phases_ready{false};
-  std::atomic<std::int64_t> pending_connects{0};
   std::atomic<int> running_workers{0};
   std::atomic<std::uint64_t> internal_errors{0};
   std::mutex internal_error_mutex;
@@ -176,35 +174,7 @@ struct Client final : ClientSink {
       : run(r), worker(w), group(g), fsm(r.client_config, identity, r.accounting, *this) {}
 
   void count(Event event) override {
-    auto& stats = worker.stats;
-    constexpr auto relaxed = std::memory_order_relaxed;
-    switch (event) {
-    case Event::first_attempt_over:
-      run.pending_connects.fetch_sub(1);
-      break;
-    case Event::connected:
-      stats.open.fetch_add(1, relaxed);
-      stats.connects.fetch_add(1, relaxed);
-      break;
-    case Event::connect_failed:
-      stats.failed_connects.fetch_add(1, relaxed);
-      break;
-    case Event::reconnected:
-      stats.reconnects.fetch_add(1, relaxed);
-      break;
-    case Event::deflate_granted:
-      stats.deflate_connects.fetch_add(1, relaxed);
-      break;
-    case Event::disconnected:
-      stats.open.fetch_sub(1, relaxed);
-      break;
-    case Event::sent:
-      stats.sent.fetch_add(1, relaxed);
-      break;
-    case Event::delivered:
-      stats.delivered.fetch_add(1, relaxed);
-      break;
-    }
+    worker.stats.events[static_cast<std::size_t>(event)].fetch_add(1, std::memory_order_relaxed);
   }
   void count(ErrorKind kind, std::string_view detail) override {
     auto const i = static_cast<std::size_t>(kind);
@@ -227,10 +197,10 @@ struct Client final : ClientSink {
     if (pause != nullptr) pause->cancel();
   }
 
-  // Waits until `at_ns`; true when cut short.
-  asio::awaitable<bool> pause_until(std::uint64_t at_ns) {
+  // Waits until `at_ns` or until cut short, and tells the machine which.
+  asio::awaitable<Action> wait(std::uint64_t at_ns) {
     std::uint64_t const now = run.now_ns();
-    if (at_ns <= now) co_return false;
+    if (at_ns <= now) co_return fsm.waited(moment(), false);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     if (at_ns == k_never) {
       timer.expires_at(Clock::time_point::max());
@@ -240,7 +210,7 @@ struct Client final : ClientSink {
     pause = &timer;
     auto [ec] = co_await timer.async_wait(use_tuple);
     pause = nullptr;
-    co_return static_cast<bool>(ec);
+    co_return fsm.waited(moment(), static_cast<bool>(ec));
   }
 
   // Client i's endpoint is the (i mod N)th --url, on every connection it makes.
@@ -268,11 +238,9 @@ struct Client final : ClientSink {
     Action action = fsm.start(moment());
     for (;;) {
       switch (action.kind) {
-      case Action::Kind::wait: {
-        bool const cut = co_await pause_until(action.until_ns);
-        action = fsm.waited(moment(), cut);
+      case Action::Kind::wait:
+        action = co_await wait(action.until_ns);
         break;
-      }
       case Action::Kind::connect:
         if (endpoint().tls) {
           action = co_await connection<TlsWsStream>(action.since);
@@ -392,11 +360,9 @@ struct Client final : ClientSink {
   template <class Ws> asio::awaitable<void> drive(Ws& ws, Action action) {
     for (;;) {
       switch (action.kind) {
-      case Action::Kind::wait: {
-        bool const cut = co_await pause_until(action.until_ns);
-        action = fsm.waited(moment(), cut);
+      case Action::Kind::wait:
+        action = co_await wait(action.until_ns);
         break;
-      }
       case Action::Kind::write: {
         auto [ec, n] = co_await ws.async_write(asio::buffer(action.frame), use_tuple);
         if (ec) {
@@ -566,7 +532,6 @@ void LoadRunner::Impl::start_clients() {
   auto on_done = [this](std::exception_ptr e) {
     if (e) record_internal_error(e);
   };
-  pending_connects = static_cast<std::int64_t>(stable_count);
   t0 = Clock::now();
   for (auto& client : clients)
     asio::co_spawn(client->worker.ioc, client->session(), on_done);
@@ -575,14 +540,19 @@ void LoadRunner::Impl::start_clients() {
 // Until every worker has run out of work: publishes the phases when the connect phase
 // ends, stops the workers when closing overruns, samples the timeline and prints progress.
 void LoadRunner::Impl::monitor(Report& report, RunPhases& timeline) {
-  auto sum = [this](auto member) {
-    std::int64_t total = 0;
+  using Event = ClientSink::Event;
+  auto sum = [this](Event event) {
+    std::uint64_t total = 0;
     for (auto& w : workers)
-      total += static_cast<std::int64_t>((w.stats.*member).load());
+      total += w.stats[event];
     return total;
   };
   auto open_now = [&sum] {
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, sum(&WorkerStats::open)));
+    // Disconnects read first, so their connects are in the second read; a torn read
+    // (relaxed counters) is held at zero rather than wrapping.
+    std::uint64_t const disconnected = sum(Event::disconnected);
+    std::uint64_t const connected = sum(Event::connected);
+    return connected - std::min(connected, disconnected);
   };
   auto error_sum = [this] {
     std::uint64_t total = 0;
@@ -592,12 +562,13 @@ void LoadRunner::Impl::monitor(Report& report, RunPhases& timeline) {
     return total;
   };
   bool const tty = isatty(STDERR_FILENO) == 1;
-  std::int64_t last_sent = 0;
-  std::int64_t last_delivered = 0;
+  Sample last;
   while (running_workers.load() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::uint64_t const now = now_ns();
-    auto const tick = timeline.tick(now, pending_connects.load());
+    auto const pending_connects = static_cast<std::int64_t>(stable_count) -
+                                  static_cast<std::int64_t>(sum(Event::first_attempt_over));
+    auto const tick = timeline.tick(now, pending_connects);
     if (tick.publish) {
       phases = *timeline.phases();
       accounting.set_window(MeasuredWindow{phases.measure_begin, phases.measure_end});
@@ -614,10 +585,8 @@ void LoadRunner::Impl::monitor(Report& report, RunPhases& timeline) {
     Sample s;
     s.t_s = static_cast<double>(now) / 1e9;
     s.connected = open_now();
-    auto const sent = sum(&WorkerStats::sent);
-    auto const delivered = sum(&WorkerStats::delivered);
-    s.sent = static_cast<std::uint64_t>(sent);
-    s.delivered = static_cast<std::uint64_t>(delivered);
+    s.sent = sum(Event::sent);
+    s.delivered = sum(Event::delivered);
     s.errors = error_sum();
     report.timeline.push_back(s);
     if (options.progress) {
@@ -627,14 +596,13 @@ void LoadRunner::Impl::monitor(Report& report, RunPhases& timeline) {
                    tty ? "\r\033[K" : "", s.t_s, phase_name(published(), now),
                    static_cast<unsigned long long>(s.connected),
                    static_cast<unsigned long long>(report.planned_connections),
-                   static_cast<long long>(sent), static_cast<long long>(sent - last_sent),
-                   static_cast<long long>(delivered),
-                   static_cast<long long>(delivered - last_delivered),
+                   static_cast<long long>(s.sent), static_cast<long long>(s.sent - last.sent),
+                   static_cast<long long>(s.delivered),
+                   static_cast<long long>(s.delivered - last.delivered),
                    static_cast<unsigned long long>(s.errors), tty ? "" : "\n");
       std::fflush(stderr);
     }
-    last_sent = sent;
-    last_delivered = delivered;
+    last = s;
   }
   if (options.progress && tty) std::fputs("\n", stderr);
 }
@@ -646,11 +614,11 @@ void LoadRunner::Impl::collect(Report& report, bool stopped) {
   report.tally = accounting.tally();
   for (auto& w : workers) {
     report.latency_ns.merge(w.latency);
-    report.connects += w.stats.connects.load();
-    report.failed_connects += w.stats.failed_connects.load();
-    report.reconnects += w.stats.reconnects.load();
-    report.deflate_connects += w.stats.deflate_connects.load();
-    report.delivered_all_phases += w.stats.delivered.load();
+    report.connects += w.stats[ClientSink::Event::connected];
+    report.failed_connects += w.stats[ClientSink::Event::connect_failed];
+    report.reconnects += w.stats[ClientSink::Event::reconnected];
+    report.deflate_connects += w.stats[ClientSink::Event::deflate_granted];
+    report.delivered_all_phases += w.stats[ClientSink::Event::delivered];
     for (std::size_t i = 0; i < k_error_kinds; ++i) {
       report.errors[i] += w.stats.errors[i].load();
       if (report.error_examples[i].empty()) report.error_examples[i] = w.error_examples[i];

@@ -53,6 +53,11 @@ struct Run {
     config.senders = senders;
     accounting.set_window(MeasuredWindow{phases.measure_begin, phases.measure_end});
   }
+  // --rate 10.
+  void open_loop() {
+    config.closed_loop = false;
+    config.send_period_ns = 100 * k_ms;
+  }
   Moment at(std::uint64_t now_ns) const { return Moment{now_ns, &phases}; }
   Moment before_phases(std::uint64_t now_ns) const { return Moment{now_ns, nullptr}; }
 
@@ -104,6 +109,13 @@ Action play(ClientFsm& fsm, Run const& run, Action action, std::uint64_t& now, s
   return action;
 }
 
+// The machine is in `state`, waiting until `until_ns`.
+void check_waits(ClientFsm const& fsm, Action const& action, State state, std::uint64_t until_ns) {
+  CHECK(fsm.state() == state);
+  CHECK(action.kind == Kind::wait);
+  CHECK(action.until_ns == until_ns);
+}
+
 // A stable member connected at 10 ms, welcomed (v1), past its settle time and the
 // phases: what it does first once the run's timeline is known.
 Action join(ClientFsm& fsm, Run const& run, std::uint64_t last_id = 0) {
@@ -126,9 +138,7 @@ TEST_CASE("a stable member connects at its place in the ramp, settles, holds unt
   CHECK(fsm.state() == State::idle);
 
   auto action = fsm.start(run.before_phases(0));
-  CHECK(fsm.state() == State::scheduled);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == 50 * k_ms);
+  check_waits(fsm, action, State::scheduled, 50 * k_ms);
 
   action = fsm.waited(run.before_phases(50 * k_ms), false);
   CHECK(fsm.state() == State::connecting);
@@ -137,20 +147,14 @@ TEST_CASE("a stable member connects at its place in the ramp, settles, holds unt
 
   action = fsm.connected(run.before_phases(60 * k_ms), ConnectResult{});
   CHECK(fsm.open());
-  CHECK(fsm.state() == State::settling);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == 160 * k_ms);
+  check_waits(fsm, action, State::settling, 160 * k_ms);
 
   // Settled; the connect phase is not over: it looks again in a while.
   action = fsm.waited(run.before_phases(160 * k_ms), false);
-  CHECK(fsm.state() == State::awaiting_phases);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == 160 * k_ms + k_phase_poll_ns);
+  check_waits(fsm, action, State::awaiting_phases, 160 * k_ms + k_phase_poll_ns);
 
   action = fsm.waited(run.at(1000 * k_ms), false);
-  CHECK(fsm.state() == State::holding);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == run.phases.drain_end);
+  check_waits(fsm, action, State::holding, run.phases.drain_end);
 
   action = fsm.waited(run.at(run.phases.drain_end), false);
   CHECK(fsm.state() == State::closing);
@@ -232,9 +236,7 @@ TEST_CASE("a connection the server ends is counted, and the member comes back wi
   action = fsm.connected(run.at(1400 * k_ms), ConnectResult{});
   CHECK(run.sink.events[Event::reconnected] == 1);
   CHECK(run.sink.events[Event::first_attempt_over] == 1);
-  CHECK(fsm.state() == State::holding);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == run.phases.drain_end);
+  check_waits(fsm, action, State::holding, run.phases.drain_end);
 }
 
 TEST_CASE("a member that is not greeted (no protocol v1) reconnects without since=") {
@@ -307,8 +309,7 @@ TEST_CASE("no reconnect once the drain is over") {
 TEST_CASE("open loop: a sender writes on its schedule, spread over all senders, until the "
           "measured window ends") {
   Run run(2);
-  run.config.closed_loop = false;
-  run.config.send_period_ns = 100 * k_ms;
+  run.open_loop();
   ClientFsm fsm(run.config, run.member(1, run.accounting.sender_id(0, 1)), run.accounting,
                 run.sink);
   auto action = join(fsm, run);
@@ -335,9 +336,7 @@ TEST_CASE("open loop: a sender writes on its schedule, spread over all senders, 
 
   std::uint64_t now = 1100 * k_ms;
   action = play(fsm, run, action, now, run.phases.drain_end - k_ms);
-  CHECK(fsm.state() == State::holding);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == run.phases.drain_end);
+  check_waits(fsm, action, State::holding, run.phases.drain_end);
   // 1.05 s, 1.15 s, ... 4.95 s: 40 writes, 30 of them in the measured window.
   CHECK(run.sink.events[Event::sent] == 40);
   CHECK(run.accounting.tally().sent == 30);
@@ -345,8 +344,7 @@ TEST_CASE("open loop: a sender writes on its schedule, spread over all senders, 
 
 TEST_CASE("open loop: behind schedule, it sends at once until caught up") {
   Run run;
-  run.config.closed_loop = false;
-  run.config.send_period_ns = 100 * k_ms;
+  run.open_loop();
   ClientFsm fsm(run.config, run.member(0, run.accounting.sender_id(0, 0)), run.accounting,
                 run.sink);
   auto action = join(fsm, run);
@@ -366,8 +364,7 @@ TEST_CASE("open loop: behind schedule, it sends at once until caught up") {
 
 TEST_CASE("a failed write is counted, withdrawn from the accounting, and ends the sending") {
   Run run;
-  run.config.closed_loop = false;
-  run.config.send_period_ns = 100 * k_ms;
+  run.open_loop();
   ClientFsm fsm(run.config, run.member(0, run.accounting.sender_id(0, 0)), run.accounting,
                 run.sink);
   std::uint64_t now = 0;
@@ -377,9 +374,7 @@ TEST_CASE("a failed write is counted, withdrawn from the accounting, and ends th
   REQUIRE(action.kind == Kind::write);
   action = fsm.written(run.at(2600 * k_ms), "Broken pipe");
   CHECK(run.sink.errors_of(ErrorKind::write_error) == 1);
-  CHECK(fsm.state() == State::holding);
-  CHECK(action.kind == Kind::wait);
-  CHECK(action.until_ns == run.phases.drain_end);
+  check_waits(fsm, action, State::holding, run.phases.drain_end);
   // 2.0 s to 2.5 s written, the one at 2.6 s withdrawn: owed to nobody.
   CHECK(run.accounting.tally().sent == 6);
 }
@@ -442,8 +437,7 @@ TEST_CASE("closed loop: at most --window in flight; what the watcher sees wakes 
 TEST_CASE("--drop-every: a v1 sender waits for its acks, drops the socket without an error, "
           "and is back at once with since=") {
   Run run;
-  run.config.closed_loop = false;
-  run.config.send_period_ns = 100 * k_ms;
+  run.open_loop();
   run.config.drop_every_ns = 1000 * k_ms;
   ClientFsm fsm(run.config, run.member(0, run.accounting.sender_id(0, 0)), run.accounting,
                 run.sink);
