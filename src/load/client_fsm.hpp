@@ -36,9 +36,9 @@
 
 namespace huddle::load {
 
-// Closed loop: a stable member's connection below this age that ends counts as a failed
-// attempt; after this many in a row it gives up (a server that accepts and drops at once
-// is not hammered).
+// Reconnecting: a stable member gives up after this many failed attempts in a row, a
+// connection that ends within k_lasting_connection_ns counting as failed (so a server
+// that accepts and drops at once is not hammered).
 inline constexpr std::uint32_t k_reconnect_attempts = 5;
 inline constexpr std::uint64_t k_lasting_connection_ns = 1'000'000'000;
 // Backoff after the first failure (doubling up to 16x), and the jitter on every attempt.
@@ -162,13 +162,13 @@ public:
     done,
   };
 
+  // `config`, `accounting` and `sink` outlive the machine (the run's, shared by all).
   ClientFsm(ClientConfig const& config, ClientIdentity const& identity, Accounting& accounting,
             ClientSink& sink);
 
   State state() const noexcept { return state_; }
   ClientIdentity const& identity() const noexcept { return identity_; }
   bool open() const noexcept { return open_; }
-  SendWindow& send_window() noexcept { return send_window_; }
   // Closed loop, on the member that watches: the senders of its group by place k
   // (nullptr for those another member watches).
   void watch(std::uint32_t k, ClientFsm* sender);
