@@ -3,7 +3,9 @@
 // It owns its io_contexts (one per --threads, each run by one thread), opens every
 // client, runs the phases (connect, warm-up, measured window, drain, close) on a fixed
 // timeline, prints progress on stderr, and returns the Report. Every wait is bounded:
-// the run ends by itself even if the server stops answering. Beast stays inside the .cpp.
+// the run ends by itself even if the server stops answering. Beast stays inside the .cpp,
+// the I/O driver of the parts without I/O: each client's ClientFsm (client_fsm.hpp) and
+// the run's timeline, RunPhases (run_phases.hpp).
 #pragma once
 
 #include <functional>
