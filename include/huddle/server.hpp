@@ -25,8 +25,8 @@
 //   (group id modulo the number of executors), so a group's sessions share one and a
 //   broadcast wakes writers on its own thread. A connection runs on its executor without
 //   a strand, so every executor must run one handler at a time: an io_context run by one
-//   thread (or a strand). The accept loop, the revocation watcher and run() itself run on
-//   the first one.
+//   thread (or a strand). The accept loop, the revocation watcher, the timeout sweep, the
+//   broker's run() and run() itself run on the first one.
 #pragma once
 
 #include <huddle/chat_manager.hpp>

@@ -91,8 +91,8 @@ struct ServerConfig {
   std::vector<std::string> trusted_proxies;
   // A connection receiving 4 or more frames per this interval writes at most once per
   // interval: up to this much latency buys several times fewer syscalls per delivery in a
-  // busy group (net/write_coalescing.hpp, docs/benchmarks.md). Quieter connections write
-  // at once. 0: never hold a write.
+  // busy group (net/write_coalescing.hpp, docs/performance-journal.md step 8). Quieter
+  // connections write at once. 0: never hold a write.
   std::chrono::milliseconds write_coalesce{4};
   // How long stop() lets sessions flush before their sockets are closed hard.
   std::chrono::milliseconds shutdown_timeout{5'000};
@@ -114,12 +114,13 @@ struct ServerConfig {
   std::size_t replay_limit = 1'000;
   // The history writer thread's nice value (Linux): above 0 it yields the CPU to the I/O
   // threads when CPU is short, so delivering messages goes before committing them (acks
-  // wait a little). Measured in docs/benchmarks.md ("rooms" p99). 0: the process's own.
+  // wait a little). Measured in docs/performance-journal.md, step 7 (rooms p99). 0: the
+  // process's own.
   int history_writer_nice = 10;
   // Group commit: the first message of a batch waits up to this long for others before the
   // history commits, so a steady trickle of messages costs a commit per batch, not one per
-  // message (docs/benchmarks.md, "rooms"). Acks (with batch or sync durability) wait as
-  // long; deliveries to the group do not. 0: commit at once.
+  // message (docs/performance-journal.md, issue 13 step 6). Acks (with batch or sync
+  // durability) wait as long; deliveries to the group do not. 0: commit at once.
   std::chrono::milliseconds history_commit_delay{2};
 
   // Scale-out (docs/operations.md, "Running several nodes"): several nodes share groups
@@ -163,9 +164,10 @@ struct ServerConfig {
   // Failed logins from one address: this many back to back, then one per this interval.
   unsigned login_burst = 5;
   std::chrono::milliseconds login_refill_interval{5'000};
-  // Logins queued for or in password verification at once (each costs ~90 ms of Argon2id
-  // on one of two threads): beyond it POST /api/login answers 503 at once, so a flood from
-  // many addresses cannot queue unbounded work or make every login wait for seconds.
+  // Logins queued for or in password verification at once (each an Argon2id hash on one of
+  // two threads: docs/benchmarks.md, "Password hashing"): beyond it POST /api/login answers
+  // 503 at once, so a flood from many addresses cannot queue unbounded work or make every
+  // login wait for seconds.
   unsigned max_pending_logins = 32;
 
   // GET /metrics (Prometheus): "" serves it to loopback clients only (no forwarded request);

@@ -1,8 +1,7 @@
 // Argon2id password hashing (libargon2). Parameters m = 46 MiB, t = 2, p = 1: OWASP's
-// m = 46 MiB profile (Password Storage Cheat Sheet) with one more pass. Measured on the 2-core
-// dev machine, best of 3, libargon2 20171227: t=2 m=19456 KiB (OWASP's minimum) 22 ms;
-// t=2 m=47104 KiB 92 ms; t=3 m=65536 KiB 184 ms. 92 ms sits inside the 50-150 ms a login can
-// afford. Each hash allocates m of memory: callers bound how many run at once.
+// m = 46 MiB profile (Password Storage Cheat Sheet) with one more pass, which still takes a
+// time inside the 50-150 ms a login can afford (measured: docs/benchmarks.md, "Password
+// hashing"). Each hash allocates m of memory: callers bound how many run at once.
 #include "auth/password.hpp"
 
 #include <argon2.h>

@@ -1,7 +1,7 @@
 // The header of an unmasked, final WebSocket text frame (RFC 6455 §5.2), as a server sends
-// it. Every recipient of a broadcast gets the same payload bytes; only this small header is
-// built per write, so the payload itself is never copied per recipient. Also: control frames
-// and close codes.
+// it (RSV1 set when permessage-deflate compressed the payload). Every recipient of a broadcast
+// gets the same payload bytes; only this small header is built per write, so the payload
+// itself is never copied per recipient. Also: control frames and close codes.
 #pragma once
 
 #include <array>

@@ -339,8 +339,8 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
             auto executor = session->executor();
             // The session runs as a coroutine of its own and this one ends: its frame, the
             // request buffer and the parser are not kept for the WebSocket's whole life
-            // (about 2.5 KB per connection: docs/benchmarks.md, "Idle memory"). The session
-            // holds the slot until it is destroyed.
+            // (docs/performance-journal.md, "3. Idle memory"). The session holds the slot
+            // until it is destroyed.
             asio::co_spawn(executor, session->run(std::move(request)),
                            [session, state_ptr](std::exception_ptr e) {
                              if (!e) return;

@@ -1,6 +1,8 @@
-// One accepted TCP connection: HTTP requests (keep-alive) until it upgrades to WebSocket.
-// Routes: GET /healthz, GET /api/groups/{id}/messages and /members (docs/protocol.md),
-// GET /ws/{group_id} (upgrade); anything else is a JSON 404.
+// One accepted connection, plain TCP or TLS: HTTP requests (keep-alive) until it upgrades to
+// WebSocket. route() (net/http_routes.hpp) answers each request: the web client's files,
+// GET /healthz, GET /metrics, the account routes (net/access_routes.hpp), the group API and
+// publishing (net/publish_routes.hpp; all in docs/protocol.md); GET /ws/{group_id} upgrades;
+// anything else is a JSON 404.
 // Every refusal before the upgrade is an HTTP status with `{"error","detail"}`.
 #pragma once
 

@@ -21,7 +21,7 @@ asio::awaitable<void> listen(asio::ip::tcp::acceptor& acceptor, std::shared_ptr<
   for (;;) {
     // The strand is made on the connection's own executor, never on the acceptor's: a
     // strand of the acceptor's strand would serialise every connection behind the accept
-    // loop (it did, until the measurement in docs/benchmarks.md "Threads" found it).
+    // loop (it did, until the measurement in docs/performance-journal.md "Threads" found it).
     asio::any_io_executor executor = connections.executors[next];
     next = (next + 1) % connections.executors.size();
     if (connections.strand_per_connection) executor = asio::make_strand(executor);

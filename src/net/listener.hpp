@@ -1,5 +1,6 @@
 // The accept loop: one coroutine that hands each accepted socket to an HTTP session
-// coroutine on the executor the Server chose for it. Ends when the acceptor is closed.
+// coroutine on the next of the Server's executors, round-robin (a strand of it when
+// ConnectionExecutors says so). Ends when the acceptor is closed.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

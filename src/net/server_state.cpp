@@ -45,9 +45,8 @@ AddressLimits::Config address_limits_config(const ServerConfig& config) {
 // How long after the crowd left the trim runs. release_slot() is called while the departing
 // session still holds its memory (its owner frees it when the call returns, on that
 // session's thread), and the crowd leaves in a burst over every io thread: a trim at once
-// missed what the last sessions held (0.3-0.5 MB of the churn benchmark's RSS,
-// docs/benchmarks.md "Churn"), and one burst asked for several trims, each walking every arena
-// under its lock.
+// missed what the last sessions held (docs/performance-journal.md, "4. Churn: giving memory
+// back"), and one burst asked for several trims, each walking every arena under its lock.
 constexpr std::chrono::milliseconds k_trim_delay{100};
 
 // malloc_trim works on the whole process (every thread's arena), so one waiting trim is
@@ -125,8 +124,8 @@ void ServerState::return_memory(std::size_t open) noexcept {
   // glibc keeps what departed connections freed in its arenas (per thread) for reuse, so
   // the process's RSS stays at its peak after a crowd leaves. When the open connections
   // fall to half of their peak since the last trim, or to none, give it back, shortly
-  // after (k_trim_delay) (docs/benchmarks.md, "Churn": +47 % RSS after every client left
-  // without this).
+  // after (k_trim_delay). What it gives back: docs/performance-journal.md, "4. Churn: giving
+  // memory back".
   std::size_t peak = peak_since_trim_.load();
   const bool crowd_left = peak >= k_trim_min_peak && open <= peak / 2;
   if (!crowd_left && !(open == 0 && peak > 0)) return;

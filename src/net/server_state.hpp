@@ -1,8 +1,9 @@
 // ServerState: what every connection of one Server shares: its config, the broker (the
 // ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), and the
 // registry of open WebSocket sessions that stop(), the connection limit, revocations and the
-// timeout sweep use.
-// Thread-safe: connections on any thread of the io_context touch it.
+// timeout sweep use. It also says which executor a group's sessions move to at the upgrade
+// (the io_context pool), and gives freed memory back when connections leave (return_memory()).
+// Thread-safe: connections on any thread of the server's io_context(s) touch it.
 #pragma once
 
 #include "auth/access_control.hpp"

@@ -68,8 +68,8 @@ std::span<unsigned char> thread_read_buffer() {
 // yield lets the io_context poll its sockets once more, so readers broadcast what has
 // arrived meanwhile into this queue and one write carries more frames: fewer syscalls and
 // TCP segments per delivery (on loopback the receiver's side of each segment is charged to
-// the sender too). In the fanout benchmark 0 yields gave 3.2 frames per sendmsg and 2
-// yields 4.7, and 619k -> 740-815k deliveries per server-CPU-second; 3 or 4 measured as 2.
+// the sender too). Two measured best in the fanout benchmark, 3 or 4 no better than 2
+// (docs/performance-journal.md, "5. More frames per write").
 // Only while batches carry more than one frame: under light load (rooms) there is nothing
 // to gather, and each yield would cost an epoll_wait(0) of the io_context.
 constexpr int k_writer_yields = 2;
@@ -131,7 +131,8 @@ asio::awaitable<void> WsSession::run(Request request) {
   arm_watchdog();
   {
     // A coroutine keeps its parameters for its whole life: the upgrade request's headers
-    // are moved out here so they are freed once answered (docs/benchmarks.md, "Idle memory").
+    // are moved out here so they are freed once answered (docs/performance-journal.md,
+    // "3. Idle memory").
     const Request upgrade = std::move(request);
     const std::optional<std::string> extensions =
         accept_extensions(upgrade, state_->config().deflate);
@@ -177,7 +178,8 @@ asio::awaitable<void> WsSession::run(Request request) {
     co_return;
   }
   // The member list is only needed again to re-encode the welcome for a replay; kept for
-  // every connection it cost about 32 B per member of the group (docs/benchmarks.md).
+  // every connection, it made each connection's memory grow with its group
+  // (docs/performance-journal.md, "3. Idle memory").
   if (!target_.since || !join_.added) std::vector<std::string>().swap(join_.members);
   replay_due_ = target_.since.has_value() && join_.added;
   joined_ = true;
@@ -584,9 +586,10 @@ asio::awaitable<bool> WsSession::write_close() {
 void WsSession::frame_buffers(const std::vector<Frame>& frames, std::size_t first, bool deflate,
                               WriteScratch& scratch) {
   // Each frame's header and its shared payload side by side, for one gather write: a
-  // broadcast's bytes are never copied per recipient (docs/benchmarks.md). Compressed, the
-  // payload is the frame's one compressed form, made by the first recipient that needs it:
-  // compression costs once per message, not per delivery (docs/operations.md, --deflate).
+  // broadcast's bytes are never copied per recipient (docs/performance-journal.md, "1. One
+  // gather write per wakeup"). Compressed, the payload is the frame's one compressed form,
+  // made by the first recipient that needs it: compression costs once per message, not per
+  // delivery (docs/operations.md, --deflate).
   scratch.headers.clear();
   scratch.buffers.clear();
   const auto payload_of = [&](const Frame& frame) -> const std::string& {
@@ -625,8 +628,8 @@ asio::awaitable<bool> WsSession::write_control(Opcode opcode, std::string_view p
 asio::awaitable<bool> WsSession::write_buffers(std::span<const asio::const_buffer> buffers) {
   // Most batches fit in the socket's send buffer: written at once with a non-blocking
   // sendmsg, with no composed operation, no allocation and no completion handler to run.
-  // Only what the socket refuses waits in an async_write. Fanout A/B against Beast's
-  // composed write: 649k -> 779k deliveries per server-CPU-second.
+  // Only what the socket refuses waits in an async_write. Measured against an async_write
+  // per batch: docs/performance-journal.md, "5. More frames per write".
   error_code ec;
   Buffers rest(buffers);
   for (std::size_t left = asio::buffer_size(buffers); left > 0;) {

@@ -1,9 +1,9 @@
 // WsSession: one upgraded WebSocket connection, and the ChatManager's Member for it.
 //
 // While a connection is idle it holds one pending operation, a wait for bytes to read, no
-// buffer and no coroutine frame; work starts from it (issue 13, "Idle"; docs/benchmarks.md). On the
-// session's executor (its io_context's one thread in the
-// io_context pool, or its own strand: include/huddle/server.hpp):
+// buffer and no coroutine frame; work starts from it (issue 13; docs/benchmarks.md, "Idle
+// connections"). On the session's executor (its io_context's one thread in the io_context
+// pool, or its own strand: include/huddle/server.hpp):
 // - the read: once the socket is readable, it takes what the socket holds into a buffer
 //   of its thread's and parses all of it with a sans-I/O FrameReader (net/frame_reader.hpp), which
 //   keeps per connection only the bytes of a frame not yet complete. With permessage-deflate

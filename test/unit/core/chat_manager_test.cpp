@@ -53,7 +53,8 @@ using huddle::Frame;
 using huddle::GroupId;
 using huddle::MessageId;
 
-// Generous: a test that needs this long has deadlocked, not merely run on a slow machine.
+// The send time of every message the tests make (ms since the epoch, 2025-11-24 16:00:00.123
+// UTC), so a test can check that the message and its frame carry the draft's time unchanged.
 constexpr std::int64_t k_ts = 1764000000123;
 
 // The bounded waits below cannot stop a coroutine that loops without ever suspending (such
