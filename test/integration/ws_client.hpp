@@ -12,21 +12,19 @@
 //
 // A WsClient may be used from one thread at a time; different clients may run in
 // different threads (each has its own io_context).
+//
+// The clients' code is in ws_client.cpp, and BasicWsClient is instantiated there, once, for
+// ws and wss (extern template below): instantiating Beast's websocket and HTTP client
+// templates in every test file made most of the integration tests' compile time.
 #pragma once
 
 #include "test_certificates.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -123,201 +121,82 @@ struct Ending {
 
 // A TLS client context that trusts the test CA (TestCertificates' ca.pem) and verifies the
 // server's name, as a browser would.
-inline asio::ssl::context client_tls(const std::string& ca_file) {
-  asio::ssl::context tls(asio::ssl::context::tls_client);
-  tls.load_verify_file(ca_file);
-  tls.set_verify_mode(asio::ssl::verify_peer);
-  return tls;
-}
+asio::ssl::context client_tls(const std::string& ca_file);
 
 // The test CA's client context (TestCertificates' ca.pem), which every WssClient uses.
-inline asio::ssl::context& test_client_tls() {
-  static asio::ssl::context tls = client_tls(TestCertificates::get().file("ca.pem"));
-  return tls;
-}
+asio::ssl::context& test_client_tls();
 
 // The TLS handshake of a client stream, verifying the server as "127.0.0.1".
-inline error_code tls_handshake(asio::io_context& io,
-                                beast::ssl_stream<beast::tcp_stream>& stream) {
-  stream.set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
-  return run_with_deadline(io, beast::get_lowest_layer(stream), k_io_timeout, [&](auto handler) {
-    stream.async_handshake(asio::ssl::stream_base::client, std::move(handler));
-  });
-}
+error_code tls_handshake(asio::io_context& io, beast::ssl_stream<beast::tcp_stream>& stream);
 
 // NextLayer: beast::tcp_stream (WsClient, ws://) or beast::ssl_stream of it (WssClient, wss://).
 template <typename NextLayer> class BasicWsClient {
 public:
   static constexpr bool k_tls = !std::is_same_v<NextLayer, beast::tcp_stream>;
 
-  BasicWsClient() requires(!k_tls) : ws_(io_) {}
+  BasicWsClient() requires(!k_tls) : BasicWsClient(nullptr) {}
   explicit BasicWsClient(asio::ssl::context& tls = test_client_tls()) requires k_tls
-      : ws_(io_, tls) {}
+      : BasicWsClient(&tls) {}
   BasicWsClient(const BasicWsClient&) = delete;
   BasicWsClient& operator=(const BasicWsClient&) = delete;
-  ~BasicWsClient() { abort(); }
+  ~BasicWsClient();
 
   // TCP connect plus upgrade to `target` (e.g. "/ws/7?name=alice"). `receive_buffer`
   // (bytes, 0: the default) shrinks the socket's receive window, so a client that does
   // not read makes the server's queue grow sooner.
-  error_code connect(std::uint16_t port, const std::string& target, int receive_buffer = 0) {
-    ws_.set_option(websocket::stream_base::decorator(
-        [headers = headers_, named = named_headers_](websocket::request_type& request) {
-          for (const auto& [field, value] : headers)
-            request.set(field, value);
-          for (const auto& [name, value] : named)
-            request.set(name, value);
-        }));
-    auto& stream = beast::get_lowest_layer(ws_);
-    error_code ec;
-    if (receive_buffer > 0) {
-      stream.socket().open(tcp::v4(), ec);
-      if (ec) return ec;
-      stream.socket().set_option(asio::socket_base::receive_buffer_size(receive_buffer), ec);
-      if (ec) return ec;
-    }
-    ec = run_with_deadline(io_, stream, k_io_timeout, [&](auto handler) {
-      stream.async_connect(local_endpoint(port), std::move(handler));
-    });
-    if (ec) return ec;
-    if constexpr (k_tls) {
-      ec = tls_handshake(io_, ws_.next_layer());
-      if (ec) return ec;
-    }
-    const std::string host = "127.0.0.1:" + std::to_string(port);
-    return run_with_deadline(io_, stream, k_io_timeout, [&](auto handler) {
-      ws_.async_handshake(response_, host, target, std::move(handler));
-    });
-  }
+  error_code connect(std::uint16_t port, const std::string& target, int receive_buffer = 0);
 
   // Connects to group `group` as `name` (plus `query`, e.g. "&echo=1") and reads the
   // welcome frame, which must come first; returns it.
   json::object join(std::uint16_t port, std::int64_t group, const std::string& name,
-                    const std::string& query = {}) {
-    const std::string target = "/ws/" + std::to_string(group) + "?name=" + name + query;
-    const error_code ec = connect(port, target);
-    REQUIRE_MESSAGE(!ec, "joining " << target << ": " << ec.message());
-    json::object welcome = read_json();
-    CHECK(str(welcome, "type") == "welcome");
-    CHECK(num(welcome, "group") == group);
-    CHECK(str(welcome, "user") == name);
-    return welcome;
-  }
+                    const std::string& query = {});
 
-  Received read(std::chrono::milliseconds timeout = k_io_timeout) {
-    Received received;
-    received.ec = run_with_deadline(io_, beast::get_lowest_layer(ws_), timeout, [&](auto handler) {
-      ws_.async_read(buffer_, std::move(handler));
-    });
-    if (!received.ec) {
-      received.text = beast::buffers_to_string(buffer_.data());
-      received.binary = !ws_.got_text();
-    }
-    buffer_.consume(buffer_.size());
-    return received;
-  }
+  Received read(std::chrono::milliseconds timeout = k_io_timeout);
 
   // The next frame, which must be a JSON object.
-  json::object read_json(std::chrono::milliseconds timeout = k_io_timeout) {
-    const Received received = read(timeout);
-    REQUIRE_MESSAGE(!received.ec, "read failed: " << received.ec.message() << " (close code "
-                                                  << ws_.reason().code << ")");
-    auto object = parse_object(received.text);
-    REQUIRE_MESSAGE(object.has_value(), "not a JSON object: " << received.text);
-    return std::move(*object);
-  }
+  json::object read_json(std::chrono::milliseconds timeout = k_io_timeout);
 
   // The next frame, which must have this "type".
-  json::object expect(std::string_view type) {
-    json::object frame = read_json();
-    CHECK_MESSAGE(str(frame, "type") == type,
-                  "expected a " << type << " frame, got " << json::serialize(frame));
-    return frame;
-  }
+  json::object expect(std::string_view type);
 
   // The next frame of this "type", skipping others (e.g. presence events that may come
   // between a message and its ack); the skipped frames are appended to `skipped`.
-  json::object next_of(std::string_view type, std::vector<json::object>* skipped = nullptr) {
-    for (;;) {
-      json::object frame = read_json();
-      if (str(frame, "type") == type) return frame;
-      if (skipped != nullptr) skipped->push_back(std::move(frame));
-    }
-  }
+  json::object next_of(std::string_view type, std::vector<json::object>* skipped = nullptr);
 
   // Reads until the connection ends (or `timeout` passes for one read).
-  Ending read_until_end(std::chrono::milliseconds timeout = k_io_timeout) {
-    Ending ending;
-    for (;;) {
-      Received received = read(timeout);
-      if (received.ec) {
-        ending.ec = received.ec;
-        ending.reason = ws_.reason();
-        return ending;
-      }
-      if (auto object = parse_object(received.text)) ending.frames.push_back(std::move(*object));
-    }
-  }
+  Ending read_until_end(std::chrono::milliseconds timeout = k_io_timeout);
 
-  error_code try_send(std::string_view text, bool binary = false) {
-    ws_.binary(binary);
-    return run_with_deadline(io_, beast::get_lowest_layer(ws_), k_io_timeout, [&](auto handler) {
-      ws_.async_write(asio::buffer(text.data(), text.size()), std::move(handler));
-    });
-  }
+  error_code try_send(std::string_view text, bool binary = false);
 
-  void send(std::string_view text) {
-    const error_code ec = try_send(text);
-    REQUIRE_MESSAGE(!ec, "send failed: " << ec.message());
-  }
+  void send(std::string_view text);
 
   // Sends {"type":"message","text":text} with "ref" when given.
-  void send_message(std::string_view text, std::optional<std::string_view> ref = std::nullopt) {
-    json::object frame;
-    frame["type"] = "message";
-    frame["text"] = text;
-    if (ref) frame["ref"] = *ref;
-    send(json::serialize(frame));
-  }
+  void send_message(std::string_view text, std::optional<std::string_view> ref = std::nullopt);
 
   // A normal closing handshake, initiated by the client.
-  error_code close(websocket::close_code code = websocket::close_code::normal) {
-    const websocket::close_reason reason(code);
-    return run_with_deadline(io_, beast::get_lowest_layer(ws_), k_io_timeout,
-                             [&](auto handler) { ws_.async_close(reason, std::move(handler)); });
-  }
+  error_code close(websocket::close_code code = websocket::close_code::normal);
 
   // Vanishes without a close frame: the socket is reset (SO_LINGER 0 sends RST), as when a
   // client's machine drops off the network or its process is killed.
-  void abort() {
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    if (!socket.is_open()) return;
-    error_code ignored;
-    socket.set_option(asio::socket_base::linger(true, 0), ignored);
-    socket.close(ignored);
-  }
+  void abort();
 
   // Offers permessage-deflate at the next connect() (Beast's offer: client_max_window_bits),
   // and compresses what it sends when the server accepts.
-  void offer_deflate() {
-    websocket::permessage_deflate options;
-    options.client_enable = true;
-    ws_.set_option(options);
-  }
+  void offer_deflate();
 
   // A header for the upgrade request of the next connect() (e.g. Authorization, Cookie).
-  void set_header(http::field field, std::string value) {
-    headers_.emplace_back(field, std::move(value));
-  }
+  void set_header(http::field field, std::string value);
   // The same for a field Beast has no enum for (X-Forwarded-For).
-  void set_header(std::string name, std::string value) {
-    named_headers_.emplace_back(std::move(name), std::move(value));
-  }
+  void set_header(std::string name, std::string value);
 
   const websocket::response_type& response() const { return response_; }
-  const websocket::close_reason& reason() const { return ws_.reason(); }
+  const websocket::close_reason& reason() const;
 
 private:
+  // The public constructors' work, out of line (clang 14 matches no out-of-line definition
+  // of a constrained constructor with its declaration); `tls` is null for ws.
+  explicit BasicWsClient(asio::ssl::context* tls);
+
   asio::io_context io_;
   websocket::stream<NextLayer> ws_;
   beast::flat_buffer buffer_;
@@ -325,6 +204,9 @@ private:
   std::vector<std::pair<http::field, std::string>> headers_;
   std::vector<std::pair<std::string, std::string>> named_headers_;
 };
+
+extern template class BasicWsClient<beast::tcp_stream>;
+extern template class BasicWsClient<beast::ssl_stream<beast::tcp_stream>>;
 
 using WsClient = BasicWsClient<beast::tcp_stream>;
 using WssClient = BasicWsClient<beast::ssl_stream<beast::tcp_stream>>;
@@ -353,72 +235,12 @@ struct HttpCall {
   bool upgrade = false; // the headers of a WebSocket upgrade (RFC 6455 §4.1)
 };
 
-// One request and its answer on a connected stream (tcp_stream, or ssl_stream after the
-// handshake).
-template <typename Stream>
-HttpAnswer http_exchange(asio::io_context& io, Stream& stream, std::uint16_t port,
-                         const std::string& target, const HttpCall& call);
-
 // A one-shot HTTP/1.1 request on a fresh connection; with `tls`, HTTPS.
-inline HttpAnswer http_call(std::uint16_t port, const std::string& target, const HttpCall& call,
-                            asio::ssl::context* tls = nullptr) {
-  asio::io_context io;
-  const auto connect = [&](beast::tcp_stream& stream) {
-    return run_with_deadline(io, stream, k_io_timeout, [&](auto handler) {
-      stream.async_connect(local_endpoint(port), std::move(handler));
-    });
-  };
-  HttpAnswer answer;
-  if (!tls) {
-    beast::tcp_stream stream(io);
-    answer.ec = connect(stream);
-    return answer.ec ? answer : http_exchange(io, stream, port, target, call);
-  }
-  beast::ssl_stream<beast::tcp_stream> stream(io, *tls);
-  answer.ec = connect(beast::get_lowest_layer(stream));
-  if (!answer.ec) answer.ec = tls_handshake(io, stream);
-  return answer.ec ? answer : http_exchange(io, stream, port, target, call);
-}
+HttpAnswer http_call(std::uint16_t port, const std::string& target, const HttpCall& call,
+                     asio::ssl::context* tls = nullptr);
 
-template <typename Stream>
-HttpAnswer http_exchange(asio::io_context& io, Stream& stream, std::uint16_t port,
-                         const std::string& target, const HttpCall& call) {
-  HttpAnswer answer;
-  http::request<http::string_body> request{call.method, target, 11};
-  request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  request.keep_alive(false);
-  if (call.upgrade) {
-    request.set(http::field::connection, "Upgrade");
-    request.set(http::field::upgrade, "websocket");
-    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
-    request.set(http::field::sec_websocket_version, "13");
-  }
-  for (const auto& [field, value] : call.headers)
-    request.set(field, value);
-  for (const auto& [name, value] : call.named_headers)
-    request.set(name, value);
-  request.body() = call.body;
-  if (!call.body.empty() || call.method == http::verb::post) request.prepare_payload();
-  auto& lowest = beast::get_lowest_layer(stream);
-  answer.ec = run_with_deadline(io, lowest, k_io_timeout, [&](auto handler) {
-    http::async_write(stream, request, std::move(handler));
-  });
-  if (answer.ec) return answer;
-  beast::flat_buffer buffer;
-  answer.ec = run_with_deadline(io, lowest, k_io_timeout, [&](auto handler) {
-    http::async_read(stream, buffer, answer.response, std::move(handler));
-  });
-  if (!answer.ec) answer.body = parse_object(answer.response.body());
-  return answer;
-}
-
-inline HttpAnswer http_request(std::uint16_t port, const std::string& target, bool upgrade = false,
-                               http::verb method = http::verb::get) {
-  HttpCall call;
-  call.method = method;
-  call.upgrade = upgrade;
-  return http_call(port, target, call);
-}
+HttpAnswer http_request(std::uint16_t port, const std::string& target, bool upgrade = false,
+                        http::verb method = http::verb::get);
 
 // A client that upgrades by hand on a raw TCP socket, then sends and reads bytes as they
 // are: it sends what a WebSocket library would not, and never answers a ping (a Beast
@@ -428,65 +250,19 @@ public:
   // Sends the upgrade request (offering `extensions` when not empty) and reads the 101
   // response.
   unsigned upgrade(std::uint16_t port, const std::string& target,
-                   const std::string& extensions = {}) {
-    error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      stream_.async_connect(local_endpoint(port), std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-    http::request<http::empty_body> request{http::verb::get, target, 11};
-    request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-    request.set(http::field::connection, "Upgrade");
-    request.set(http::field::upgrade, "websocket");
-    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
-    request.set(http::field::sec_websocket_version, "13");
-    if (!extensions.empty()) request.set(http::field::sec_websocket_extensions, extensions);
-    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      http::async_write(stream_, request, std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-    http::response_parser<http::empty_body> parser;
-    ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      http::async_read_header(stream_, buffer_, parser, std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-    extensions_ = parser.get()[http::field::sec_websocket_extensions];
-    return parser.get().result_int();
-  }
+                   const std::string& extensions = {});
 
   // The 101's Sec-WebSocket-Extensions ("" without one).
   const std::string& extensions() const { return extensions_; }
 
   // Writes `bytes` as they are (frames built by hand).
-  void send(asio::const_buffer bytes) {
-    const error_code ec = run_with_deadline(io_, stream_, k_io_timeout, [&](auto handler) {
-      asio::async_write(stream_, bytes, std::move(handler));
-    });
-    REQUIRE_MESSAGE(!ec, ec.message());
-  }
+  void send(asio::const_buffer bytes);
 
   // Reads raw bytes until the server ends the connection; returns how it ended and keeps
   // every byte received (the frames the server sent, unparsed).
-  error_code read_until_end(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left <= std::chrono::milliseconds(0)) return asio::error::timed_out;
-      auto space = buffer_.prepare(4096);
-      std::size_t got = 0;
-      const error_code ec = run_with_deadline(io_, stream_, left, [&](auto handler) {
-        stream_.async_read_some(
-            space, [&got, handler = std::move(handler)](error_code e, std::size_t n) mutable {
-              got = n;
-              handler(e);
-            });
-      });
-      buffer_.commit(got);
-      if (ec) return ec;
-    }
-  }
+  error_code read_until_end(std::chrono::milliseconds timeout);
 
-  std::string received() const { return beast::buffers_to_string(buffer_.data()); }
+  std::string received() const;
 
 private:
   asio::io_context io_;
