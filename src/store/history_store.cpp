@@ -75,7 +75,8 @@ struct HistoryStore::Core {
   explicit Core(HistoryConfig cfg) : config(core::log::with_logger(std::move(cfg))) {
     if (!config.path.empty()) file_lock.emplace(config.path + ".lock");
     const auto busy_ms = static_cast<int>(config.busy_timeout.count());
-    write_db = open_database(config.path, busy_ms).release(); // WAL; closed by close()
+    write_connection = open_database(config.path, busy_ms); // WAL; closed by close()
+    write_db = write_connection.get();
     try {
       switch (config.durability) {
       case Durability::none:
@@ -97,7 +98,8 @@ struct HistoryStore::Core {
                     {"epoch", continuity.epoch},
                     {"reason", continuity.broken_because}});
       // An in-memory database exists only for its one connection: readers share it.
-      read_db = config.path.empty() ? write_db : open_database(config.path, busy_ms).release();
+      if (!config.path.empty()) read_connection = open_database(config.path, busy_ms);
+      read_db = read_connection ? read_connection.get() : write_db;
       insert = Statement(write_db,
                          "INSERT INTO messages(group_id, id, sender, text, ts) VALUES(?,?,?,?,?)");
       upsert_group = Statement(write_db, "INSERT INTO groups(group_id, last_id) VALUES(?, ?)"
@@ -121,9 +123,9 @@ struct HistoryStore::Core {
   void close() {
     insert = Statement();
     upsert_group = Statement();
-    if (read_db != write_db) sqlite3_close(read_db);
-    sqlite3_close(write_db);
     read_db = write_db = nullptr;
+    read_connection.reset();
+    write_connection.reset();
   }
 
   // Locks the read connection; in memory it is the writer's too.
@@ -256,7 +258,7 @@ struct HistoryStore::Core {
   bool commit(const std::vector<Entry>& batch) {
     auto db_lock = lock_writes();
     try {
-      exec(write_db, "BEGIN IMMEDIATE");
+      Transaction transaction(write_db); // rolled back when anything below throws
       std::unordered_map<GroupId, MessageId> newest;
       for (const Entry& entry : batch) {
         const Message& m = *entry.message;
@@ -278,12 +280,11 @@ struct HistoryStore::Core {
         upsert_group.reset();
         touched.insert(group);
       }
-      exec(write_db, "COMMIT");
+      transaction.commit();
       return true;
     } catch (const std::exception& e) {
       insert.reset();
       upsert_group.reset();
-      sqlite3_exec(write_db, "ROLLBACK", nullptr, nullptr, nullptr);
       HUDDLE_LOG(*config.logger, error, "history.commit_failed",
                  {{"messages", batch.size()}, {"error", e.what()}});
       return false;
@@ -423,11 +424,13 @@ struct HistoryStore::Core {
   const HistoryConfig config;
   // Before the database opens, released after it closes: one server per file (file_lock.hpp).
   std::optional<FileLock> file_lock;
-  sqlite3* write_db = nullptr; // the writer thread's (and, in memory, everybody's)
+  Database write_connection;
+  Database read_connection;    // a second connection to the file; none in memory
+  sqlite3* write_db = nullptr; // write_connection: the writer thread's (in memory, everybody's)
   Continuity continuity;       // set at start-up
-  sqlite3* read_db = nullptr;
-  std::mutex read_mutex; // guards read_db
-  Statement insert;      // writer thread only
+  sqlite3* read_db = nullptr;  // read_connection, or in memory write_db
+  std::mutex read_mutex;       // guards read_db
+  Statement insert;            // writer thread only
   Statement upsert_group;
   std::unordered_set<GroupId> touched; // writer thread only: groups retention must look at
 

@@ -71,7 +71,7 @@ static_assert(std::size(k_migrations) == k_schema_version);
 int current_version(sqlite3* db) {
   exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
   Statement select(db, "SELECT max(version) FROM schema_version");
-  return select.step() == SQLITE_ROW ? static_cast<int>(select.integer(0)) : 0;
+  return select.next() ? static_cast<int>(select.integer(0)) : 0;
 }
 
 } // namespace
