@@ -15,10 +15,6 @@
 #include <stdexcept>
 #include <string>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 namespace huddle::net {
 
 namespace {
@@ -41,40 +37,6 @@ AddressLimits::Config address_limits_config(const ServerConfig& config) {
   return limits;
 }
 
-#if defined(__GLIBC__)
-// How long after the crowd left the trim runs. release_slot() is called while the departing
-// session still holds its memory (its owner frees it when the call returns, on that
-// session's thread), and the crowd leaves in a burst over every io thread: a trim at once
-// missed what the last sessions held (docs/performance-journal.md, "4. Churn: giving memory
-// back"), and one burst asked for several trims, each walking every arena under its lock.
-constexpr std::chrono::milliseconds k_trim_delay{100};
-
-// malloc_trim works on the whole process (every thread's arena), so one waiting trim is
-// enough for every server in it.
-std::atomic<bool> trim_waiting{false};
-
-struct WaitingTrim {
-  explicit WaitingTrim(const boost::asio::any_io_executor& executor)
-      : timer(executor, k_trim_delay) {}
-  ~WaitingTrim() { trim_waiting = false; } // also when its io_context goes without running it
-  WaitingTrim(const WaitingTrim&) = delete;
-  WaitingTrim& operator=(const WaitingTrim&) = delete;
-  boost::asio::steady_timer timer;
-};
-
-void trim_soon(const boost::asio::any_io_executor& executor) noexcept {
-  if (trim_waiting.exchange(true)) return; // the waiting one will return this memory too
-  try {
-    auto waiting = std::make_shared<WaitingTrim>(executor);
-    // The handler owns `waiting`: the flag clears when it has run (or is destroyed unrun).
-    waiting->timer.async_wait([waiting](const boost::system::error_code&) { malloc_trim(0); });
-  } catch (const std::exception&) { // no memory for the timer: trim now rather than never
-    trim_waiting = false;
-    malloc_trim(0);
-  }
-}
-#endif
-
 std::unique_ptr<TlsContext> make_tls_context(const ServerConfig& config) {
   if (config.tls_certificate_file.empty() && config.tls_key_file.empty()) return nullptr;
   if (config.tls_certificate_file.empty() || config.tls_key_file.empty())
@@ -93,7 +55,7 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
       publish_limits_({config_.publish_rate, config_.publish_burst}),
       tls_(make_tls_context(config_)), watch_strand_(boost::asio::make_strand(executor)),
       watch_timer_(watch_strand_), timeout_strand_(boost::asio::make_strand(executor)),
-      timeout_timer_(timeout_strand_), drained_(executor, 1) {
+      timeout_timer_(timeout_strand_), memory_trim_(executor), drained_(executor, 1) {
   if (config_.message_rate > 0 && config_.message_burst == 0)
     throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
 }
@@ -102,9 +64,7 @@ bool ServerState::try_reserve_slot() noexcept {
   if (stopping_) return false;
   const std::size_t before = slots_.fetch_add(1);
   if (before < config_.max_connections) {
-    std::size_t peak = peak_since_trim_.load();
-    while (before + 1 > peak && !peak_since_trim_.compare_exchange_weak(peak, before + 1)) {
-    }
+    memory_trim_.opened(before + 1);
     return true;
   }
   release_slot();
@@ -117,23 +77,7 @@ void ServerState::release_slot() noexcept {
     drained_.try_send(boost::system::error_code{});
     end_timeout_watch();
   }
-  return_memory(open);
-}
-
-void ServerState::return_memory(std::size_t open) noexcept {
-  // glibc keeps what departed connections freed in its arenas (per thread) for reuse, so
-  // the process's RSS stays at its peak after a crowd leaves. When the open connections
-  // fall to half of their peak since the last trim, or to none, give it back, shortly
-  // after (k_trim_delay). What it gives back: docs/performance-journal.md, "4. Churn: giving
-  // memory back".
-  std::size_t peak = peak_since_trim_.load();
-  const bool crowd_left = peak >= k_trim_min_peak && open <= peak / 2;
-  if (!crowd_left && !(open == 0 && peak > 0)) return;
-  if (!peak_since_trim_.compare_exchange_strong(peak, open)) return; // another thread trims
-#if defined(__GLIBC__)
-  // Not on the strand: a trim must not hold up the revocation check, nor wait for it.
-  trim_soon(watch_strand_.get_inner_executor());
-#endif
+  memory_trim_.closed(open);
 }
 
 bool ServerState::add(WsSession& session) {

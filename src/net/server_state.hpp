@@ -12,6 +12,7 @@
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
 #include "net/idempotency_keys.hpp"
+#include "net/memory_trim.hpp"
 #include "net/metrics.hpp"
 #include "net/publish_limits.hpp"
 #include "net/tls_context.hpp"
@@ -131,12 +132,8 @@ public:
   std::int64_t access_revision_seen() const noexcept { return revision_seen_.load(); }
 
 private:
-  // Trimming is only worth it once a crowd came and went.
-  static constexpr std::size_t k_trim_min_peak = 64;
   // Lets watch_timeouts() see at once that the last session ended after stop().
   void end_timeout_watch() noexcept;
-  // Hands freed heap memory back to the system when many connections have left.
-  void return_memory(std::size_t open) noexcept;
 
   const ServerConfig config_;
   const std::shared_ptr<broker::Broker> broker_;
@@ -151,7 +148,7 @@ private:
   boost::asio::strand<boost::asio::any_io_executor> timeout_strand_;
   boost::asio::steady_timer timeout_timer_; // on timeout_strand_
   std::atomic<std::size_t> slots_{0};
-  std::atomic<std::size_t> peak_since_trim_{0}; // most slots held since the last trim
+  MemoryTrim memory_trim_; // follows slots_
   std::atomic<std::uint64_t> guests_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> revision_seen_{-1};
