@@ -28,6 +28,7 @@
 #include <exception>
 #include <filesystem>
 #include <future>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -57,6 +58,15 @@ public:
     config.port = 0;
     server_.emplace(io_.get_executor(), std::move(config));
     boost::asio::co_spawn(io_, server_->run(), [this](std::exception_ptr error) {
+      if (error) { // run_failed() says so; this says why
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          std::cerr << "TestServer: run() failed: " << e.what() << '\n';
+        } catch (...) {
+          std::cerr << "TestServer: run() failed\n";
+        }
+      }
       std::lock_guard lock(mutex_);
       run_error_ = error;
       run_done_ = true;
