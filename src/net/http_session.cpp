@@ -29,6 +29,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <variant>
+
 // g++ 12 at -O2 inlines Asio's coroutine-frame allocation (aligned_alloc behind a class
 // operator new) into run_http_session() and then reports its matching class operator delete
 // as mismatched: a false positive (GCC bug 109224 and relatives).
@@ -219,6 +221,92 @@ Response address_refusal(const Request& request, const AddressLimits::Refusal& r
   return response;
 }
 
+// An upgrade request that passed every check below; it holds a connection slot.
+struct AdmittedUpgrade {
+  WsTarget target;
+  std::string user;
+  SessionAccess access;
+  AddressLimits::Admission admission; // the client address's open connection
+};
+
+// The checks an upgrade request passes before its connection becomes a WebSocket session,
+// cheapest first: the handshake's form and the per-address limits come before anything costs
+// more than a table lookup (tokens, memberships), the connection limit last.
+asio::awaitable<std::variant<AdmittedUpgrade, Response>>
+admit_upgrade(const Request& request, ServerState& state, const asio::ip::address& client) {
+  auto admitted = state.address_limits().try_admit(client);
+  auto parsed = parse_ws_target(request.target());
+  if (auto refused = refuse_handshake(request)) co_return std::move(*refused);
+  if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
+    HUDDLE_LOG(state.logger(), debug, "ws.upgrade_refused",
+               {{"remote", client.to_string()},
+                {"reason", refusal->reason == AddressLimits::Refusal::Reason::connections
+                               ? "connections"
+                               : "upgrade rate"}});
+    co_return address_refusal(request, *refusal);
+  }
+  if (auto* error = std::get_if<TargetError>(&parsed))
+    co_return json_error(request, error->code, error->detail);
+  AdmittedUpgrade upgrade{std::get<WsTarget>(std::move(parsed)),
+                          {},
+                          {},
+                          std::get<AddressLimits::Admission>(std::move(admitted))};
+  if (auto refusal =
+          co_await check_upgrade(request, state, upgrade.target, upgrade.user, upgrade.access))
+    co_return std::move(*refusal);
+  if (!state.try_reserve_slot())
+    co_return state.stopping()
+        ? json_error(request, HttpError::shutting_down, "the server is shutting down")
+        : json_error(request, HttpError::too_many_connections,
+                     "the server is at its connection limit");
+  co_return upgrade;
+}
+
+// In an io_context pool a group's sessions share one io_context, so a broadcast wakes writers
+// on its own thread instead of posting to the others (docs/architecture.md, "Threads"): the
+// socket moves to its group's executor. Nothing is pending on it between requests (a TLS
+// connection keeps its descriptor). False, logged, when the move failed.
+bool move_to_group_executor(asio::ip::tcp::socket& socket, ServerState& state, GroupId group) {
+  const auto home = state.executor_for_group(group);
+  if (!home || *home == socket.get_executor()) return true;
+  boost::system::error_code move_error;
+  const auto protocol = socket.local_endpoint(move_error).protocol();
+  asio::ip::tcp::socket moved(*home);
+  if (!move_error) {
+    const auto handle = socket.release(move_error);
+    if (!move_error) moved.assign(protocol, handle, move_error);
+  }
+  if (move_error) {
+    HUDDLE_LOG(state.logger(), warning, "ws.move_failed",
+               {{"group", group}, {"error", move_error.message()}});
+    return false;
+  }
+  socket = std::move(moved);
+  return true;
+}
+
+// The WebSocket session runs as a coroutine of its own and the HTTP one ends: its frame, the
+// request buffer and the parser are not kept for the WebSocket's whole life
+// (docs/performance-journal.md, "3. Idle memory"). The session holds the slot until it is
+// destroyed.
+void start_session(asio::ip::tcp::socket socket, std::unique_ptr<TlsConnection> tls,
+                   std::shared_ptr<ServerState> state, AdmittedUpgrade upgrade, Request request) {
+  auto session = std::make_shared<WsSession>(
+      std::move(socket), std::move(tls), state, upgrade.target, std::move(upgrade.user),
+      std::move(upgrade.access), std::move(upgrade.admission));
+  auto executor = session->executor();
+  asio::co_spawn(
+      executor, session->run(std::move(request)),
+      [session, state = std::move(state)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& error) {
+          HUDDLE_LOG(state->logger(), error, "ws.session_failed", {{"error", error.what()}});
+        }
+      });
+}
+
 // The connection's socket and TLS connection (none without TLS), for the WebSocket session.
 std::pair<asio::ip::tcp::socket, std::unique_ptr<TlsConnection>>
 release_connection(beast::tcp_stream& stream) {
@@ -285,75 +373,18 @@ asio::awaitable<void> serve_requests(Stream& stream, const asio::ip::address& pe
     try {
       const std::string_view target = request.target();
       if (target.starts_with(k_ws_prefix) && beast::websocket::is_upgrade(request)) {
-        // Before anything costs more than a table lookup: tokens, memberships.
-        auto admitted = state.address_limits().try_admit(client);
-        auto parsed = parse_ws_target(target);
-        if (auto refused = refuse_handshake(request)) {
-          response = std::move(*refused);
-        } else if (auto* refusal = std::get_if<AddressLimits::Refusal>(&admitted)) {
-          HUDDLE_LOG(state.logger(), debug, "ws.upgrade_refused",
-                     {{"remote", from},
-                      {"reason", refusal->reason == AddressLimits::Refusal::Reason::connections
-                                     ? "connections"
-                                     : "upgrade rate"}});
-          response = address_refusal(request, *refusal);
-        } else if (auto* error = std::get_if<TargetError>(&parsed)) {
-          response = json_error(request, error->code, error->detail);
-        } else {
-          auto& ws_target = std::get<WsTarget>(parsed);
-          std::string user;
-          SessionAccess access;
-          if (auto refusal = co_await check_upgrade(request, state, ws_target, user, access)) {
-            response = std::move(*refusal);
-          } else if (!state.try_reserve_slot()) {
-            response = state.stopping() ? json_error(request, HttpError::shutting_down,
-                                                     "the server is shutting down")
-                                        : json_error(request, HttpError::too_many_connections,
-                                                     "the server is at its connection limit");
-          } else {
-            auto [socket, tls] = release_connection(stream);
-            if (auto home = state.executor_for_group(ws_target.group);
-                home && *home != socket.get_executor()) {
-              // In an io_context pool a group's sessions share one io_context, so a
-              // broadcast wakes writers on its own thread instead of posting to the others
-              // (docs/architecture.md, "Threads"). The socket moves there: nothing is
-              // pending on it between requests (a TLS connection keeps its descriptor).
-              boost::system::error_code move_error;
-              const auto protocol = socket.local_endpoint(move_error).protocol();
-              asio::ip::tcp::socket moved(*home);
-              if (!move_error) {
-                const auto handle = socket.release(move_error);
-                if (!move_error) moved.assign(protocol, handle, move_error);
-              }
-              if (move_error) {
-                HUDDLE_LOG(state.logger(), warning, "ws.move_failed",
-                           {{"group", ws_target.group}, {"error", move_error.message()}});
-                state.release_slot();
-                co_return;
-              }
-              socket = std::move(moved);
-            }
-            auto session = std::make_shared<WsSession>(
-                std::move(socket), std::move(tls), state_ptr, ws_target, std::move(user),
-                std::move(access), std::move(std::get<AddressLimits::Admission>(admitted)));
-            auto executor = session->executor();
-            // The session runs as a coroutine of its own and this one ends: its frame, the
-            // request buffer and the parser are not kept for the WebSocket's whole life
-            // (docs/performance-journal.md, "3. Idle memory"). The session holds the slot
-            // until it is destroyed.
-            asio::co_spawn(executor, session->run(std::move(request)),
-                           [session, state_ptr](std::exception_ptr e) {
-                             if (!e) return;
-                             try {
-                               std::rethrow_exception(e);
-                             } catch (const std::exception& error) {
-                               HUDDLE_LOG(state_ptr->logger(), error, "ws.session_failed",
-                                          {{"error", error.what()}});
-                             }
-                           });
+        auto admitted = co_await admit_upgrade(request, state, client);
+        if (auto* upgrade = std::get_if<AdmittedUpgrade>(&admitted)) {
+          auto [socket, tls] = release_connection(stream);
+          if (!move_to_group_executor(socket, state, upgrade->target.group)) {
+            state.release_slot();
             co_return;
           }
+          start_session(std::move(socket), std::move(tls), state_ptr, std::move(*upgrade),
+                        std::move(request));
+          co_return;
         }
+        response = std::move(std::get<Response>(admitted));
         state.metrics().count_refused_upgrade(response.result_int());
         response.keep_alive(false); // a refused upgrade ends the connection
       } else {
