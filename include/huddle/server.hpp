@@ -105,7 +105,7 @@ public:
 
   // The members connected to this server. With ServerConfig::broker_url (several nodes), ids
   // come from Redis and this manager only delivers them: its broadcast() throws
-  // std::logic_error.
+  // std::logic_error. publish() (above) sends into a group on one node or several.
   ChatManager& chat() noexcept;
 
 private:
