@@ -355,6 +355,9 @@ ServeOptions parse_serve_options(const std::vector<std::string>& args) {
     try {
       broker::redis::parse_url(server.broker_url);
     } catch (const std::invalid_argument& e) {
+      if (broker::redis::holds_credentials(server.broker_url))
+        throw UsageError("--broker: the URL holds credentials (user:password@); put the password "
+                         "in --broker-password-file or HUDDLE_BROKER_PASSWORD, not the URL");
       throw UsageError(std::string("--broker: ") + e.what());
     }
     server.broker_password = read_broker_password(text("broker-password-file"));

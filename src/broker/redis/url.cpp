@@ -33,15 +33,20 @@ bool parse_number(std::string_view digits, long max, long& value) {
 
 } // namespace
 
-Endpoint parse_url(std::string_view url) {
+bool holds_credentials(std::string_view url) {
   const auto separator = url.find("://");
   std::string_view rest = separator == std::string_view::npos ? url : url.substr(separator + 3);
-  // Credentials first, and without quoting the URL, which would put the password in the log.
   // A '@' before the path can only be user info (a host name or address has none).
-  if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos)
-    throw std::invalid_argument("bad Redis URL: it holds credentials (user:password@); put the "
-                                "password in --broker-password-file or HUDDLE_BROKER_PASSWORD, "
-                                "not the URL");
+  return rest.substr(0, rest.find('/')).find('@') != std::string_view::npos;
+}
+
+Endpoint parse_url(std::string_view url) {
+  const auto separator = url.find("://");
+  // Credentials first, and without quoting the URL, which would put the password in the log.
+  if (holds_credentials(url))
+    throw std::invalid_argument("bad Redis URL: it holds credentials (user:password@); give the "
+                                "password on its own (ServerConfig::broker_password), not in "
+                                "the URL");
   if (separator == std::string_view::npos) refuse(url, "no scheme");
   const auto scheme = url.substr(0, separator);
   if (!equals_ignoring_case(scheme, "redis")) {
@@ -50,6 +55,7 @@ Endpoint parse_url(std::string_view url) {
                     : "scheme \"" + std::string(scheme) + "\" is not redis");
   }
 
+  const std::string_view rest = url.substr(separator + 3);
   Endpoint endpoint;
   std::string_view authority = rest.substr(0, rest.find('/'));
   const std::string_view path =

@@ -20,4 +20,8 @@ struct Endpoint {
 // Throws std::invalid_argument naming what is wrong with `url`.
 Endpoint parse_url(std::string_view url);
 
+// Whether `url` holds user info (user:password@), which parse_url() refuses: a password in a
+// URL ends up in process lists and logs.
+bool holds_credentials(std::string_view url);
+
 } // namespace huddle::broker::redis

@@ -72,6 +72,10 @@ TEST_CASE("a bad value names its flag") {
   CHECK(usage_error({"--port", "80x"}).find("--port") != std::string::npos);
   CHECK(usage_error({"--threads", "0"}).find("--threads") != std::string::npos);
   CHECK(usage_error({"--idle-timeout", "soon"}).find("--idle-timeout") != std::string::npos);
+  // The library's refusal names no flag; the command line names its own.
+  const std::string credentials = usage_error({"--broker", "redis://u:hunter2@h:6379"});
+  CHECK(credentials.find("--broker-password-file") != std::string::npos);
+  CHECK(credentials.find("hunter2") == std::string::npos);
   CHECK(usage_error({"--ping-interval", "5parsecs"}).find("--ping-interval") != std::string::npos);
   CHECK(usage_error({"--log-format", "xml"}).find("--log-format") != std::string::npos);
   CHECK(usage_error({"--max-pending-logins", "0"}).find("--max-pending-logins") !=
