@@ -192,7 +192,7 @@ asio::awaitable<std::string> render_metrics(ServerState& state) {
                                  "status");
   metrics.logins.write(out, "huddle_logins_total", "result", "POST /api/login outcomes by result",
                        false);
-  const SendQueueStats queues = state.send_queue_stats();
+  const SendQueueStats queues = state.sessions().send_queue_stats();
   out.gauge("huddle_send_queue_bytes", "Bytes queued for WebSocket clients, all connections",
             static_cast<double>(queues.total_bytes));
   out.gauge("huddle_send_queue_max_bytes", "Bytes queued for the connection with the most queued",

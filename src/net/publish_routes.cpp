@@ -246,7 +246,7 @@ asio::awaitable<Response> connections_route(const Request& request, ServerState&
   auto admitted = co_await admit_admin(request, state, target.group, http::verb::get);
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   json::array list;
-  for (auto& connection : state.connections(target.group)) {
+  for (auto& connection : state.sessions().connections(target.group)) {
     json::object entry;
     entry["user"] = std::move(connection.user);
     entry["address"] = std::move(connection.address);
@@ -264,7 +264,7 @@ asio::awaitable<Response> close_member_route(const Request& request, ServerState
   if (auto* refusal = std::get_if<Response>(&admitted)) co_return std::move(*refusal);
   const Admitted& who = std::get<Admitted>(admitted);
   const std::size_t closed =
-      state.close_user(target.group, target.user, protocol::Error::removed_by_admin);
+      state.sessions().close_user(target.group, target.user, protocol::Error::removed_by_admin);
   HUDDLE_LOG(state.logger(), info, "admin.closed_connections",
              {{"group", target.group},
               {"user", target.user},

@@ -123,7 +123,7 @@ asio::awaitable<void> Server::run() {
   // The broker (Redis connections, heartbeats) runs until every session has left through it.
   std::weak_ptr<net::ServerState> weak_state = impl->state;
   impl->state->broker().on_epoch_change([weak_state] {
-    if (auto state = weak_state.lock()) state->reconnect_all(protocol::Error::history_reset);
+    if (auto state = weak_state.lock()) state->sessions().close_all(protocol::Error::history_reset);
   });
   co_await (asio::co_spawn(impl->acceptor.get_executor(),
                            accept_then_drain(std::move(accept_loop), impl->state),

@@ -81,67 +81,25 @@ void ServerState::release_slot() noexcept {
 }
 
 bool ServerState::add(WsSession& session) {
-  std::lock_guard lock(sessions_mutex_);
-  if (stopping_) return false;
-  sessions_.insert(&session);
-  // A revocation check ran between this session's membership check and now, without it.
-  if (session.access_from_memberships() && session.access_revision() != revision_seen_)
-    recheck_ = true;
-  return true;
+  return sessions_.add(session, [&] {
+    // A revocation check ran between this session's membership check and now, without it.
+    if (session.access_from_memberships() && session.access_revision() != revision_seen_)
+      recheck_ = true;
+  });
 }
 
 void ServerState::remove(WsSession& session) {
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.erase(&session);
-}
-
-SendQueueStats ServerState::send_queue_stats() {
-  SendQueueStats stats;
-  std::lock_guard lock(sessions_mutex_);
-  for (const WsSession* session : sessions_) {
-    const std::size_t bytes = session->queued_bytes();
-    stats.total_bytes += bytes;
-    stats.max_bytes = std::max(stats.max_bytes, bytes);
-  }
-  return stats;
-}
-
-std::vector<ServerState::Connection> ServerState::connections(GroupId group) {
-  std::vector<Connection> result;
-  std::lock_guard lock(sessions_mutex_);
-  for (WsSession* session : sessions_)
-    if (session->group() == group)
-      result.push_back({session->user(), session->client_address().to_string()});
-  return result;
-}
-
-std::size_t ServerState::close_user(GroupId group, std::string_view user, protocol::Error reason) {
-  std::size_t closed = 0;
-  std::lock_guard lock(sessions_mutex_);
-  for (WsSession* session : sessions_) {
-    if (session->group() != group || session->user() != user) continue;
-    session->close(reason);
-    ++closed;
-  }
-  return closed;
+  sessions_.remove(session);
 }
 
 void ServerState::stop() {
-  std::lock_guard lock(sessions_mutex_);
   if (stopping_.exchange(true)) return;
-  for (WsSession* session : sessions_)
-    session->close(protocol::Error::server_shutdown);
+  sessions_.close_all_for_good(protocol::Error::server_shutdown);
   if (slots_ == 0) {
     drained_.try_send(boost::system::error_code{});
     end_timeout_watch();
   }
   boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
-}
-
-void ServerState::reconnect_all(protocol::Error reason) {
-  std::lock_guard lock(sessions_mutex_);
-  for (WsSession* session : sessions_)
-    session->close(reason);
 }
 
 boost::asio::awaitable<void> ServerState::watch_revocations() {
@@ -172,15 +130,17 @@ boost::asio::awaitable<void> ServerState::watch_revocations() {
       continue;
     }
     seen = revision;
-    std::lock_guard lock(sessions_mutex_);
-    revision_seen_ = revision;
-    for (WsSession* session : sessions_) {
-      if (!session->access_from_memberships()) continue;
-      if (members.contains({session->group(), session->user()})) continue;
-      HUDDLE_LOG(logger(), info, "access.revoked",
-                 {{"group", session->group()}, {"user", session->user()}});
-      session->close(protocol::Error::access_revoked);
-    }
+    // The revision is recorded under the registry's lock: add() compares against it there.
+    sessions_.with_sessions([&](const SessionRegistry::Sessions& all) {
+      revision_seen_ = revision;
+      for (WsSession* session : all) {
+        if (!session->access_from_memberships()) continue;
+        if (members.contains({session->group(), session->user()})) continue;
+        HUDDLE_LOG(logger(), info, "access.revoked",
+                   {{"group", session->group()}, {"user", session->user()}});
+        session->close(protocol::Error::access_revoked);
+      }
+    });
   }
 }
 
@@ -206,12 +166,11 @@ boost::asio::awaitable<void> ServerState::watch_timeouts() {
     timeout_timer_.expires_after(timeout_tick());
     co_await timeout_timer_.async_wait(use_tuple);
     const auto now = std::chrono::steady_clock::now();
-    {
-      std::lock_guard lock(sessions_mutex_);
-      for (WsSession* session : sessions_)
+    sessions_.with_sessions([&](const SessionRegistry::Sessions& all) {
+      for (WsSession* session : all)
         if (session->watchdog_due(now))
           if (auto alive = session->weak_from_this().lock()) due.push_back(std::move(alive));
-    }
+    });
     for (auto& session : due) {
       auto executor = session->executor();
       asio::post(executor, [session = std::move(session)] { session->on_watchdog(); });

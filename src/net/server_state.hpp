@@ -1,8 +1,9 @@
 // ServerState: what every connection of one Server shares: its config, the broker (the
-// ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), and the
-// registry of open WebSocket sessions that stop(), the connection limit, revocations and the
-// timeout sweep use. It also says which executor a group's sessions move to at the upgrade
-// (the io_context pool), and gives freed memory back when connections leave (return_memory()).
+// ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), the
+// registry of open WebSocket sessions (net/session_registry.hpp), the connection slots and
+// the drain at stop(), and the two watchers that walk the sessions (revocations, timeouts).
+// It also says which executor a group's sessions move to at the upgrade (the io_context
+// pool), and tells MemoryTrim when connections come and go (net/memory_trim.hpp).
 // Thread-safe: connections on any thread of the server's io_context(s) touch it.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include "net/memory_trim.hpp"
 #include "net/metrics.hpp"
 #include "net/publish_limits.hpp"
+#include "net/session_registry.hpp"
 #include "net/tls_context.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -39,12 +41,6 @@ namespace huddle::net {
 
 class WsSession;
 
-// The registered sessions' send queues, at one look.
-struct SendQueueStats {
-  std::size_t total_bytes = 0;
-  std::size_t max_bytes = 0;
-};
-
 class ServerState : public std::enable_shared_from_this<ServerState> {
 public:
   // Opens the history and the accounts (throws std::runtime_error when it cannot, and
@@ -67,14 +63,8 @@ public:
   // The certificate and TLS settings; none without TLS (ServerConfig::tls_certificate_file).
   TlsContext* tls() noexcept { return tls_.get(); }
 
-  // The open sessions of `group` on this server (GET /api/groups/{id}/connections).
-  struct Connection {
-    std::string user;
-    std::string address;
-  };
-  std::vector<Connection> connections(GroupId group);
-  // Closes `user`'s sessions in `group` with `reason` (its close code); returns how many.
-  std::size_t close_user(GroupId group, std::string_view user, protocol::Error reason);
+  // The upgraded sessions (what the admin routes, /metrics and the broker's epoch change reach).
+  SessionRegistry& sessions() noexcept { return sessions_; }
 
   // Claims a connection slot; false when max_connections are open or the server stops.
   bool try_reserve_slot() noexcept;
@@ -87,16 +77,11 @@ public:
 
   // Closes every registered session with 1001; later add() calls fail.
   void stop();
-  // Closes every registered session with `reason` (1012, service restart: their clients
-  // reconnect; the broker's history changed epoch).
-  void reconnect_all(protocol::Error reason);
   bool stopping() const noexcept { return stopping_.load(); }
   std::size_t session_count() const noexcept { return slots_.load(); }
   // The counters sessions and routes update (GET /metrics).
   ServerMetrics& metrics() noexcept { return metrics_; }
   const ServerMetrics& metrics() const noexcept { return metrics_; }
-  // Walks the registered sessions (a scrape, not the hot path).
-  SendQueueStats send_queue_stats();
 
   // Completes once stop() was called and every slot is released.
   boost::asio::awaitable<void> wait_drained();
@@ -153,8 +138,7 @@ private:
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> revision_seen_{-1};
   std::atomic<bool> recheck_{true}; // the first check looks at every session
-  std::mutex sessions_mutex_;
-  std::unordered_set<WsSession*> sessions_;
+  SessionRegistry sessions_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
   std::vector<boost::asio::any_io_executor> group_executors_;
   ServerMetrics metrics_;
