@@ -253,22 +253,35 @@ TEST_CASE("publish: every refusal has its status and a JSON error") {
         405);
 }
 
+// Alice in group 7 of a history that takes one unstored message at most, while another
+// program holds the file's write lock so that commits wait: a publish is sent but not stored
+// (within a 1.5 s deadline) until release().
+struct StalledHistory {
+  static ServerConfig config() {
+    ServerConfig config;
+    config.history_queue_limit = 1;
+    config.handshake_timeout = 1500ms;
+    return config;
+  }
+  StalledHistory() { store::exec(other.get(), "BEGIN IMMEDIATE"); }
+  void release() { store::exec(other.get(), "ROLLBACK"); }
+
+  PublishFixture fixture{config()};
+  std::unique_ptr<WsClient> alice = fixture.member("alice");
+  store::Database other = store::open_database(fixture.db());
+};
+
 TEST_CASE("publish: 503 while the history cannot store; a keyed retry learns the id once stored") {
-  ServerConfig config;
-  config.history_queue_limit = 1;
-  config.handshake_timeout = 1500ms;
-  PublishFixture fixture(config);
-  auto alice = fixture.member("alice");
+  StalledHistory stalled;
+  PublishFixture& fixture = stalled.fixture;
+  WsClient& alice = *stalled.alice;
   const std::string bob = fixture.token("bob");
 
-  // Another program holds the file's write lock: the commit waits for it.
-  store::Database other = store::open_database(fixture.db());
-  store::exec(other.get(), "BEGIN IMMEDIATE");
   const Publish slow{bob, R"({"text":"slow"})", "slow-1"};
   const HttpAnswer waiting = publish(fixture.port(), 7, slow);
   CHECK(waiting.status() == 503);
   CHECK(error_code_of(waiting) == "not_stored");
-  CHECK(str(alice->next_of("message"), "text") == "slow"); // delivered before it is stored
+  CHECK(str(alice.next_of("message"), "text") == "slow"); // delivered before it is stored
   const HttpAnswer full = publish(fixture.port(), 7, {bob, R"({"text":"refused"})"});
   CHECK(full.status() == 503);
   CHECK(error_code_of(full) == "history_unavailable");
@@ -276,7 +289,7 @@ TEST_CASE("publish: 503 while the history cannot store; a keyed retry learns the
   CHECK(pending.status() == 409);
   CHECK(error_code_of(pending) == "in_progress");
 
-  store::exec(other.get(), "ROLLBACK");
+  stalled.release();
   std::int64_t id = -1;
   CHECK(TestServer::eventually([&] {
     const HttpAnswer retry = publish(fixture.port(), 7, slow);
@@ -285,7 +298,7 @@ TEST_CASE("publish: 503 while the history cannot store; a keyed retry learns the
   }));
   CHECK(id == 1);
   CHECK(publish(fixture.port(), 7, {bob, R"({"text":"next"})"}).status() == 201);
-  CHECK(str(alice->next_of("message"), "text") == "next"); // "refused" never went out
+  CHECK(str(alice.next_of("message"), "text") == "next"); // "refused" never went out
 }
 
 TEST_CASE("Server::publish: an embedding app's message is a member's message from its sender") {
@@ -324,13 +337,9 @@ TEST_CASE("Server::publish: bad arguments are refused before anything is sent") 
 }
 
 TEST_CASE("Server::publish: a full history refuses, nothing sent; a slow one sent, not stored") {
-  ServerConfig config;
-  config.history_queue_limit = 1;
-  config.handshake_timeout = 1500ms;
-  PublishFixture fixture(config);
-  auto alice = fixture.member("alice");
-  store::Database other = store::open_database(fixture.db());
-  store::exec(other.get(), "BEGIN IMMEDIATE"); // the commit waits for this lock
+  StalledHistory stalled;
+  PublishFixture& fixture = stalled.fixture;
+  WsClient& alice = *stalled.alice;
   try {
     fixture.server->publish(7, "bot", "slow");
     FAIL("stored while the file was locked");
@@ -338,7 +347,7 @@ TEST_CASE("Server::publish: a full history refuses, nothing sent; a slow one sen
     CHECK(e.reason() == PublishFailed::Reason::not_stored);
     CHECK(e.sent());
   }
-  CHECK(str(alice->next_of("message"), "text") == "slow");
+  CHECK(str(alice.next_of("message"), "text") == "slow");
   try {
     fixture.server->publish(7, "bot", "refused");
     FAIL("accepted beyond history_queue_limit");
@@ -346,7 +355,7 @@ TEST_CASE("Server::publish: a full history refuses, nothing sent; a slow one sen
     CHECK(e.reason() == PublishFailed::Reason::history_unavailable);
     CHECK_FALSE(e.sent());
   }
-  store::exec(other.get(), "ROLLBACK");
+  stalled.release();
   std::int64_t id = -1;
   CHECK(TestServer::eventually([&] {
     try {
@@ -357,7 +366,7 @@ TEST_CASE("Server::publish: a full history refuses, nothing sent; a slow one sen
     }
   }));
   CHECK(id == 2);
-  CHECK(str(alice->next_of("message"), "text") == "next"); // "refused" never went out
+  CHECK(str(alice.next_of("message"), "text") == "next"); // "refused" never went out
 }
 
 TEST_CASE("admin: lists a group's connections and closes a user's with 1008; members may not") {
