@@ -53,9 +53,10 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
       address_limits_(std::make_shared<AddressLimits>(address_limits_config(config_))),
       idempotency_keys_({config_.idempotency_window, config_.idempotency_keys}),
       publish_limits_({config_.publish_rate, config_.publish_burst}),
-      tls_(make_tls_context(config_)), watch_strand_(boost::asio::make_strand(executor)),
-      watch_timer_(watch_strand_), timeout_strand_(boost::asio::make_strand(executor)),
-      timeout_timer_(timeout_strand_), memory_trim_(executor), drained_(executor, 1) {
+      tls_(make_tls_context(config_)),
+      revocations_(executor, access_, sessions_, config_.access_check_interval, logger()),
+      timeouts_(executor, sessions_, timeout_tick(config_)), memory_trim_(executor),
+      drained_(executor, 1) {
   if (config_.message_rate > 0 && config_.message_burst == 0)
     throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
 }
@@ -75,17 +76,13 @@ void ServerState::release_slot() noexcept {
   const std::size_t open = slots_.fetch_sub(1) - 1;
   if (open == 0 && stopping_) {
     drained_.try_send(boost::system::error_code{});
-    end_timeout_watch();
+    timeouts_.wake(shared_from_this());
   }
   memory_trim_.closed(open);
 }
 
 bool ServerState::add(WsSession& session) {
-  return sessions_.add(session, [&] {
-    // A revocation check ran between this session's membership check and now, without it.
-    if (session.access_from_memberships() && session.access_revision() != revision_seen_)
-      recheck_ = true;
-  });
+  return sessions_.add(session, [&] { revocations_.session_added(session); });
 }
 
 void ServerState::remove(WsSession& session) {
@@ -97,86 +94,21 @@ void ServerState::stop() {
   sessions_.close_all_for_good(protocol::Error::server_shutdown);
   if (slots_ == 0) {
     drained_.try_send(boost::system::error_code{});
-    end_timeout_watch();
+    timeouts_.wake(shared_from_this());
   }
-  boost::asio::post(watch_strand_, [self = shared_from_this()] { self->watch_timer_.cancel(); });
+  revocations_.stop(shared_from_this());
 }
 
 boost::asio::awaitable<void> ServerState::watch_revocations() {
-  namespace asio = boost::asio;
-  if (access_.mode() == AuthMode::none) co_return;
-  co_await asio::dispatch(watch_strand_, asio::use_awaitable);
-  auto self = shared_from_this();
-  // Polling one integer is cheap, and it sees changes made by `huddle group revoke` in another
-  // process, which no in-process notification would.
-  std::int64_t seen = -1; // a failed first read: the first check reads every membership
-  try {
-    seen = co_await access_.async_access_revision();
-  } catch (const std::exception& e) {
-    HUDDLE_LOG(logger(), warning, "access.watch_failed", {{"error", e.what()}});
-  }
-  while (!stopping_) {
-    watch_timer_.expires_after(config_.access_check_interval);
-    co_await watch_timer_.async_wait(use_tuple);
-    if (stopping_) break;
-    std::int64_t revision = 0;
-    std::set<std::pair<GroupId, std::string>> members;
-    try {
-      revision = co_await access_.async_access_revision();
-      if (revision == seen && !recheck_.exchange(false)) continue;
-      members = co_await access_.async_memberships();
-    } catch (const std::exception& e) { // a busy or failing database: try again next time
-      HUDDLE_LOG(logger(), warning, "access.watch_failed", {{"error", e.what()}});
-      continue;
-    }
-    seen = revision;
-    // The revision is recorded under the registry's lock: add() compares against it there.
-    sessions_.with_sessions([&](const SessionRegistry::Sessions& all) {
-      revision_seen_ = revision;
-      for (WsSession* session : all) {
-        if (!session->access_from_memberships()) continue;
-        if (members.contains({session->group(), session->user()})) continue;
-        HUDDLE_LOG(logger(), info, "access.revoked",
-                   {{"group", session->group()}, {"user", session->user()}});
-        session->close(protocol::Error::access_revoked);
-      }
-    });
-  }
-}
-
-void ServerState::end_timeout_watch() noexcept {
-  boost::asio::post(timeout_strand_,
-                    [self = shared_from_this()] { self->timeout_timer_.cancel(); });
-}
-
-std::chrono::milliseconds ServerState::timeout_tick() const noexcept {
-  const auto shortest = std::min({config_.ping_interval, config_.idle_timeout,
-                                  config_.handshake_timeout, config_.shutdown_timeout});
-  return std::clamp(shortest / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+  auto self = shared_from_this(); // the watcher is a member
+  co_await revocations_.run();
 }
 
 boost::asio::awaitable<void> ServerState::watch_timeouts() {
-  namespace asio = boost::asio;
-  co_await asio::dispatch(timeout_strand_, asio::use_awaitable);
-  auto self = shared_from_this();
-  std::vector<std::shared_ptr<WsSession>> due;
+  auto self = shared_from_this(); // the sweep is a member
   // After stop() the sessions still close (their handshakes bounded by the watchdog); the
   // last one's end cuts the wait short (release_slot()).
-  while (!stopping_ || slots_ > 0) {
-    timeout_timer_.expires_after(timeout_tick());
-    co_await timeout_timer_.async_wait(use_tuple);
-    const auto now = std::chrono::steady_clock::now();
-    sessions_.with_sessions([&](const SessionRegistry::Sessions& all) {
-      for (WsSession* session : all)
-        if (session->watchdog_due(now))
-          if (auto alive = session->weak_from_this().lock()) due.push_back(std::move(alive));
-    });
-    for (auto& session : due) {
-      auto executor = session->executor();
-      asio::post(executor, [session = std::move(session)] { session->on_watchdog(); });
-    }
-    due.clear();
-  }
+  co_await timeouts_.run([this] { return !stopping_ || slots_ > 0; });
 }
 
 boost::asio::awaitable<void> ServerState::wait_drained() {

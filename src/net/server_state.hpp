@@ -16,7 +16,9 @@
 #include "net/memory_trim.hpp"
 #include "net/metrics.hpp"
 #include "net/publish_limits.hpp"
+#include "net/revocation_watcher.hpp"
 #include "net/session_registry.hpp"
+#include "net/timeout_sweep.hpp"
 #include "net/tls_context.hpp"
 
 #include <huddle/chat_manager.hpp>
@@ -24,17 +26,13 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 namespace huddle::net {
@@ -86,17 +84,10 @@ public:
   // Completes once stop() was called and every slot is released.
   boost::asio::awaitable<void> wait_drained();
 
-  // Until stop(): closes, with 1008 "access revoked", the sessions whose user lost their
-  // membership of the group (revoked or removed, by any process on the database).
+  // Until stop(): the RevocationWatcher (net/revocation_watcher.hpp).
   boost::asio::awaitable<void> watch_revocations();
-
-  // Until stop() and the last session's end: every tick (timeout_tick()), posts a look at
-  // its deadlines to each session whose watchdog deadline passed (WsSession). One timer for
-  // every session instead of one each: an idle connection holds no timer.
+  // Until stop() and the last session's end: the TimeoutSweep (net/timeout_sweep.hpp).
   boost::asio::awaitable<void> watch_timeouts();
-  // How often watch_timeouts() looks: an eighth of the shortest timeout the sessions keep,
-  // within 5 ms and 1 s, so none fires more than that late.
-  std::chrono::milliseconds timeout_tick() const noexcept;
 
   std::uint64_t next_guest_number() noexcept { return ++guests_; }
 
@@ -114,12 +105,9 @@ public:
 
   // The access revision the last revocation check saw: a session records it before its
   // membership is checked, so add() knows whether a check ran in between.
-  std::int64_t access_revision_seen() const noexcept { return revision_seen_.load(); }
+  std::int64_t access_revision_seen() const noexcept { return revocations_.revision_seen(); }
 
 private:
-  // Lets watch_timeouts() see at once that the last session ended after stop().
-  void end_timeout_watch() noexcept;
-
   const ServerConfig config_;
   const std::shared_ptr<broker::Broker> broker_;
   auth::AccessControl access_;
@@ -128,17 +116,13 @@ private:
   IdempotencyKeys idempotency_keys_;
   PublishLimits publish_limits_;
   const std::unique_ptr<TlsContext> tls_;
-  boost::asio::strand<boost::asio::any_io_executor> watch_strand_;
-  boost::asio::steady_timer watch_timer_; // on watch_strand_
-  boost::asio::strand<boost::asio::any_io_executor> timeout_strand_;
-  boost::asio::steady_timer timeout_timer_; // on timeout_strand_
+  SessionRegistry sessions_;
+  RevocationWatcher revocations_; // walks sessions_
+  TimeoutSweep timeouts_;         // walks sessions_
   std::atomic<std::size_t> slots_{0};
   MemoryTrim memory_trim_; // follows slots_
   std::atomic<std::uint64_t> guests_{0};
   std::atomic<bool> stopping_{false};
-  std::atomic<std::int64_t> revision_seen_{-1};
-  std::atomic<bool> recheck_{true}; // the first check looks at every session
-  SessionRegistry sessions_;
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
   std::vector<boost::asio::any_io_executor> group_executors_;
   ServerMetrics metrics_;
