@@ -5,6 +5,7 @@
 #include "broker/redis/connection.hpp"
 #include "broker/redis/url.hpp"
 #include "broker/redis_scripts.hpp"
+#include "core/group_home.hpp"
 #include "core/log.hpp"
 #include "core/protocol.hpp"
 #include "core/random_hex.hpp"
@@ -344,9 +345,9 @@ struct RedisBroker::State : std::enable_shared_from_this<State> {
   }
 
   Lane& lane_of(GroupId group) {
-    // The same choice as ServerState::executor_for_group(): a group's lane runs where its
+    // The same choice as the sessions' (core/group_home.hpp): a group's lane runs where its
     // sessions do.
-    return *lanes[static_cast<std::uint64_t>(group) % lanes.size()];
+    return *lanes[core::group_home(group, lanes.size())];
   }
 
   void enqueue(Incoming item) {

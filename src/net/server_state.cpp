@@ -55,29 +55,23 @@ ServerState::ServerState(boost::asio::any_io_executor executor, ServerConfig con
       publish_limits_({config_.publish_rate, config_.publish_burst}),
       tls_(make_tls_context(config_)),
       revocations_(executor, access_, sessions_, config_.access_check_interval, logger()),
-      timeouts_(executor, sessions_, timeout_tick(config_)), memory_trim_(executor),
-      drained_(executor, 1) {
+      timeouts_(executor, sessions_, timeout_tick(config_)),
+      slots_(executor, config_.max_connections), memory_trim_(executor) {
   if (config_.message_rate > 0 && config_.message_burst == 0)
     throw std::invalid_argument("ServerConfig::message_burst must be at least 1");
 }
 
 bool ServerState::try_reserve_slot() noexcept {
-  if (stopping_) return false;
-  const std::size_t before = slots_.fetch_add(1);
-  if (before < config_.max_connections) {
-    memory_trim_.opened(before + 1);
-    return true;
-  }
-  release_slot();
-  return false;
+  const std::size_t held = slots_.try_reserve();
+  if (held == 0) return false;
+  memory_trim_.opened(held);
+  return true;
 }
 
 void ServerState::release_slot() noexcept {
-  const std::size_t open = slots_.fetch_sub(1) - 1;
-  if (open == 0 && stopping_) {
-    drained_.try_send(boost::system::error_code{});
-    timeouts_.wake(shared_from_this());
-  }
+  const std::size_t open = slots_.release();
+  // Lets the sweep see at once that the last session ended after stop().
+  if (open == 0 && slots_.closed()) timeouts_.wake(shared_from_this());
   memory_trim_.closed(open);
 }
 
@@ -90,12 +84,9 @@ void ServerState::remove(WsSession& session) {
 }
 
 void ServerState::stop() {
-  if (stopping_.exchange(true)) return;
+  if (!slots_.close()) return;
   sessions_.close_all_for_good(protocol::Error::server_shutdown);
-  if (slots_ == 0) {
-    drained_.try_send(boost::system::error_code{});
-    timeouts_.wake(shared_from_this());
-  }
+  if (slots_.held() == 0) timeouts_.wake(shared_from_this());
   revocations_.stop(shared_from_this());
 }
 
@@ -108,12 +99,11 @@ boost::asio::awaitable<void> ServerState::watch_timeouts() {
   auto self = shared_from_this(); // the sweep is a member
   // After stop() the sessions still close (their handshakes bounded by the watchdog); the
   // last one's end cuts the wait short (release_slot()).
-  co_await timeouts_.run([this] { return !stopping_ || slots_ > 0; });
+  co_await timeouts_.run([this] { return !slots_.closed() || slots_.held() > 0; });
 }
 
 boost::asio::awaitable<void> ServerState::wait_drained() {
-  if (slots_ == 0) co_return;
-  co_await drained_.async_receive(use_tuple);
+  co_await slots_.wait_drained();
 }
 
 } // namespace huddle::net

@@ -1,9 +1,9 @@
-// ServerState: what every connection of one Server shares: its config, the broker (the
-// ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), the
-// registry of open WebSocket sessions (net/session_registry.hpp), the connection slots and
-// the drain at stop(), and the two watchers that walk the sessions (revocations, timeouts).
-// It also says which executor a group's sessions move to at the upgrade (the io_context
-// pool), and tells MemoryTrim when connections come and go (net/memory_trim.hpp).
+// ServerState: what every connection of one Server shares: its config and logger, the broker
+// (the ChatManager and the history: broker/broker.hpp), access control (accounts, tokens), the
+// limits and the publish API's state, and the parts with a job each: the upgraded sessions
+// (SessionRegistry), the connection slots and the drain (ConnectionSlots), the two walks on a
+// timer (RevocationWatcher, TimeoutSweep), the heap give-back (MemoryTrim) and the io_context
+// pool's routing (GroupExecutors). What is left here is how stop() ends them together.
 // Thread-safe: connections on any thread of the server's io_context(s) touch it.
 #pragma once
 
@@ -12,6 +12,8 @@
 #include "core/protocol_error.hpp"
 #include "net/address_limits.hpp"
 #include "net/client_address.hpp"
+#include "net/connection_slots.hpp"
+#include "net/group_executors.hpp"
 #include "net/idempotency_keys.hpp"
 #include "net/memory_trim.hpp"
 #include "net/metrics.hpp"
@@ -25,7 +27,6 @@
 #include <huddle/server_config.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -75,8 +76,8 @@ public:
 
   // Closes every registered session with 1001; later add() calls fail.
   void stop();
-  bool stopping() const noexcept { return stopping_.load(); }
-  std::size_t session_count() const noexcept { return slots_.load(); }
+  bool stopping() const noexcept { return slots_.closed(); }
+  std::size_t session_count() const noexcept { return slots_.held(); }
   // The counters sessions and routes update (GET /metrics).
   ServerMetrics& metrics() noexcept { return metrics_; }
   const ServerMetrics& metrics() const noexcept { return metrics_; }
@@ -91,16 +92,14 @@ public:
 
   std::uint64_t next_guest_number() noexcept { return ++guests_; }
 
-  // In an io_context pool (include/huddle/server.hpp), the executor every session of
-  // `group` runs on; none when sessions stay where they were accepted (one executor).
+  // The io_context pool's routing (net/group_executors.hpp); the broker's lanes follow it.
   // Set once, before the first connection.
   void set_group_executors(std::vector<boost::asio::any_io_executor> executors) {
     broker_->set_group_executors(executors);
-    group_executors_ = std::move(executors);
+    group_executors_.set(std::move(executors));
   }
   std::optional<boost::asio::any_io_executor> executor_for_group(GroupId group) const {
-    if (group_executors_.empty()) return std::nullopt;
-    return group_executors_[static_cast<std::uint64_t>(group) % group_executors_.size()];
+    return group_executors_.of(group);
   }
 
   // The access revision the last revocation check saw: a session records it before its
@@ -119,12 +118,10 @@ private:
   SessionRegistry sessions_;
   RevocationWatcher revocations_; // walks sessions_
   TimeoutSweep timeouts_;         // walks sessions_
-  std::atomic<std::size_t> slots_{0};
-  MemoryTrim memory_trim_; // follows slots_
+  ConnectionSlots slots_;         // closed by stop()
+  MemoryTrim memory_trim_;        // follows slots_
   std::atomic<std::uint64_t> guests_{0};
-  std::atomic<bool> stopping_{false};
-  boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
-  std::vector<boost::asio::any_io_executor> group_executors_;
+  GroupExecutors group_executors_;
   ServerMetrics metrics_;
 };
 
