@@ -99,6 +99,9 @@ public:
   // A manager whose ids come from `sequence` (see the top of this file).
   ChatManager(boost::asio::any_io_executor executor, std::shared_ptr<ExternalSequence> sequence,
               std::shared_ptr<Logger> logger = nullptr);
+  // No log: the first constructor. A literal nullptr would fit both of the above alike.
+  ChatManager(boost::asio::any_io_executor executor, std::nullptr_t,
+              std::shared_ptr<Logger> logger = nullptr);
   ~ChatManager();
 
   ChatManager(const ChatManager&) = delete;

@@ -75,6 +75,10 @@ ChatManager::ChatManager(boost::asio::any_io_executor executor,
   if (!sequence_) throw std::invalid_argument("ChatManager: no ExternalSequence given");
 }
 
+ChatManager::ChatManager(boost::asio::any_io_executor executor, std::nullptr_t,
+                         std::shared_ptr<Logger> logger)
+    : ChatManager(std::move(executor), std::shared_ptr<MessageLog>(), std::move(logger)) {}
+
 ChatManager::~ChatManager() = default;
 
 boost::asio::awaitable<ChatManager::LockedGroup> ChatManager::lock_group(GroupId id, bool create) {
