@@ -157,17 +157,17 @@ TEST_CASE("a certificate or key that cannot be loaded stops the server from star
   config.port = 0;
   SUBCASE("a missing certificate file") {
     config.tls_certificate_file = dir.file("missing.pem");
-    CHECK_THROWS_WITH_AS(Server(asio::system_executor(), config), doctest::Contains("missing.pem"),
-                         std::runtime_error);
+    CHECK_THROWS_WITH_AS(huddle::Server(asio::system_executor(), config),
+                         doctest::Contains("missing.pem"), std::runtime_error);
   }
   SUBCASE("a key of another certificate") {
     config.tls_key_file = TestCertificates::get().file("wrong-name.key");
-    CHECK_THROWS_WITH_AS(Server(asio::system_executor(), config),
+    CHECK_THROWS_WITH_AS(huddle::Server(asio::system_executor(), config),
                          doctest::Contains("is not the certificate"), std::runtime_error);
   }
   SUBCASE("a certificate without its key") {
     config.tls_key_file.clear();
-    CHECK_THROWS_AS(Server(asio::system_executor(), config), std::invalid_argument);
+    CHECK_THROWS_AS(huddle::Server(asio::system_executor(), config), std::invalid_argument);
   }
 }
 
