@@ -76,7 +76,8 @@ public:
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Accepts until stop(), then waits for the open sessions to finish.
+  // Accepts until stop(), then waits for the open sessions to finish. After a stop() that
+  // came first it completes at once.
   boost::asio::awaitable<void> run();
 
   // Thread-safe and idempotent.

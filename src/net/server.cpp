@@ -108,9 +108,13 @@ asio::awaitable<void> Server::run() {
   using namespace asio::experimental::awaitable_operators;
   auto impl = impl_; // the caller may destroy the Server only after run() completes
   co_await asio::dispatch(impl->acceptor.get_executor(), asio::use_awaitable);
-  const tcp::endpoint bound = impl->acceptor.local_endpoint();
-  HUDDLE_LOG(impl->state->logger(), info, "server.listening",
-             {{"address", bound.address().to_string()}, {"port", bound.port()}});
+  // Closed already when stop() came first: then the accept loop ends at once, and so does
+  // run().
+  boost::system::error_code closed;
+  const tcp::endpoint bound = impl->acceptor.local_endpoint(closed);
+  if (!closed)
+    HUDDLE_LOG(impl->state->logger(), info, "server.listening",
+               {{"address", bound.address().to_string()}, {"port", bound.port()}});
   // The accept loop runs as a coroutine of its own on the acceptor's strand, where stop()
   // closes the acceptor. Awaited here, it would be back on run()'s executor after its first
   // accept (the dispatch above lasts until the next wait) and start the next accept while
