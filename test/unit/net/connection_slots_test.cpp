@@ -8,9 +8,10 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstddef>
+#include <exception>
 #include <memory>
 #include <thread>
-#include <vector>
 
 namespace {
 
