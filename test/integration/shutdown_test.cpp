@@ -152,7 +152,7 @@ TEST_CASE("a stream under write coalescing arrives whole and in order, and stop(
 TEST_CASE("stop() before run() has started: run() completes at once, without an error") {
   // An application may stop a server it has not run yet (its own shutdown came first). run()
   // used to ask the closed acceptor for its address and throw "Bad file descriptor"; the
-  // test above hit it about once in 30 runs, when stop() overtook run()'s first step.
+  // test below hit it about once in 30 runs, when stop() overtook run()'s first step.
   huddle::ServerConfig config;
   config.address = "127.0.0.1";
   config.port = 0;
